@@ -1,0 +1,41 @@
+# Everything a fresh machine with only python3 needs: `make demo`, `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench compat clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/trailsweep demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/emulator.py
+
+# The real AWS CLI against the emulator, in its own virtualenv (kept apart from ours).
+compat: $(STAMP)
+	test -x .compat-venv/bin/aws || ($(PYTHON) -m venv .compat-venv && .compat-venv/bin/pip install -q awscli)
+	TRAILSWEEP_AWS_CLI=$(CURDIR)/.compat-venv/bin/aws $(BIN)/pytest -q tests/test_compat_awscli.py
+
+clean:
+	rm -rf $(VENV) .compat-venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,59 @@
+"""One error tree for trailsweep. Every error carries its exit code and a one-line message.
+
+    TrailsweepError                 base; exit_code, one-line message for the user
+    ├── InputError (2)              bad flag, value, time, attribute, JSON
+    ├── ConfigError (2)             unreadable or invalid config file
+    ├── CheckpointError (2)         corrupt, mismatched or locked checkpoint
+    ├── CredentialsError (2)        no usable base credentials before any call
+    └── PairFailed (1)              one (account, region) pair could not complete
+                                    (AccessDenied, region not enabled, retry budget spent)
+
+The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
+Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class TrailsweepError(Exception):
+    """Base of every error trailsweep raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(TrailsweepError):
+    """Bad input from the user: a flag, a value, a time, an attribute, a JSON document."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """A config file that cannot be read or does not hold a valid sweep."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint that is corrupt, belongs to another query, or is locked by another run."""
+
+
+class CredentialsError(InputError):
+    """No usable base credentials, found before any LookupEvents call."""
+
+
+class PairFailed(TrailsweepError):
+    """One (account, region) pair could not complete; the others go on."""
+
+    exit_code = 1
+
+    def __init__(self, account: str, region: str, code: str, reason: str) -> None:
+        super().__init__(f"{account}/{region}: {code}: {reason}")
+        self.account = account
+        self.region = region
+        self.code = code
+        self.reason = reason
