@@ -1,0 +1,255 @@
+"""Event history of every (account, region), generated lazily and deterministically.
+
+Time is cut into hours. What happens in an hour of a pair is a pure function of
+(seed, account, region, hour), so any hour can be generated on demand, in any order, in any
+process, and always comes out the same: nothing is materialized beyond a small LRU cache of
+hours, and memory stays flat however many pairs and days are asked for.
+
+Within an hour events are ordered newest first; ties (same second) keep generation order.
+An event's position ``(hour, rank)`` is what NextTokens point at.
+
+Volume has realistic shape: pairs fall in busy, normal and quiet tiers (busy over quiet =
+``skew``), office hours are busier than nights, some days are idle, some hours burst.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from trailsweep.emulator.catalog import (
+    INSIGHT_TEMPLATES,
+    ROLE_SESSIONS,
+    TEMPLATES,
+    USERS,
+    Template,
+    resource_name,
+)
+from trailsweep.emulator.render import render_event
+from trailsweep.emulator.settings import EmulatorSettings
+from trailsweep.emulator.world import stable_hash
+
+HOUR = 3600
+_CACHE_EVENTS = 60_000  # events kept rendered in the LRU cache (about 90 MB at most)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One generated event: what filters and ordering need; the rest is rendered from `detail`."""
+
+    time: int
+    hour: int
+    rank: int
+    event_id: str
+    template: Template
+    username: str | None
+    access_key_id: str | None
+    resources: tuple[tuple[str, str], ...]
+    insight: bool
+    detail: int  # seed for the parts only the rendered record needs
+
+    def matches(self, key: str, value: str) -> bool:
+        """Whether a LookupEvents attribute selects this event."""
+        t = self.template
+        match key:
+            case "EventId":
+                return self.event_id == value
+            case "EventName":
+                return t.name == value
+            case "EventSource":
+                return t.source == value
+            case "ReadOnly":
+                return not self.insight and ("true" if t.read_only else "false") == value
+            case "Username":
+                return self.username == value
+            case "AccessKeyId":
+                return self.access_key_id == value
+            case "ResourceType":
+                return any(rt == value for rt, _ in self.resources)
+            case "ResourceName":
+                return any(rn == value for _, rn in self.resources)
+        return False
+
+
+class _Block:
+    __slots__ = ("events", "rendered")
+
+    def __init__(self, events: tuple[Event, ...]) -> None:
+        self.events = events
+        self.rendered: list[bytes | None] = [None] * len(events)
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def _uuid(n: int, m: int) -> str:
+    h = f"{n:016x}{m:016x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[m % 4]}{h[17:20]}-{h[20:32]}"
+
+
+class History:
+    """All events of the emulated organization, by pair and hour."""
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self.settings = settings
+        self._cache: OrderedDict[tuple[str, str, int, bool], _Block] = OrderedDict()
+        self._cached_events = 0
+        self._regional = [t for t in TEMPLATES if not t.global_service]
+        self._regional_w = _cumulative(self._regional)
+        self._all = list(TEMPLATES)
+        self._all_w = _cumulative(self._all)
+        self._insight_w = _cumulative(INSIGHT_TEMPLATES)
+
+    # volume ------------------------------------------------------------------------
+    def pair_factor(self, account: str, region: str) -> float:
+        """Busy (x sqrt(skew)), normal (x1) or quiet (/ sqrt(skew)), fixed per pair."""
+        tier = stable_hash("tier", self.settings.seed, account, region) % 100
+        root = math.sqrt(self.settings.skew)
+        return root if tier < 15 else (1.0 / root if tier >= 65 else 1.0)
+
+    def _hour_rate(self, account: str, region: str, hour: int, insight: bool) -> float:
+        s = self.settings
+        if insight:
+            return s.insights_per_day / 24.0
+        day = hour // 24
+        if stable_hash("idle", s.seed, account, region, day) % 1000 < s.idle_day_share * 1000:
+            return 0.0
+        office = 1.6 if 8 <= hour % 24 < 20 else 0.4
+        weekend = 0.5 if (day + 3) % 7 >= 5 else 1.1  # 1970-01-01 was a Thursday
+        burst = 12.0 if stable_hash("burst", s.seed, account, region, hour) % 100 < 2 else 1.0
+        per_hour = s.events_per_day * self.pair_factor(account, region) / 24.0
+        return per_hour * office * weekend * burst
+
+    # generation --------------------------------------------------------------------
+    def _generate(self, account: str, region: str, hour: int, insight: bool) -> tuple[Event, ...]:
+        seed = stable_hash("hour", self.settings.seed, account, region, hour, insight)
+        rng = random.Random(seed)
+        n = _poisson(rng, self._hour_rate(account, region, hour, insight))
+        if n == 0:
+            return ()
+        seconds: list[int] = []
+        for _ in range(n):  # a third of events share a second with the one before (ties)
+            same = seconds and rng.random() < 0.33
+            seconds.append(seconds[-1] if same else rng.randrange(HOUR))
+        order = sorted(range(n), key=lambda i: -seconds[i])  # stable: ties keep order
+        if insight:
+            templates, weights = list(INSIGHT_TEMPLATES), self._insight_w
+        elif region == "us-east-1":
+            templates, weights = self._all, self._all_w
+        else:
+            templates, weights = self._regional, self._regional_w
+        events = []
+        for rank, i in enumerate(order):
+            t = rng.choices(templates, cum_weights=weights)[0]
+            detail = rng.getrandbits(62)
+            user, akid = _identity(account, detail, t, insight)
+            res: tuple[tuple[str, str], ...] = ()
+            if t.resource_type and not insight:
+                res = ((t.resource_type, resource_name(t.resource_type, account, region, detail)),)
+            events.append(
+                Event(
+                    time=hour * HOUR + seconds[i],
+                    hour=hour,
+                    rank=rank,
+                    event_id=_uuid(seed, stable_hash("id", seed, i)),
+                    template=t,
+                    username=user,
+                    access_key_id=akid,
+                    resources=res,
+                    insight=insight,
+                    detail=detail,
+                )
+            )
+        return tuple(events)
+
+    def _block(self, account: str, region: str, hour: int, insight: bool) -> _Block:
+        key = (account, region, hour, insight)
+        block = self._cache.get(key)
+        if block is not None:
+            self._cache.move_to_end(key)
+            return block
+        block = _Block(self._generate(account, region, hour, insight))
+        self._cache[key] = block
+        self._cached_events += len(block.events)
+        while self._cached_events > _CACHE_EVENTS and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cached_events -= len(old.events)
+        return block
+
+    def rendered(self, account: str, region: str, event: Event) -> bytes:
+        """The event as LookupEvents returns it (JSON bytes), rendered once and cached."""
+        block = self._block(account, region, event.hour, event.insight)
+        cached = block.rendered[event.rank]
+        if cached is None:
+            cached = block.rendered[event.rank] = render_event(account, region, event)
+        return cached
+
+    # queries -----------------------------------------------------------------------
+    def events(
+        self,
+        account: str,
+        region: str,
+        *,
+        start: int,
+        end: int,
+        insight: bool = False,
+        attribute: tuple[str, str] | None = None,
+        after: tuple[int, int] | None = None,
+    ) -> Iterator[Event]:
+        """Events with start <= time <= end, newest first, from position `after` on (inclusive)."""
+        hour = end // HOUR
+        first_rank = 0
+        if after is not None:
+            hour, first_rank = after
+        while hour >= start // HOUR:
+            block = self._block(account, region, hour, insight)
+            for ev in block.events[first_rank:]:
+                if ev.time > end:
+                    continue
+                if ev.time < start:
+                    return
+                if attribute is None or ev.matches(*attribute):
+                    yield ev
+            hour -= 1
+            first_rank = 0
+
+
+def _cumulative(templates: list[Template] | tuple[Template, ...]) -> list[int]:
+    total, out = 0, []
+    for t in templates:
+        total += t.weight
+        out.append(total)
+    return out
+
+
+def _identity(
+    account: str, detail: int, t: Template, insight: bool
+) -> tuple[str | None, str | None]:
+    """Username and AccessKeyId as LookupEvents shows them, from the event's detail seed."""
+    if insight:
+        return None, None
+    kind = detail % 100
+    if kind < 2:
+        return "root", None
+    if kind < 40:
+        user = USERS[(detail >> 8) % len(USERS)]
+        key = (
+            None if t.name == "ConsoleLogin" else f"AKIA{stable_hash(account, user) % 16**12:012X}"
+        )
+        return user, key
+    if kind < 92:
+        _, session = ROLE_SESSIONS[(detail >> 8) % len(ROLE_SESSIONS)]
+        return session, f"ASIA{(detail >> 16) % 16**12:012X}"
+    return None, None  # called by an AWS service on the account's behalf

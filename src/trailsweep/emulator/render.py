@@ -1,0 +1,162 @@
+"""Turning a generated event into the bytes LookupEvents returns, CloudTrailEvent included.
+
+Rendering is the expensive part of serving, so `History` caches what this returns.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from trailsweep.emulator.catalog import ERROR_CODES, USER_AGENTS
+from trailsweep.emulator.world import stable_hash
+
+if TYPE_CHECKING:
+    from trailsweep.emulator.history import Event
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _identity(account: str, ev: Event, rng: random.Random) -> dict[str, Any]:
+    if ev.username == "root":
+        return {
+            "type": "Root",
+            "principalId": account,
+            "arn": f"arn:aws:iam::{account}:root",
+            "accountId": account,
+        }
+    if ev.access_key_id and ev.access_key_id.startswith("ASIA"):
+        role = "OrganizationAccountAccessRole" if rng.random() < 0.3 else "GitHubActionsDeploy"
+        principal = f"AROA{stable_hash(account, role) % 16**12:012X}"
+        return {
+            "type": "AssumedRole",
+            "principalId": f"{principal}:{ev.username}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{ev.username}",
+            "accountId": account,
+            "accessKeyId": ev.access_key_id,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": principal,
+                    "arn": f"arn:aws:iam::{account}:role/{role}",
+                    "accountId": account,
+                    "userName": role,
+                },
+                "attributes": {
+                    "creationDate": _iso(ev.time - rng.randrange(60, 3600)),
+                    "mfaAuthenticated": "false",
+                },
+            },
+        }
+    if ev.username:
+        ident: dict[str, Any] = {
+            "type": "IAMUser",
+            "principalId": f"AIDA{stable_hash(account, ev.username) % 16**12:012X}",
+            "arn": f"arn:aws:iam::{account}:user/{ev.username}",
+            "accountId": account,
+            "userName": ev.username,
+        }
+        if ev.access_key_id:
+            ident["accessKeyId"] = ev.access_key_id
+        return ident
+    return {"type": "AWSService", "invokedBy": ev.template.source}
+
+
+def record(account: str, region: str, ev: Event) -> dict[str, Any]:
+    """The full CloudTrail record of an event, as CloudTrailEvent carries it."""
+    rng = random.Random(ev.detail)
+    t = ev.template
+    service = t.source.split(".")[0]
+    rec: dict[str, Any] = {
+        "eventVersion": "1.09" if not ev.insight else "1.08",
+        "userIdentity": _identity(account, ev, rng),
+        "eventTime": _iso(ev.time),
+        "eventSource": t.source,
+        "eventName": t.name,
+        "awsRegion": region,
+    }
+    if ev.insight:
+        rec |= {
+            "eventID": ev.event_id,
+            "eventType": "AwsCloudTrailInsight",
+            "recipientAccountId": account,
+            "sharedEventID": f"{stable_hash(ev.event_id) % 16**12:012x}-insight",
+            "insightDetails": {
+                "state": "Start",
+                "eventSource": t.source,
+                "eventName": t.name,
+                "insightType": "ApiCallRateInsight",
+                "insightContext": {
+                    "statistics": {
+                        "baseline": {"average": round(rng.uniform(0.01, 2), 4)},
+                        "insight": {"average": round(rng.uniform(5, 80), 4)},
+                    }
+                },
+            },
+            "eventCategory": "Insight",
+        }
+        return rec
+    ip = (
+        f"{rng.randrange(3, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    )
+    if rec["userIdentity"]["type"] == "AWSService":
+        ip = t.source
+    rec["sourceIPAddress"] = ip
+    rec["userAgent"] = USER_AGENTS[rng.randrange(len(USER_AGENTS))]
+    if rng.random() < 0.04:
+        code, message = ERROR_CODES[rng.randrange(len(ERROR_CODES))]
+        rec["errorCode"], rec["errorMessage"] = code, message
+    rec["requestParameters"] = (
+        {"resourceName": ev.resources[0][1], "maxResults": 1000} if ev.resources else None
+    )
+    rec["responseElements"] = None if t.read_only else {"requestId": f"{rng.getrandbits(64):016x}"}
+    rec |= {
+        "requestID": _uuid_like(rng),
+        "eventID": ev.event_id,
+        "readOnly": t.read_only,
+        "eventType": "AwsApiCall" if t.name != "ConsoleLogin" else "AwsConsoleSignIn",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": f"{service}.{region}.amazonaws.com",
+        },
+    }
+    if ev.resources:
+        rec["resources"] = [
+            {"accountId": account, "type": rt, "ARN": rn if rn.startswith("arn:") else None}
+            for rt, rn in ev.resources
+        ]
+    return rec
+
+
+def _uuid_like(rng: random.Random) -> str:
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def api_event(account: str, region: str, ev: Event) -> dict[str, Any]:
+    """The event as an element of LookupEvents' `Events` list (EventTime in epoch seconds)."""
+    out: dict[str, Any] = {"EventId": ev.event_id, "EventName": ev.template.name}
+    if not ev.insight:
+        out["ReadOnly"] = "true" if ev.template.read_only else "false"
+    if ev.access_key_id:
+        out["AccessKeyId"] = ev.access_key_id
+    out["EventTime"] = ev.time
+    out["EventSource"] = ev.template.source
+    if ev.username:
+        out["Username"] = ev.username
+    out["Resources"] = [{"ResourceType": rt, "ResourceName": rn} for rt, rn in ev.resources]
+    out["CloudTrailEvent"] = orjson.dumps(record(account, region, ev)).decode()
+    return out
+
+
+def render_event(account: str, region: str, ev: Event) -> bytes:
+    return orjson.dumps(api_event(account, region, ev))

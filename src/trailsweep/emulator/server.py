@@ -1,0 +1,280 @@
+"""The emulator's HTTP server: one port, routed the way botocore sends each protocol.
+
+    X-Amz-Target  ...CloudTrail_20131101.LookupEvents   -> CloudTrail (JSON 1.1)
+    X-Amz-Target  AWSOrganizationsV20161128.ListAccounts -> Organizations (JSON 1.1)
+    POST /listRegions                                     -> Account (REST-JSON)
+    form body Action=..., credential scope sts / ec2      -> STS / EC2 (query, XML)
+    /_emulator/...                                        -> control API for tests
+
+Every AWS request is authenticated first (SigV4, session tokens, expiry); the account is
+the access key's, the region the credential scope's.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+from trailsweep.clock import SYSTEM_CLOCK, Clock
+from trailsweep.emulator import services
+from trailsweep.emulator.cloudtrail import LookupEvents
+from trailsweep.emulator.control import control_routes
+from trailsweep.emulator.history import History
+from trailsweep.emulator.protocol import (
+    ApiError,
+    Protocol,
+    auth_error,
+    error_response,
+    json_response,
+    xml_response,
+)
+from trailsweep.emulator.quota import Quota
+from trailsweep.emulator.settings import EmulatorSettings
+from trailsweep.emulator.sigv4 import (
+    SignatureProblem,
+    expected_signature,
+    parse_authorization,
+    signature_matches,
+)
+from trailsweep.emulator.world import Principal, World, stable_hash
+
+CLOUDTRAIL = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
+ORGANIZATIONS = "AWSOrganizationsV20161128"
+
+
+class Emulator:
+    """A CloudTrail-and-friends server on 127.0.0.1: ``async with Emulator(settings) as emu``."""
+
+    def __init__(self, settings: EmulatorSettings | None = None, *, clock: Clock = SYSTEM_CLOCK):
+        self.settings = settings or EmulatorSettings()
+        self.faults = self.settings.faults
+        self.clock = clock
+        self.world = World(self.settings)
+        self.history = History(self.settings)
+        self.quota = Quota(self.faults)
+        self.lookup = LookupEvents(self.history, b"%d" % stable_hash("tokens", self.settings.seed))
+        self._rng = random.Random(self.settings.seed)
+        self._wall0 = clock.wall()
+        self._runner: web.AppRunner | None = None
+        self.port = self.settings.port
+        self.requests = 0  # every AWS request received, whatever its outcome
+
+    # lifecycle ---------------------------------------------------------------------
+    async def __aenter__(self) -> Emulator:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_routes(control_routes(self))
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    def ready_info(self) -> dict[str, Any]:
+        """What the ready line prints: where to connect and as whom."""
+        p = self.world.root_principal
+        return {
+            "url": self.url,
+            "access_key_id": p.access_key_id,
+            "secret_access_key": p.secret_access_key,
+            "region": self.settings.regions[0],
+            "account": self.world.management.id,
+        }
+
+    def data_now(self) -> int:
+        """The emulator's "now" for what events exist: pinned, or advancing in realtime mode."""
+        now = self.settings.now.timestamp()
+        if self.settings.realtime:
+            now += self.clock.wall() - self._wall0
+        return int(now)
+
+    # ground truth ------------------------------------------------------------------
+    def truth(
+        self,
+        account: str,
+        region: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        attribute: tuple[str, str] | None = None,
+        insight: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Exactly what a complete LookupEvents query returns, in API order (newest first)."""
+        if not self.world.region_enabled(account, region) or account not in self.world.by_id:
+            return []
+        data_now = self.data_now()
+        oldest = data_now - self.settings.retention_days * 86400
+        lo = oldest if start is None else max(start, oldest)
+        hi = data_now if end is None else min(end, data_now)
+        if lo > hi:
+            return []
+        events = self.history.events(
+            account, region, start=lo, end=hi, insight=insight, attribute=attribute
+        )
+        return [orjson.loads(self.history.rendered(account, region, e)) for e in events]
+
+    # requests ----------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        body = await request.read()
+        target = request.headers.get("X-Amz-Target", "")
+        protocol: Protocol = "json"
+        try:
+            if target:
+                prefix, _, op = target.rpartition(".")
+                if prefix not in (CLOUDTRAIL, ORGANIZATIONS):
+                    raise ApiError("UnknownOperationException", f"Unknown operation {target}")
+                caller, region = self._authenticate(request, body, protocol)
+                req = _json_body(body)
+                if prefix == CLOUDTRAIL:
+                    return await self._cloudtrail(request, op, caller, region, req)
+                if op != "ListAccounts":
+                    raise ApiError("UnknownOperationException", f"Unknown operation {op}")
+                return json_response(services.list_accounts(self.world, caller, req))
+            if request.path == "/listRegions":
+                protocol = "rest-json"
+                caller, region = self._authenticate(request, body, protocol)
+                out = services.list_regions(self.world, caller, _json_body(body))
+                return json_response(out, "application/json")
+            params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            scope = request.headers.get("Authorization", "").split("/")
+            protocol = "ec2" if len(scope) > 3 and scope[3] == "ec2" else "query"
+            caller, region = self._authenticate(request, body, protocol)
+            return self._query(protocol, params, caller, region)
+        except SignatureProblem as sp:
+            status = 403 if sp.code == "MissingAuthenticationTokenException" else 400
+            return error_response(protocol, ApiError(sp.code, sp.message, status))
+        except ApiError as err:
+            return error_response(protocol, err)
+
+    def _authenticate(
+        self, request: web.Request, body: bytes, protocol: Protocol
+    ) -> tuple[Principal, str]:
+        auth = parse_authorization(request.headers.get("Authorization"))
+        principal = self.world.principal(auth.access_key_id)
+        if principal is None:
+            raise auth_error("unknown-key", protocol)
+        if principal.session_token is not None:
+            if request.headers.get("X-Amz-Security-Token") != principal.session_token:
+                raise auth_error("unknown-key", protocol)
+            if principal.expires_at is not None and self.clock.wall() >= principal.expires_at:
+                raise auth_error("expired", protocol)
+        expected = expected_signature(
+            auth,
+            principal.secret_access_key,
+            method=request.method,
+            raw_path=request.rel_url.raw_path,
+            raw_query=request.rel_url.raw_query_string,
+            headers=request.headers,
+            body=body,
+        )
+        if not signature_matches(expected, auth.signature):
+            raise auth_error("bad-signature", protocol)
+        return principal, auth.region
+
+    def _query(
+        self, protocol: Protocol, params: dict[str, str], caller: Principal, region: str
+    ) -> web.Response:
+        action = params.get("Action", "")
+        if protocol == "ec2" and action == "DescribeRegions":
+            if not self.world.region_enabled(caller.account, region):
+                raise auth_error("unknown-key", protocol)
+            return xml_response(services.describe_regions(self.world, caller.account, params))
+        if protocol == "query" and action == "AssumeRole":
+            return xml_response(services.assume_role(self.world, caller, params, self.clock.wall()))
+        if protocol == "query" and action == "GetCallerIdentity":
+            return xml_response(services.get_caller_identity(caller))
+        raise ApiError("InvalidAction", f"The action {action or '(none)'} is not valid", 400)
+
+    async def _cloudtrail(
+        self, request: web.Request, op: str, caller: Principal, region: str, req: dict[str, Any]
+    ) -> web.StreamResponse:
+        if op != "LookupEvents":
+            raise ApiError("UnknownOperationException", f"Unknown operation {op}")
+        f, account = self.faults, caller.account
+        stats = self.quota.pair(account, region)
+        try:
+            if account in f.deny_accounts:
+                raise ApiError(
+                    "AccessDeniedException",
+                    f"User: {caller.arn} is not authorized to perform: cloudtrail:LookupEvents "
+                    "because no identity-based policy allows the cloudtrail:LookupEvents action",
+                )
+            if not self.world.region_enabled(account, region):
+                raise auth_error("unknown-key", "json")
+            if not self.quota.admit(account, region, self.clock.monotonic()):
+                raise ApiError("ThrottlingException", "Rate exceeded")
+            delay = f.latency_ms + (self._rng.uniform(0, f.jitter_ms) if f.jitter_ms else 0.0)
+            if delay > 0:
+                await self.clock.sleep(delay / 1000.0)
+            if f.reset_rate and self._rng.random() < f.reset_rate:
+                stats.errors["ConnectionReset"] += 1
+                _reset(request)
+                return web.Response(status=500)
+            if f.error_rate and self._rng.random() < f.error_rate:
+                if self._rng.random() < 0.5:
+                    raise ApiError("InternalFailure", "An internal error occurred.", 500)
+                raise ApiError("ServiceUnavailableException", "Service unavailable.", 503)
+            page = self.lookup(
+                account, region, req, data_now=self.data_now(), wall=self.clock.wall(),
+                token_ttl=f.token_ttl, retention_days=self.settings.retention_days,
+            )  # fmt: skip
+        except ApiError as err:
+            stats.errors[err.code] += 1
+            raise
+        stats.pages += 1
+        stats.events += page.events
+        if f.slow_body_ms > 0:
+            return await _slow(request, page.body, f.slow_body_ms, self.clock)
+        return json_response(page.body)
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    try:
+        req = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError:
+        raise ApiError("SerializationException", "The request body is not valid JSON.") from None
+    if not isinstance(req, dict):
+        raise ApiError("SerializationException", "The request body must be a JSON object.")
+    return req
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP RST, the way a broken network does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def _slow(
+    request: web.Request, body: bytes, pause_ms: float, clock: Clock
+) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/x-amz-json-1.1"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    step = max(1, len(body) // 4)
+    for i in range(0, len(body), step):
+        await response.write(body[i : i + step])
+        await clock.sleep(pause_ms / 1000.0)
+    await response.write_eof()
+    return response

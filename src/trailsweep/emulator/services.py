@@ -1,0 +1,159 @@
+"""STS, Organizations, EC2 DescribeRegions and Account ListRegions: what a sweep needs to
+find the organization's accounts and regions and to get into each account."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from xml.sax.saxutils import escape
+
+import orjson
+
+from trailsweep.emulator.protocol import ApiError, request_id
+from trailsweep.emulator.world import ALL_REGIONS, KNOWN_REGIONS, OPT_IN_REGIONS, Principal, World
+
+_STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def assume_role(world: World, caller: Principal, params: dict[str, str], wall: float) -> str:
+    arn = params.get("RoleArn", "")
+    session = params.get("RoleSessionName", "")
+    if not arn or not session:
+        raise ApiError("ValidationError", "RoleArn and RoleSessionName are required.")
+    parts = arn.split(":")
+    account = parts[4] if len(parts) == 6 else ""
+    role = parts[5].removeprefix("role/") if len(parts) == 6 else ""
+    target = world.by_id.get(account)
+    denied = ApiError(
+        "AccessDenied",
+        f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {arn}",
+        403,
+    )
+    if (
+        target is None
+        or target.status != "ACTIVE"
+        or role != world.settings.role_name
+        or account in world.settings.faults.unassumable_accounts
+        or account == world.management.id
+    ):
+        raise denied
+    p = world.issue_session(account, role, session, wall)
+    role_id = f"AROA{account[-8:]}EMULATOR"
+    return (
+        f'<AssumeRoleResponse xmlns="{_STS_NS}"><AssumeRoleResult>'
+        f"<Credentials><AccessKeyId>{p.access_key_id}</AccessKeyId>"
+        f"<SecretAccessKey>{p.secret_access_key}</SecretAccessKey>"
+        f"<SessionToken>{p.session_token}</SessionToken>"
+        f"<Expiration>{_iso(p.expires_at or wall)}</Expiration></Credentials>"
+        f"<AssumedRoleUser><AssumedRoleId>{role_id}:{escape(session)}</AssumedRoleId>"
+        f"<Arn>{escape(p.arn)}</Arn></AssumedRoleUser></AssumeRoleResult>"
+        f"<ResponseMetadata><RequestId>{request_id()}</RequestId></ResponseMetadata>"
+        "</AssumeRoleResponse>"
+    )
+
+
+def get_caller_identity(caller: Principal) -> str:
+    user_id = caller.access_key_id if caller.session_token is None else f"AROA:{caller.arn}"
+    return (
+        f'<GetCallerIdentityResponse xmlns="{_STS_NS}"><GetCallerIdentityResult>'
+        f"<Arn>{escape(caller.arn)}</Arn><UserId>{escape(user_id)}</UserId>"
+        f"<Account>{caller.account}</Account></GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{request_id()}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
+
+
+def list_accounts(world: World, caller: Principal, req: dict[str, Any]) -> bytes:
+    if caller.account != world.management.id:
+        raise ApiError(
+            "AccessDeniedException",
+            "You don't have permissions to access this resource: call ListAccounts "
+            "from the organization's management account.",
+        )
+    size = req.get("MaxResults", 20)
+    if type(size) is not int or not 1 <= size <= 20:
+        raise ApiError("InvalidInputException", "MaxResults must be between 1 and 20.")
+    start = _offset(req.get("NextToken"), "InvalidInputException")
+    chunk = world.accounts[start : start + size]
+    org = f"o-{world.management.id[:10]}"
+    out: dict[str, Any] = {
+        "Accounts": [
+            {
+                "Id": a.id,
+                "Arn": f"arn:aws:organizations::{world.management.id}:account/{org}/{a.id}",
+                "Email": a.email,
+                "Name": a.name,
+                "Status": a.status,
+                "JoinedMethod": "INVITED" if a.id == world.management.id else "CREATED",
+                "JoinedTimestamp": a.joined,
+            }
+            for a in chunk
+        ]
+    }
+    if start + size < len(world.accounts):
+        out["NextToken"] = f"acct-{start + size}"
+    return orjson.dumps(out)
+
+
+def _offset(token: object, code: str) -> int:
+    if token is None:
+        return 0
+    if isinstance(token, str) and token.startswith(("acct-", "reg-")):
+        tail = token.split("-", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    raise ApiError(code, "The NextToken is not valid.")
+
+
+def describe_regions(world: World, account: str, params: dict[str, str]) -> str:
+    enabled = world.enabled_regions(account)
+    all_regions = params.get("AllRegions", "false").lower() == "true"
+    wanted = {v for k, v in params.items() if k.startswith("RegionName.")}
+    items = []
+    for region in KNOWN_REGIONS:
+        on = region in enabled
+        if not (on or all_regions) or (wanted and region not in wanted):
+            continue
+        status = (
+            "opt-in-not-required"
+            if region in ALL_REGIONS and on
+            else ("opted-in" if on else "not-opted-in")
+        )
+        items.append(
+            f"<item><regionName>{region}</regionName>"
+            f"<regionEndpoint>ec2.{region}.amazonaws.com</regionEndpoint>"
+            f"<optInStatus>{status}</optInStatus></item>"
+        )
+    return (
+        '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>{request_id()}</requestId><regionInfo>{''.join(items)}</regionInfo>"
+        "</DescribeRegionsResponse>"
+    )
+
+
+def list_regions(world: World, caller: Principal, req: dict[str, Any]) -> bytes:
+    account = req.get("AccountId") or caller.account
+    if account != caller.account and caller.account != world.management.id:
+        raise ApiError("AccessDeniedException", "Only the management account may name AccountId.")
+    if account not in world.by_id:
+        raise ApiError("ValidationException", f"Unknown account {account}.")
+    enabled = world.enabled_regions(account)
+    statuses = set(req.get("RegionOptStatusContains") or ())
+    regions = []
+    for region in KNOWN_REGIONS:
+        if region in enabled:
+            status = "ENABLED_BY_DEFAULT" if region not in OPT_IN_REGIONS else "ENABLED"
+        else:
+            status = "DISABLED"
+        if not statuses or status in statuses:
+            regions.append({"RegionName": region, "RegionOptStatus": status})
+    size = req.get("MaxResults", 50)
+    start = _offset(req.get("NextToken"), "ValidationException")
+    out: dict[str, Any] = {"Regions": regions[start : start + size]}
+    if start + size < len(regions):
+        out["NextToken"] = f"reg-{start + size}"
+    return orjson.dumps(out)

@@ -1,0 +1,83 @@
+"""Everything the emulator can be told: the world it models, its data, its limits and faults.
+
+`WorldSettings` and `DataSettings` are fixed when the emulator starts (they decide what
+exists). `Faults` can be changed while it runs, through `Emulator.faults` or
+`POST /_emulator/faults`, so tests can turn trouble on and off mid-sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from trailsweep.errors import InputError
+
+DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
+
+
+@dataclass(slots=True)
+class Faults:
+    """Limits and trouble, all changeable at run time. Rates are shares of requests (0..1)."""
+
+    rate: float = 2.0  # LookupEvents calls per second per (account, region)
+    burst: float = 2.0  # token bucket size; 2 absorbs network jitter of an exact 2/s client
+    other_caller_share: float = 0.0  # share of each pair's quota taken by "another caller"
+    latency_ms: float = 0.0  # added to every LookupEvents response
+    jitter_ms: float = 0.0  # uniform extra latency 0..jitter_ms
+    error_rate: float = 0.0  # share of LookupEvents calls answered 500/503
+    reset_rate: float = 0.0  # share of LookupEvents calls whose connection is reset
+    slow_body_ms: float = 0.0  # pause between body chunks (a slow network)
+    deny_accounts: list[str] = field(default_factory=list)  # AccessDeniedException
+    disabled_regions: dict[str, list[str]] = field(default_factory=dict)  # account -> regions
+    unassumable_accounts: list[str] = field(default_factory=list)  # AssumeRole is denied
+    credential_ttl: float = 3600.0  # seconds an AssumeRole session lives (wall clock)
+    token_ttl: float = 3600.0  # seconds a LookupEvents NextToken stays valid (wall clock)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a JSON patch of fields; unknown fields or wrong types are an InputError."""
+        names = {f.name: f for f in dataclasses.fields(self)}
+        for key, value in changes.items():
+            if key not in names:
+                raise InputError(f"unknown fault setting {key!r}; known: {', '.join(names)}")
+            current = getattr(self, key)
+            if isinstance(current, float) and isinstance(value, int | float):
+                value = float(value)
+            elif type(value) is not type(current):
+                raise InputError(f"fault setting {key!r} takes a {type(current).__name__}")
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorSettings:
+    """What exists in the emulated organization and how much history each pair holds."""
+
+    seed: int = 7
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    realtime: bool = False  # False: the data clock is pinned at `now`; True: it advances
+    members: int = 5  # member accounts besides the management account
+    suspended: int = 1  # how many of the members are SUSPENDED
+    regions: tuple[str, ...] = DEFAULT_REGIONS  # enabled in every account
+    role_name: str = "OrganizationAccountAccessRole"
+    events_per_day: float = 200.0  # mean management events per day of a normal pair
+    skew: float = 100.0  # busiest pairs over quietest pairs
+    idle_day_share: float = 0.1  # share of days with no events at all in a pair
+    insights_per_day: float = 0.3  # Insights events per day per pair
+    retention_days: int = 90
+    host: str = "127.0.0.1"
+    port: int = 0
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise InputError("emulator --now needs a time zone, e.g. 2026-11-01T00:00:00Z")
+        if self.members < 0 or not 0 <= self.suspended <= self.members:
+            raise InputError("emulator: members must be >= 0 and suspended <= members")
+        if not self.regions:
+            raise InputError("emulator: at least one region must be enabled")
+        if self.events_per_day < 0 or self.skew < 1:
+            raise InputError("emulator: events_per_day must be >= 0 and skew >= 1")

@@ -1,0 +1,40 @@
+"""Fixtures: emulators on 127.0.0.1 in background threads, pointed at by real clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from trailsweep.emulator import EmulatorThread
+
+from support import aws_env, settings
+
+
+@pytest.fixture(scope="module")
+def fast_emu() -> Iterator[EmulatorThread]:
+    """An emulator with a quota high enough that contract tests never wait on it."""
+    fast = settings(events_per_day=2000.0, faults={"rate": 10_000.0, "burst": 10_000.0})
+    with EmulatorThread(fast) as emu:
+        yield emu
+
+
+@pytest.fixture
+def use_emu(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Point this process's AWS SDKs at an emulator: ``use_emu(emu)``."""
+
+    def apply(emu: EmulatorThread) -> None:
+        for key in [k for k in os.environ if k.startswith("AWS_")]:
+            monkeypatch.delenv(key)
+        for key, value in aws_env(emu).items():
+            if key.startswith("AWS_"):
+                monkeypatch.setenv(key, value)
+
+    return apply
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,134 @@
+"""Helpers shared by the tests: emulator settings, AWS environments, real boto3 clients."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from trailsweep.emulator import EmulatorSettings, EmulatorThread, Faults
+
+# The data clock of every test emulator: the current hour, so "90 days back" agrees with the
+# client's real clock, and all data is fixed for the whole test run.
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+NOW_EPOCH = int(NOW.timestamp())
+
+
+def settings(**kw: Any) -> EmulatorSettings:
+    """Small, fast emulator settings; keyword arguments override, `faults` takes a dict."""
+    faults = Faults(**kw.pop("faults", {}))
+    base: dict[str, Any] = {
+        "now": NOW,
+        "members": 3,
+        "suspended": 1,
+        "regions": ("us-east-1", "eu-west-1"),
+        "events_per_day": 200.0,
+    }
+    base.update(kw)
+    return EmulatorSettings(faults=faults, **base)
+
+
+def aws_env(emu: EmulatorThread, **extra: str) -> dict[str, str]:
+    """An environment in which any AWS SDK or CLI talks to `emu` as its management account."""
+    info = emu.emulator.ready_info()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=info["url"],
+        AWS_ACCESS_KEY_ID=info["access_key_id"],
+        AWS_SECRET_ACCESS_KEY=info["secret_access_key"],
+        AWS_DEFAULT_REGION=info["region"],
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    env.update(extra)
+    return env
+
+
+NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def client(
+    emu: EmulatorThread,
+    service: str,
+    region: str = "us-east-1",
+    creds: dict[str, str] | None = None,
+    config: Config | None = None,
+) -> Any:  # fmt: skip
+    info = emu.emulator.ready_info()
+    creds = creds or {
+        "aws_access_key_id": info["access_key_id"],
+        "aws_secret_access_key": info["secret_access_key"],
+    }
+    return boto3.session.Session().client(
+        service, region_name=region, endpoint_url=info["url"], config=config or NO_RETRY, **creds
+    )
+
+
+def member_creds(emu: EmulatorThread, account: str) -> dict[str, str]:
+    sts = client(emu, "sts")
+    role = emu.emulator.settings.role_name
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="tests")[
+        "Credentials"
+    ]
+    return {
+        "aws_access_key_id": c["AccessKeyId"],
+        "aws_secret_access_key": c["SecretAccessKey"],
+        "aws_session_token": c["SessionToken"],
+    }
+
+
+def paginate(ct: Any, **params: Any) -> list[dict[str, Any]]:
+    """All events through boto3's own LookupEvents paginator, EventTime back to epoch."""
+    out = []
+    for page in ct.get_paginator("lookup_events").paginate(**params):
+        for e in page["Events"]:
+            out.append(dict(e, EventTime=int(e["EventTime"].timestamp())))
+    return out
+
+
+def expected_ndjson(
+    emu: EmulatorThread,
+    pairs: list[tuple[str, str]],
+    *,
+    start: int,
+    end: int,
+    attribute: tuple[str, str] | None = None,
+    insight: bool = False,
+    raw: bool = False,
+) -> bytes:
+    """The exact bytes a sweep must write: the ground truth, merged newest first, ties by
+    account, region, then API order (DESIGN.md invariant 3)."""
+    from trailsweep.record import ndjson_line
+
+    items = []
+    for account, region in pairs:
+        truth = emu.truth(
+            account, region, start=start, end=end, attribute=attribute, insight=insight
+        )
+        for i, e in enumerate(truth):
+            items.append(
+                ((-e["EventTime"], account, region, i), ndjson_line(account, region, e, raw=raw))
+            )
+    items.sort(key=lambda item: item[0])
+    return b"".join(line for _, line in items)
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m trailsweep ARGS` as a user would, capturing stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "trailsweep", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
