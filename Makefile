@@ -35,7 +35,7 @@ bench: $(STAMP)
 # The real AWS CLI against the emulator, in its own virtualenv (kept apart from ours).
 compat: $(STAMP)
 	test -x .compat-venv/bin/aws || ($(PYTHON) -m venv .compat-venv && .compat-venv/bin/pip install -q awscli)
-	TRAILSWEEP_AWS_CLI=$(CURDIR)/.compat-venv/bin/aws $(BIN)/pytest -q tests/test_compat_awscli.py
+	TRAILSWEEP_AWS_CLI=$(CURDIR)/.compat-venv/bin/aws $(BIN)/pytest -q -p no:cacheprovider compat
 
 clean:
 	rm -rf $(VENV) .compat-venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,75 @@
+"""The command line: a thin Typer layer over the library.
+
+Every command turns a `TrailsweepError` into one line on stderr and its exit code, and
+click's usage errors into one line and exit 2, never a traceback. stdout carries data only.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+
+from trailsweep.cli_demo import demo_command
+from trailsweep.cli_emulator import emulator_command
+from trailsweep.cli_sweep import sweep_command
+from trailsweep.errors import TrailsweepError
+
+app = typer.Typer(
+    name="trailsweep",
+    help=(
+        "Sweep AWS CloudTrail management events (LookupEvents) from every account and "
+        "region of an organization into one newest-first NDJSON stream."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("sweep", help=sweep_command.__doc__)(sweep_command)
+app.command("demo", help=demo_command.__doc__)(demo_command)
+app.command(
+    "emulator",
+    help=emulator_command.__doc__,
+    context_settings={"max_content_width": 100},
+)(emulator_command)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"trailsweep: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def _kinds(err: BaseException) -> set[str]:
+    # Typer has shipped click both as a dependency and vendored (typer._click); match the
+    # exception classes by name so either works.
+    return {cls.__name__ for cls in type(err).__mro__}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `trailsweep` command."""
+    command = typer.main.get_command(app)
+    try:
+        rc = command.main(args=argv, prog_name="trailsweep", standalone_mode=False)
+    except TrailsweepError as err:
+        _fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as err:
+        kinds = _kinds(err)
+        ctx = getattr(err, "ctx", None)
+        if "NoArgsIsHelpError" in kinds and ctx is not None:
+            sys.stderr.write(ctx.get_help() + "\n")
+            raise SystemExit(2) from None
+        if "UsageError" in kinds:
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _fail(f"{err.format_message()}{hint}", 2)  # type: ignore[attr-defined]
+        if "ClickException" in kinds:
+            _fail(err.format_message(), getattr(err, "exit_code", 1))  # type: ignore[attr-defined]
+        if "Abort" in kinds:
+            _fail("interrupted", 130)
+        raise
+    raise SystemExit(rc if isinstance(rc, int) else 0)

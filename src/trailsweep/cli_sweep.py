@@ -1,0 +1,183 @@
+"""`trailsweep sweep`: the CLI face of `trailsweep.sweep`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import orjson
+import typer
+
+from trailsweep.config import Options, build_config, check_writable, load_config
+from trailsweep.config import cli_input_json as parse_cli_input_json
+from trailsweep.errors import InputError
+from trailsweep.sink import write_sweep
+from trailsweep.summary import print_summary
+from trailsweep.sweep import SweepReport
+
+INPUT_SKELETON = {
+    "LookupAttributes": [{"AttributeKey": "ResourceType", "AttributeValue": ""}],
+    "StartTime": "1970-01-01T00:00:00",
+    "EndTime": "1970-01-01T00:00:00",
+    "EventCategory": "insight",
+    "MaxResults": 0,
+    "NextToken": "",
+}
+OUTPUT_SKELETON = {
+    "Events": [
+        {
+            "EventId": "EventId",
+            "EventName": "EventName",
+            "ReadOnly": "ReadOnly",
+            "AccessKeyId": "AccessKeyId",
+            "EventTime": "1970-01-01T00:00:00",
+            "EventSource": "EventSource",
+            "Username": "Username",
+            "Resources": [{"ResourceType": "ResourceType", "ResourceName": "ResourceName"}],
+            "CloudTrailEvent": "CloudTrailEvent",
+        }
+    ],
+    "NextToken": "NextToken",
+}
+
+
+def skeleton(kind: str) -> bytes:
+    """The AWS CLI's --generate-cli-skeleton documents for lookup-events."""
+    if kind not in ("input", "output"):
+        raise InputError(f"--generate-cli-skeleton: {kind!r} is not valid; use input or output")
+    doc = INPUT_SKELETON if kind == "input" else OUTPUT_SKELETON
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def sweep_command(
+    accounts: Annotated[
+        str | None,
+        typer.Option(
+            help="12-digit account ids, comma-separated, or 'org' for every ACTIVE "
+            "account (Organizations ListAccounts). Default: the caller's account."
+        ),
+    ] = None,
+    regions: Annotated[
+        str | None,
+        typer.Option(
+            help="Regions, comma-separated, or 'all' for each account's enabled "
+            "regions (EC2 DescribeRegions). Default: the configured region."
+        ),
+    ] = None,
+    lookup_attributes: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One attribute, as the AWS CLI takes it: "
+            "AttributeKey=Username,AttributeValue=root or JSON "
+            '\'[{"AttributeKey":"EventName","AttributeValue":"ConsoleLogin"}]\'. '
+            "Keys: EventId EventName ReadOnly Username ResourceType ResourceName "
+            "EventSource AccessKeyId."
+        ),
+    ] = None,
+    start_time: Annotated[
+        str | None,
+        typer.Option(
+            help="Oldest event (inclusive): ISO 8601, a date, epoch seconds or an age "
+            "such as 7d, 36h, 30m. UTC. Default: 90 days before the end."
+        ),
+    ] = None,
+    end_time: Annotated[
+        str | None,
+        typer.Option(
+            help="Newest event (inclusive), same forms. Default and upper bound: the "
+            "moment the sweep starts (the window is pinned)."
+        ),
+    ] = None,
+    event_category: Annotated[
+        str | None, typer.Option(help="'insight' for Insights events instead of management.")
+    ] = None,
+    max_items: Annotated[
+        int | None, typer.Option(help="Stop after this many events over the whole sweep.")
+    ] = None,
+    page_size: Annotated[
+        int | None, typer.Option(help="Events per LookupEvents call (MaxResults), 1..50.")
+    ] = None,
+    cli_input_json: Annotated[
+        str | None,
+        typer.Option(
+            help="LookupEvents parameters as JSON, inline or file://path "
+            "(flags override it). See --generate-cli-skeleton input."
+        ),
+    ] = None,
+    generate_cli_skeleton: Annotated[
+        str | None,
+        typer.Option(help="Print the input (default) or output JSON skeleton and exit."),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option(help="TOML config file (see configs/); flags override it.")
+    ] = None,
+    role_name: Annotated[
+        str | None,
+        typer.Option(
+            help="Role assumed in member accounts. Default: OrganizationAccountAccessRole."
+        ),
+    ] = None,
+    external_id: Annotated[str | None, typer.Option(help="ExternalId for AssumeRole.")] = None,
+    session_name: Annotated[
+        str | None, typer.Option(help="RoleSessionName for AssumeRole. Default: trailsweep.")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile for base credentials.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Region of the caller's session (STS, default region).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Send every AWS call here (e.g. the emulator). AWS_ENDPOINT_URL works too."
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="LookupEvents calls/s per account and region. Default 2.")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write NDJSON here instead of stdout.")
+    ] = None,
+    raw: Annotated[
+        bool | None,
+        typer.Option("--raw/--no-raw", help="Keep CloudTrailEvent as the API's JSON string."),
+    ] = None,
+    summary_json: Annotated[
+        str | None, typer.Option(help="Also write the final summary as JSON to this file.")
+    ] = None,
+) -> None:
+    """Sweep LookupEvents over accounts x regions into one newest-first NDJSON stream.
+
+    Events are ordered by EventTime (newest first), ties by account, region, then API
+    order; two runs over the same data give the same bytes. NDJSON goes to stdout (or
+    --output); progress and the summary go to stderr.
+
+    Exit codes: 0 every pair complete; 1 some pairs failed (their good events are written);
+    2 bad input or configuration (nothing written, nothing called); 130 interrupted.
+    """
+    if generate_cli_skeleton is not None:
+        sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
+        return
+    opts = load_config(config) if config else Options()
+    if cli_input_json:
+        opts = opts.overlay(parse_cli_input_json(cli_input_json))
+    flags = Options(
+        accounts=accounts.split(",") if accounts else None,
+        regions=regions.split(",") if regions else None,
+        role_name=role_name, external_id=external_id, session_name=session_name,
+        profile=profile, region=region, endpoint_url=endpoint_url,
+        lookup_attributes=lookup_attributes or None, start_time=start_time, end_time=end_time,
+        event_category=event_category, max_items=max_items, page_size=page_size, rate=rate,
+        output=output, raw=raw,
+    )  # fmt: skip
+    cfg = build_config(opts.overlay(flags), now=datetime.now(UTC))
+    if summary_json:
+        check_writable(Path(summary_json))
+    report = SweepReport()
+    code = anyio.run(write_sweep, cfg, report)
+    print_summary(report, sys.stderr)
+    if summary_json:
+        Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
+    raise typer.Exit(code)

@@ -1,0 +1,244 @@
+"""Sweep settings from a TOML file, --cli-input-json and flags (flags win), checked whole.
+
+A config file is flat; its keys are the long flags with `_` for `-`:
+
+    accounts = "org"                # "org", a list of 12-digit ids; omit: the caller's own
+    regions = "all"                 # "all", a list of regions; omit: the default region
+    role_name = "OrganizationAccountAccessRole"
+    start_time = "7d"
+    lookup_attributes = [{ AttributeKey = "EventName", AttributeValue = "ConsoleLogin" }]
+    output = "events.ndjson"
+
+Everything is validated before any AWS call (DESIGN.md invariant 8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from trailsweep.attributes import parse_lookup_attributes
+from trailsweep.errors import ConfigError, InputError
+from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+@dataclass(slots=True)
+class Options:
+    """Every sweep setting as the user gave it; None means "not given here"."""
+
+    accounts: list[str] | None = None
+    regions: list[str] | None = None
+    role_name: str | None = None
+    external_id: str | None = None
+    session_name: str | None = None
+    profile: str | None = None
+    region: str | None = None  # default region for the caller's session
+    endpoint_url: str | None = None
+    lookup_attributes: list[str] | None = None  # as typed; or JSON text per item
+    start_time: str | None = None
+    end_time: str | None = None
+    event_category: str | None = None
+    max_items: int | None = None
+    page_size: int | None = None
+    rate: float | None = None
+    output: str | None = None
+    raw: bool | None = None
+
+    def overlay(self, other: Options) -> Options:
+        """Self with every field `other` sets replaced (other wins)."""
+        merged = dataclasses.replace(self)
+        for f in dataclasses.fields(other):
+            value = getattr(other, f.name)
+            if value is not None:
+                setattr(merged, f.name, value)
+        return merged
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConfig:
+    """A complete, validated sweep: what to ask, where, as whom, and where to write."""
+
+    query: Query
+    accounts: list[str] | Literal["org"] | None = None
+    regions: list[str] | Literal["all"] | None = None
+    role_name: str = "OrganizationAccountAccessRole"
+    external_id: str | None = None
+    session_name: str = "trailsweep"
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    rate: float = 2.0
+    output: Path | None = None
+    raw: bool = False
+    # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+
+
+def _as_list(value: Any, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{key}: expected a string or a list of strings")
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing, unreadable or invalid file is a ConfigError."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--config: {path} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"--config: cannot read {path}: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"--config: {path} is not valid TOML: {err}") from None
+
+
+def load_config(path: str) -> Options:
+    """Options from a TOML config file; unreadable files or unknown keys are a ConfigError."""
+    return options_from_mapping(read_toml(path), path)
+
+
+def options_from_mapping(data: dict[str, Any], path: str) -> Options:
+    """Options from a parsed config; every key and type is checked."""
+    known = {f.name: f for f in dataclasses.fields(Options)}
+    opts = Options()
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(
+                f"--config: {path}: unknown key {key!r}; known keys: {', '.join(known)}"
+            )
+        if key in ("accounts", "regions"):
+            value = _as_list(value, f"{path}: {key}")
+        elif key == "lookup_attributes":
+            items = value if isinstance(value, list) else [value]
+            value = [i if isinstance(i, str) else orjson.dumps(i).decode() for i in items]
+        elif key in ("max_items", "page_size") and type(value) is not int:
+            raise ConfigError(f"--config: {path}: {key} must be a whole number")
+        elif key == "rate" and not isinstance(value, int | float):
+            raise ConfigError(f"--config: {path}: rate must be a number (calls per second)")
+        elif key == "raw" and not isinstance(value, bool):
+            raise ConfigError(f"--config: {path}: raw must be true or false")
+        elif key not in ("max_items", "page_size", "rate", "raw") and not isinstance(value, str):
+            raise ConfigError(f"--config: {path}: {key} must be a string")
+        setattr(opts, key, value)
+    return opts
+
+
+def cli_input_json(text: str) -> Options:
+    """Options from `--cli-input-json` (inline JSON or file://path), the AWS CLI's keys."""
+    source = "--cli-input-json"
+    if text.startswith("file://"):
+        try:
+            text = Path(text[7:]).read_text(encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"{source}: cannot read {text[7:]}: {err.strerror}") from None
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        raise InputError(f"{source}: not valid JSON ({err}); see --generate-cli-skeleton") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{source}: expected a JSON object; see --generate-cli-skeleton")
+    allowed = {"LookupAttributes", "StartTime", "EndTime", "EventCategory", "MaxResults"}
+    unknown = set(doc) - allowed - {"NextToken"}
+    if unknown:
+        raise InputError(f"{source}: unknown key {sorted(unknown)[0]!r}; known: {sorted(allowed)}")
+    if doc.get("NextToken"):
+        raise InputError(
+            f"{source}: NextToken belongs to one account and region; a sweep pages itself"
+        )
+    opts = Options()
+    if doc.get("LookupAttributes"):
+        attrs = doc["LookupAttributes"]
+        if not isinstance(attrs, list):
+            raise InputError(f"{source}: LookupAttributes must be a list")
+        attributes_from_items(attrs)  # shape check now, for a clear message
+        opts.lookup_attributes = [orjson.dumps(a).decode() for a in attrs]
+    for key, name in (("StartTime", "start_time"), ("EndTime", "end_time")):
+        if doc.get(key) is not None:
+            setattr(opts, name, str(doc[key]))
+    if doc.get("EventCategory") is not None:
+        opts.event_category = str(doc["EventCategory"])
+    if doc.get("MaxResults") is not None:
+        if type(doc["MaxResults"]) is not int:
+            raise InputError(f"{source}: MaxResults must be a whole number from 1 to 50")
+        opts.page_size = doc["MaxResults"]
+    return opts
+
+
+def build_config(opts: Options, *, now: datetime) -> SweepConfig:
+    """Validate everything and pin the query window."""
+    attributes = parse_lookup_attributes(opts.lookup_attributes or [])
+    query = build_query(
+        QueryInput(
+            lookup_attributes=attributes,
+            start_time=opts.start_time,
+            end_time=opts.end_time,
+            event_category=opts.event_category,
+            page_size=opts.page_size,
+            max_items=opts.max_items,
+        ),
+        now=now,
+    )
+    accounts: list[str] | Literal["org"] | None = None
+    if opts.accounts:
+        if [a.lower() for a in opts.accounts] == ["org"]:
+            accounts = "org"
+        else:
+            for a in opts.accounts:
+                if not _ACCOUNT.match(a):
+                    raise InputError(
+                        f"--accounts: {a!r} is not an account id; give 12-digit ids "
+                        "(comma-separated) or 'org' for every ACTIVE account"
+                    )
+            accounts = sorted(set(opts.accounts))
+    regions: list[str] | Literal["all"] | None = None
+    if opts.regions:
+        if [r.lower() for r in opts.regions] == ["all"]:
+            regions = "all"
+        else:
+            for r in opts.regions:
+                if not _REGION.match(r):
+                    raise InputError(
+                        f"--regions: {r!r} is not a region name (like us-east-1); "
+                        "give names comma-separated, or 'all' for every enabled region"
+                    )
+            regions = sorted(set(opts.regions))
+    rate = 2.0 if opts.rate is None else float(opts.rate)
+    if not 0 < rate <= 100:
+        raise InputError(f"--rate: {rate} must be above 0 and at most 100 calls/s per pair")
+    output = Path(opts.output) if opts.output and opts.output != "-" else None
+    if output is not None:
+        check_writable(output)
+    return SweepConfig(
+        query=query, accounts=accounts, regions=regions,
+        role_name=opts.role_name or "OrganizationAccountAccessRole",
+        external_id=opts.external_id, session_name=opts.session_name or "trailsweep",
+        profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
+        rate=rate, output=output, raw=bool(opts.raw),
+    )  # fmt: skip
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, before any call, if the output could not be written."""
+    if path.is_dir():
+        raise InputError(f"--output: {path} is a directory; name a file")
+    parent = path.parent if str(path.parent) else Path()
+    if not parent.is_dir():
+        raise InputError(f"--output: directory {parent} does not exist; create it first")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"--output: {path} is not writable; choose another file")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--output: cannot create files in {parent}; choose another directory")

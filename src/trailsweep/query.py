@@ -1,0 +1,118 @@
+"""The question a sweep asks every pair: a pinned window, at most one attribute, a category.
+
+`build_query` turns what the user typed (flags, config, --cli-input-json) into a frozen
+`Query`, checking every rule of the LookupEvents contract before any call is made
+(DESIGN.md invariant 8). The window is pinned here: EndTime defaults to the moment the sweep
+starts (and a later EndTime is cut to it), StartTime to 90 days before EndTime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from trailsweep.attributes import LookupAttribute, validate_attributes
+from trailsweep.errors import InputError
+from trailsweep.timeparse import format_time, parse_time, to_epoch
+
+RETENTION = timedelta(days=90)
+_SLACK = timedelta(minutes=5)  # "90d" typed a moment ago is still within retention
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    start: datetime
+    end: datetime
+    attributes: tuple[LookupAttribute, ...] = ()
+    insight: bool = False
+    page_size: int = 50
+    max_items: int | None = None
+
+    def api_params(self) -> dict[str, Any]:
+        """LookupEvents parameters (without NextToken) for every call of the sweep."""
+        params: dict[str, Any] = {
+            "StartTime": to_epoch(self.start),
+            "EndTime": to_epoch(self.end),
+            "MaxResults": self.page_size,
+        }
+        if self.attributes:
+            params["LookupAttributes"] = [a.to_api() for a in self.attributes]
+        if self.insight:
+            params["EventCategory"] = "insight"
+        return params
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description (for checkpoints and summaries)."""
+        return {
+            "start": format_time(self.start),
+            "end": format_time(self.end),
+            "attributes": [a.to_api() for a in self.attributes],
+            "insight": self.insight,
+            "page_size": self.page_size,
+            "max_items": self.max_items,
+        }
+
+
+@dataclass(slots=True)
+class QueryInput:
+    """What the user asked for, still as typed."""
+
+    lookup_attributes: list[LookupAttribute] = field(default_factory=list)
+    start_time: str | None = None
+    end_time: str | None = None
+    event_category: str | None = None
+    page_size: int | None = None
+    max_items: int | None = None
+
+
+def build_query(raw: QueryInput, *, now: datetime) -> Query:
+    """Validate and pin the query; raises InputError with one line naming the fix."""
+    page_size = 50 if raw.page_size is None else raw.page_size
+    if not 1 <= page_size <= 50:
+        raise InputError(
+            f"--page-size: {page_size} is outside 1..50 (LookupEvents MaxResults); "
+            "use a number from 1 to 50, or leave it out for 50"
+        )
+    if raw.max_items is not None and raw.max_items < 1:
+        raise InputError(f"--max-items: {raw.max_items} must be 1 or more")
+    category = raw.event_category
+    if category is not None and category != "insight":
+        raise InputError(
+            f"--event-category: {category!r} is not valid; the only value is 'insight' "
+            "(leave it out for management events)"
+        )
+    insight = category == "insight"
+    validate_attributes(raw.lookup_attributes, insight=insight)
+    now = now.replace(microsecond=0)
+    end = parse_time(raw.end_time, now=now, option="--end-time") if raw.end_time else now
+    end = min(end, now)
+    if raw.start_time:
+        start = parse_time(raw.start_time, now=now, option="--start-time")
+    else:
+        start = end - RETENTION
+    oldest = now - RETENTION
+    if start > end:
+        raise InputError(
+            f"--start-time {format_time(start)} is after --end-time {format_time(end)}; "
+            "give a start before the end"
+        )
+    if start < oldest - _SLACK:
+        raise InputError(
+            f"--start-time {format_time(start)} is more than 90 days ago; CloudTrail keeps "
+            f"90 days of events, so start at {format_time(oldest)} or later (e.g. 90d)"
+        )
+    return Query(
+        start=max(start, oldest),
+        end=end,
+        attributes=tuple(raw.lookup_attributes),
+        insight=insight,
+        page_size=page_size,
+        max_items=raw.max_items,
+    )
+
+
+def attributes_from_items(items: Sequence[Any]) -> list[LookupAttribute]:
+    """Attributes from a config or --cli-input-json list of {AttributeKey, AttributeValue}."""
+    return [LookupAttribute.from_api(item) for item in items]

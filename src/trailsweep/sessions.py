@@ -1,0 +1,148 @@
+"""Credentials and sessions: the base session from the standard AWS chain, one session per
+member account with refreshable AssumeRole credentials, and discovery of the matrix
+(Organizations ListAccounts, EC2 DescribeRegions).
+
+aioboto3 does what it is good at here: the credential chain (--profile, env vars, config
+files), SigV4, endpoint resolution including AWS_ENDPOINT_URL. AssumeRole credentials are
+`AioDeferredRefreshableCredentials`: fetched on first use, renewed by botocore before they
+expire, so a long export never dies of expiry. Secrets never leave these objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aioboto3
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
+from aiobotocore.session import AioSession
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from trailsweep.errors import CredentialsError, InputError
+
+# Control-plane calls (STS, Organizations, EC2) are few and not under our limiter, so
+# botocore's own standard retries are right for them.
+CONTROL_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10)
+
+
+class SessionPool:
+    """One aioboto3 session per account, all derived from the base credentials."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        role_name: str = "OrganizationAccountAccessRole",
+        external_id: str | None = None,
+        session_name: str = "trailsweep",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ) -> None:
+        try:
+            self.base = aioboto3.Session(
+                profile_name=profile,
+                region_name=region,
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key,
+            )
+        except BotoCoreError as err:  # e.g. ProfileNotFound
+            raise CredentialsError(f"--profile: {err}") from None
+        self.region = region or self.base.region_name
+        self.endpoint_url = endpoint_url
+        self.role_name = role_name
+        self.external_id = external_id
+        self.session_name = session_name
+        self.caller_account = ""
+        self._sessions: dict[str, aioboto3.Session] = {}
+
+    def client(self, session: aioboto3.Session, service: str, region: str | None, **kw: Any) -> Any:
+        """An async client context manager for `service` in `region`."""
+        return session.client(
+            service,
+            region_name=region or self.region or "us-east-1",
+            endpoint_url=self.endpoint_url,
+            **kw,
+        )
+
+    async def identify(self) -> str:
+        """The caller's account (GetCallerIdentity); a missing credential is an InputError."""
+        try:
+            async with self.client(self.base, "sts", None, config=CONTROL_CONFIG) as sts:
+                ident = await sts.get_caller_identity()
+        except NoCredentialsError:
+            raise CredentialsError(
+                "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ) from None
+        except NoRegionError:
+            raise InputError("no region; pass --regions or set AWS_REGION") from None
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "Unknown")
+            raise CredentialsError(
+                f"the base credentials were refused by STS ({code}); check --profile "
+                "or the AWS_* environment variables"
+            ) from None
+        except BotoCoreError as err:
+            raise CredentialsError(f"cannot reach STS: {err}") from None
+        self.caller_account = str(ident["Account"])
+        return self.caller_account
+
+    def for_account(self, account: str) -> aioboto3.Session:
+        """The caller's own session for its account; an AssumeRole session for the others."""
+        if account == self.caller_account:
+            return self.base
+        session = self._sessions.get(account)
+        if session is None:
+            botocore_session = AioSession()
+            botocore_session._credentials = AioDeferredRefreshableCredentials(
+                refresh_using=self._assume(account), method="assume-role"
+            )
+            session = aioboto3.Session(botocore_session=botocore_session, region_name=self.region)
+            self._sessions[account] = session
+        return session
+
+    def _assume(self, account: str) -> Callable[[], Awaitable[dict[str, str]]]:
+        arn = f"arn:aws:iam::{account}:role/{self.role_name}"
+
+        async def refresh() -> dict[str, str]:
+            params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": self.session_name}
+            if self.external_id:
+                params["ExternalId"] = self.external_id
+            async with self.client(self.base, "sts", None, config=CONTROL_CONFIG) as sts:
+                resp = await sts.assume_role(**params)
+            c = resp["Credentials"]
+            return {
+                "access_key": c["AccessKeyId"],
+                "secret_key": c["SecretAccessKey"],
+                "token": c["SessionToken"],
+                "expiry_time": c["Expiration"].isoformat(),
+            }
+
+        return refresh
+
+    async def org_accounts(self) -> list[str]:
+        """ACTIVE accounts of the organization, from the management account."""
+        ids: list[str] = []
+        try:
+            async with self.client(
+                self.base, "organizations", "us-east-1", config=CONTROL_CONFIG
+            ) as org:
+                async for page in org.get_paginator("list_accounts").paginate():
+                    ids.extend(a["Id"] for a in page["Accounts"] if a.get("Status") == "ACTIVE")
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "Unknown")
+            raise CredentialsError(
+                f"--accounts org: Organizations ListAccounts failed ({code}); run it with "
+                "credentials of the organization's management account, or list account ids"
+            ) from None
+        return ids
+
+    async def enabled_regions(self, account: str) -> list[str]:
+        """Regions enabled for the account (EC2 DescribeRegions, as that account)."""
+        session = self.for_account(account)
+        async with self.client(session, "ec2", None, config=CONTROL_CONFIG) as ec2:
+            resp = await ec2.describe_regions()
+        return sorted(r["RegionName"] for r in resp["Regions"])

@@ -1,0 +1,148 @@
+"""The sweep: resolve the matrix, run one limited pager per pair, merge newest first.
+
+    async with aclosing(sweep(config, report=report)) as events:
+        async for event in events:          # SweepEvent, globally ordered
+            out.write(event.line())
+
+Pairs that fail (AccessDenied, region not enabled, retry budget spent) end their stream
+early and are listed in the report; the others go on (DESIGN.md invariant 7).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trailsweep.clock import SYSTEM_CLOCK, Clock
+from trailsweep.config import SweepConfig
+from trailsweep.limiter import RateLimiter
+from trailsweep.merge import merge_sorted, prefetched
+from trailsweep.pager import LOOKUP_CONFIG, Pager, install_fast_parser
+from trailsweep.pair import PairState, SweepEvent
+from trailsweep.retry import classify
+from trailsweep.sessions import SessionPool
+
+_DISCOVERY_CONCURRENCY = 16
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What happened, for the summary and the exit code."""
+
+    pairs: list[PairState] = field(default_factory=list)
+    written: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[PairState]:
+        return [p for p in self.pairs if p.state == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = (self.finished or time.monotonic()) - self.started
+        return {
+            "pairs": len(self.pairs),
+            "done": sum(p.state == "done" for p in self.pairs),
+            "failed": len(self.failed),
+            "events": self.written,
+            "calls": sum(p.calls for p in self.pairs),
+            "throttled": sum(p.throttled for p in self.pairs),
+            "seconds": round(elapsed, 3),
+            "exit_code": self.exit_code,
+            "failures": [p.as_dict() for p in self.failed],
+        }
+
+
+async def resolve_matrix(pool: SessionPool, config: SweepConfig) -> list[PairState]:
+    """The (account, region) pairs to sweep, sorted; accounts whose regions cannot be listed
+    become one failed pair with region '*'."""
+    caller = await pool.identify()
+    if config.accounts == "org":
+        accounts = sorted(await pool.org_accounts())
+    else:
+        accounts = config.accounts or [caller]
+    if config.regions != "all":
+        regions = config.regions or [pool.region or "us-east-1"]
+        return [PairState(a, r) for a in accounts for r in regions]
+    found: dict[str, list[str] | PairState] = {}
+    limit = anyio.CapacityLimiter(_DISCOVERY_CONCURRENCY)
+
+    async def discover(account: str) -> None:
+        async with limit:
+            try:
+                found[account] = await pool.enabled_regions(account)
+            except (ClientError, BotoCoreError) as err:
+                _, code, message = classify(err)
+                failed = PairState(account, "*")
+                failed.fail(code, f"cannot list regions: {message}")
+                found[account] = failed
+
+    async with anyio.create_task_group() as tg:
+        for account in accounts:
+            tg.start_soon(discover, account)
+    pairs: list[PairState] = []
+    for account in accounts:
+        got = found[account]
+        pairs.extend([got] if isinstance(got, PairState) else [PairState(account, r) for r in got])
+    return pairs
+
+
+async def sweep(
+    config: SweepConfig,
+    *,
+    report: SweepReport | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    prefetch: int = 1,
+) -> AsyncGenerator[SweepEvent, None]:
+    """Every event of the sweep, newest first across all pairs (an async generator)."""
+    report = report if report is not None else SweepReport()
+    pool = SessionPool(
+        profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
+        role_name=config.role_name, external_id=config.external_id,
+        session_name=config.session_name, access_key_id=config.access_key_id,
+        secret_access_key=config.secret_access_key,
+    )  # fmt: skip
+    report.pairs = await resolve_matrix(pool, config)
+    active = [p for p in report.pairs if p.state == "pending"]
+    limit = config.query.max_items
+    async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+        sources = []
+        for pair in active:
+            session = pool.for_account(pair.account)
+            client = await stack.enter_async_context(
+                pool.client(session, "cloudtrail", pair.region, config=LOOKUP_CONFIG)
+            )
+            install_fast_parser(client)
+            limiter = RateLimiter(config.rate, clock=clock)
+            pager = Pager(pair, client, limiter, config.query, clock=clock)
+            sources.append(await stack.enter_async_context(prefetched(pager.pages(), prefetch, tg)))
+        try:
+            async for event in merge_sorted(sources, key=_key):
+                yield event
+                report.written += 1
+                if limit is not None and report.written >= limit:
+                    break
+        except GeneratorExit:
+            # The consumer stopped early (aclose, a closed pipe). Stop the pagers and end
+            # normally: re-raising inside the task group would come out as an exception
+            # group instead of a clean close.
+            pass
+        tg.cancel_scope.cancel()
+    report.finished = time.monotonic()
+
+
+def _key(event: SweepEvent) -> tuple[int, str, str, int]:
+    return event.key

@@ -1,0 +1,44 @@
+"""Every file in configs/ loads and validates; flags override a config."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from trailsweep.config import Options, build_config, load_config
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in CONFIGS if p.name != "demo.toml"], ids=lambda p: p.name
+)
+def test_config_file_builds_a_sweep(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each example config is a valid sweep."""
+    monkeypatch.chdir(tmp_path)  # outputs are relative; make them writable here
+    cfg = build_config(load_config(str(path)), now=NOW)
+    assert cfg.query.end == NOW
+    assert cfg.query.start < cfg.query.end
+
+
+def test_examples_cover_single_org_and_attribute() -> None:
+    """The three documented shapes are there."""
+    names = {p.name for p in CONFIGS}
+    assert {"single-account.toml", "org.toml", "console-logins.toml", "demo.toml"} <= names
+    org = load_config(str(Path(__file__).parents[1] / "configs" / "org.toml"))
+    assert org.accounts == ["org"] and org.regions == ["all"]
+
+
+def test_flags_override_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flag given on the command line wins over the same key in the file."""
+    monkeypatch.chdir(tmp_path)
+    base = load_config(str(Path(__file__).parents[1] / "configs" / "org.toml"))
+    cfg = build_config(base.overlay(Options(regions=["eu-west-1"], rate=1.0)), now=NOW)
+    assert cfg.regions == ["eu-west-1"]
+    assert cfg.rate == 1.0
+    assert cfg.accounts == "org"

@@ -1,0 +1,48 @@
+"""`trailsweep demo` prints NDJSON; the README starts with the two set-up commands; every
+command has --help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from support import run_cli
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    """The first code block of the README is `make demo` then `make test`."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in block] == ["make demo", "make test"]
+
+
+def test_demo_prints_ordered_ndjson_from_several_accounts_and_regions() -> None:
+    """The demo sweeps the embedded emulator: NDJSON on stdout, newest first, exit 0."""
+    result = run_cli(["demo"], cwd=str(ROOT))
+    assert result.returncode == 0, result.stderr.decode()
+    events = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert len(events) == 25
+    times = [e["EventTime"] for e in events]
+    assert times == sorted(times, reverse=True)
+    assert all(e["CloudTrailEvent"]["eventID"] == e["EventId"] for e in events)
+    assert "0 failed" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("command", [[], ["sweep"], ["emulator"], ["demo"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    """--help explains each command and exits 0."""
+    result = run_cli([*command, "--help"])
+    assert result.returncode == 0
+    assert b"Usage" in result.stdout
+    assert len(result.stdout.splitlines()) > 5
+
+
+def test_emulator_help_shows_aws_cli_usage() -> None:
+    """The emulator's help tells how to point the AWS CLI at it."""
+    result = run_cli(["emulator", "--help"])
+    assert b"AWS_ENDPOINT_URL" in result.stdout
+    assert b"lookup-events" in result.stdout
