@@ -15,7 +15,7 @@ from trailsweep.config import SweepConfig, build_config, options_from_mapping, r
 from trailsweep.emulator.server import Emulator
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.errors import ConfigError
-from trailsweep.sink import write_sweep
+from trailsweep.sink import write_stdout
 from trailsweep.summary import print_summary
 from trailsweep.sweep import SweepReport
 
@@ -71,4 +71,4 @@ async def _demo(settings: EmulatorSettings, opts: Any, report: SweepReport) -> i
             access_key_id=info["access_key_id"],
             secret_access_key=info["secret_access_key"],
         )
-        return await write_sweep(cfg, report)
+        return await write_stdout(cfg, report)

@@ -11,10 +11,18 @@ import anyio
 import orjson
 import typer
 
-from trailsweep.config import Options, build_config, check_writable, load_config
+from trailsweep import checkpoint as ckpt_mod
+from trailsweep.config import (
+    Options,
+    build_config,
+    check_writable,
+    load_config,
+    options_from_spec,
+    spec_of,
+)
 from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
-from trailsweep.sink import write_sweep
+from trailsweep.sink import prepare_export, run_export, write_stdout
 from trailsweep.summary import print_summary
 from trailsweep.sweep import SweepReport
 
@@ -147,6 +155,23 @@ def sweep_command(
     summary_json: Annotated[
         str | None, typer.Option(help="Also write the final summary as JSON to this file.")
     ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Checkpoint file of an --output export. Default: OUTPUT.checkpoint.json."
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="Continue the export to this output file (or checkpoint) with the "
+            "question stored in its checkpoint; running the same command again "
+            "does the same."
+        ),
+    ] = None,
+    checkpoint_interval: Annotated[
+        float, typer.Option(help="Seconds between checkpoints.", hidden=True)
+    ] = 2.0,
 ) -> None:
     """Sweep LookupEvents over accounts x regions into one newest-first NDJSON stream.
 
@@ -160,9 +185,6 @@ def sweep_command(
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
         return
-    opts = load_config(config) if config else Options()
-    if cli_input_json:
-        opts = opts.overlay(parse_cli_input_json(cli_input_json))
     flags = Options(
         accounts=accounts.split(",") if accounts else None,
         regions=regions.split(",") if regions else None,
@@ -172,12 +194,59 @@ def sweep_command(
         event_category=event_category, max_items=max_items, page_size=page_size, rate=rate,
         output=output, raw=raw,
     )  # fmt: skip
-    cfg = build_config(opts.overlay(flags), now=datetime.now(UTC))
+    if checkpoint_interval <= 0:
+        raise InputError("--checkpoint-interval must be above 0 seconds")
+    if resume:
+        if config or cli_input_json:
+            raise InputError(
+                "--resume takes the question from the checkpoint; drop --config "
+                "and --cli-input-json"
+            )
+        opts, checkpoint = _resume_options(resume, flags, checkpoint)
+    else:
+        opts = load_config(config) if config else Options()
+        if cli_input_json:
+            opts = opts.overlay(parse_cli_input_json(cli_input_json))
+        opts = opts.overlay(flags)
+    cfg = build_config(opts, now=datetime.now(UTC))
     if summary_json:
         check_writable(Path(summary_json))
+    if checkpoint and cfg.output is None:
+        raise InputError("--checkpoint goes with --output FILE; stdout is not checkpointed")
     report = SweepReport()
-    code = anyio.run(write_sweep, cfg, report)
+    if cfg.output is not None:
+        export = prepare_export(cfg, spec_of(opts, cfg), Path(checkpoint) if checkpoint else None)
+        code = anyio.run(lambda: run_export(export, report, interval=checkpoint_interval))
+    else:
+        code = anyio.run(write_stdout, cfg, report)
     print_summary(report, sys.stderr)
     if summary_json:
         Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
     raise typer.Exit(code)
+
+
+_QUESTION_FLAGS = (
+    "accounts", "regions", "role_name", "external_id", "lookup_attributes", "start_time",
+    "end_time", "event_category", "max_items", "page_size", "raw",
+)  # fmt: skip
+
+
+def _resume_options(target: str, flags: Options, checkpoint: str | None) -> tuple[Options, str]:
+    """Options of the stored sweep for --resume; flags may change how, not what."""
+    path = Path(target)
+    if path.name.endswith(".checkpoint.json"):
+        ckpt_path, output = path, path.with_name(path.name.removesuffix(".checkpoint.json"))
+    else:
+        ckpt_path, output = Path(checkpoint) if checkpoint else ckpt_mod.default_path(path), path
+    if not ckpt_path.exists():
+        raise InputError(f"--resume: no checkpoint at {ckpt_path}; nothing to resume")
+    given = [name for name in _QUESTION_FLAGS if getattr(flags, name) is not None]
+    if given:
+        raise InputError(
+            f"--resume: --{given[0].replace('_', '-')} would change the stored question; "
+            "resume without it, or start a new export"
+        )
+    stored = ckpt_mod.load(ckpt_path)
+    opts = options_from_spec(stored.spec).overlay(flags)
+    opts.output = str(output)
+    return opts, str(ckpt_path)

@@ -242,3 +242,45 @@ def check_writable(path: Path) -> None:
         raise InputError(f"--output: {path} is not writable; choose another file")
     if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"--output: cannot create files in {parent}; choose another directory")
+
+
+def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:
+    """The part of a sweep that defines its question, stored in the checkpoint: resuming
+    with any of it changed would mix two questions in one file. Times are kept as typed
+    ("7d" stays "7d"); the window they pinned is stored beside."""
+    return {
+        "accounts": cfg.accounts,
+        "regions": cfg.regions,
+        "role_name": cfg.role_name,
+        "external_id": cfg.external_id,
+        "lookup_attributes": [a.to_api() for a in cfg.query.attributes],
+        "start_time": opts.start_time,
+        "end_time": opts.end_time,
+        "event_category": "insight" if cfg.query.insight else None,
+        "max_items": cfg.query.max_items,
+        "page_size": cfg.query.page_size,
+        "raw": cfg.raw,
+    }
+
+
+def options_from_spec(spec: dict[str, Any]) -> Options:
+    """Options that ask a stored question again (for `sweep --resume`)."""
+
+    def as_list(value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    return Options(
+        accounts=as_list(spec.get("accounts")),
+        regions=as_list(spec.get("regions")),
+        role_name=spec.get("role_name"),
+        external_id=spec.get("external_id"),
+        lookup_attributes=[orjson.dumps(a).decode() for a in spec.get("lookup_attributes") or []],
+        start_time=spec.get("start_time"),
+        end_time=spec.get("end_time"),
+        event_category=spec.get("event_category"),
+        max_items=spec.get("max_items"),
+        page_size=spec.get("page_size"),
+        raw=spec.get("raw"),
+    )

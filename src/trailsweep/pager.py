@@ -18,7 +18,7 @@ from botocore.config import Config
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.errors import PairFailed
 from trailsweep.limiter import RateLimiter
-from trailsweep.pair import PairState, SweepEvent
+from trailsweep.pair import PageRef, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import Backoff, classify
 
@@ -40,6 +40,10 @@ def _fast_parse(
     if response_dict.get("status_code", 500) < 300:
         customized_response_dict[PAGE_KEY] = orjson.loads(response_dict["body"])
         response_dict["body"] = b"{}"
+
+
+class _TokenRejected(Exception):
+    """The NextToken was refused (InvalidNextTokenException): fall back, do not fail."""
 
 
 def install_fast_parser(client: Any) -> None:
@@ -69,35 +73,58 @@ class Pager:
         self.max_attempts = max_attempts
 
     async def pages(self) -> AsyncIterator[list[SweepEvent]]:
-        pair, params = self.pair, self.query.api_params()
-        remaining = self.query.max_items
-        token: str | None = None
-        seq = 0
+        """Pages from where the pair's cursor says its written events end (the start, for a
+        new pair). A rejected NextToken (expired, say) falls back to asking again with
+        EndTime = the oldest second already yielded, skipping the EventIds yielded at it."""
+        pair, cur = self.pair, self.pair.cursor
+        acct, region = pair.account, pair.region
+        base = self.query.api_params()
+        end, token, drop = cur.end, cur.token, cur.skip
+        oldest, at_oldest = cur.oldest, list(cur.ids)  # what is already out, newest last
+        boundary: tuple[int, set[str]] | None = None
+        limit = self.query.max_items
+        remaining = None if limit is None else max(0, limit - cur.written)
+        pair.events = cur.written
         pair.state = "running"
-        while True:
+        seq = 0
+        while remaining != 0:
+            params = base if end is None else dict(base, EndTime=end)
             try:
                 page = await self._call(params, token)
+            except _TokenRejected:
+                if oldest is not None:
+                    end, boundary = oldest, (oldest, set(at_oldest))
+                token, drop = None, 0
+                continue
             except PairFailed as failed:
                 pair.fail(failed.code, failed.reason)
                 return
-            events = page.get("Events") or []
+            ref = PageRef(token, end)
+            batch: list[SweepEvent] = []
+            for i, e in enumerate(page.get("Events") or ()):
+                if i < drop:
+                    continue
+                when = int(e["EventTime"])
+                if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
+                    continue
+                batch.append(SweepEvent((-when, acct, region, seq), pair, e, ref, i))
+                seq += 1
+            drop = 0
             if remaining is not None:
-                events = events[:remaining]
-                remaining -= len(events)
-            if events:
-                acct, region = pair.account, pair.region
-                batch = [
-                    SweepEvent((-int(e["EventTime"]), acct, region, seq + i), acct, region, e)
-                    for i, e in enumerate(events)
-                ]
-                seq += len(batch)
+                batch = batch[:remaining]
+                remaining -= len(batch)
+            if batch:
+                for ev in batch:
+                    when = -ev.key[0]
+                    if when != oldest:
+                        oldest, at_oldest = when, []
+                    at_oldest.append(str(ev.event.get("EventId", "")))
                 pair.events += len(batch)
-                pair.oldest = int(events[-1]["EventTime"])
                 yield batch
             token = page.get("NextToken")
-            if not token or remaining == 0:
-                pair.state = "done"
-                return
+            if not token:
+                break
+        pair.state = "done"
 
     async def _call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         pair = self.pair
@@ -110,6 +137,8 @@ class Pager:
                 response = await self.client.lookup_events(**kwargs)
             except Exception as exc:
                 kind, code, message = classify(exc)
+                if kind == "token" and token:
+                    raise _TokenRejected from None
                 if kind in ("fatal", "token"):
                     raise PairFailed(pair.account, pair.region, code, message) from None
                 if kind == "throttle":

@@ -1,4 +1,5 @@
-"""A pair: one (account, region) of the matrix, its progress, and the events it yields."""
+"""A pair: one (account, region) of the matrix, its progress, where its written events
+end (the cursor a checkpoint stores), and the events it yields."""
 
 from __future__ import annotations
 
@@ -11,22 +12,64 @@ State = Literal["pending", "running", "done", "failed"]
 
 
 @dataclass(slots=True)
+class Cursor:
+    """Where a pair's *written* events end, enough to continue exactly there:
+    the page holding the next unwritten event (its NextToken, or None for a first page,
+    and the EndTime it was asked with after a token fallback), how many of its events are
+    written, and the oldest written second with the EventIds written at it."""
+
+    end: int | None = None
+    token: str | None = None
+    skip: int = 0
+    oldest: int | None = None
+    ids: list[str] = field(default_factory=list)
+    written: int = 0
+
+    def advance(self, event: SweepEvent) -> None:
+        """Record that `event` was written."""
+        page = event.page
+        self.end, self.token, self.skip = page.end, page.token, event.index + 1
+        when = -event.key[0]
+        if when != self.oldest:
+            self.oldest, self.ids = when, []
+        self.ids.append(str(event.event.get("EventId", "")))
+        self.written += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "end": self.end,
+            "token": self.token,
+            "skip": self.skip,
+            "oldest": self.oldest,
+            "ids": self.ids,
+            "written": self.written,
+        }
+
+
+@dataclass(slots=True)
 class PairState:
-    """What the summary and progress show about one pair."""
+    """What the summary, progress and checkpoint know about one pair."""
 
     account: str
     region: str
     state: State = "pending"
-    events: int = 0
+    events: int = 0  # events yielded by the pager (written or on their way)
     calls: int = 0
     throttled: int = 0
     retries: int = 0
     error: str | None = None
-    oldest: int | None = None  # EventTime (epoch) of the oldest event yielded
+    cursor: Cursor = field(default_factory=Cursor)
 
     @property
     def name(self) -> str:
         return f"{self.account}/{self.region}"
+
+    @property
+    def finished(self) -> bool:
+        """Done and every event written, or failed: nothing left to do on a resume."""
+        return self.state == "failed" or (
+            self.state == "done" and self.cursor.written == self.events
+        )
 
     def fail(self, code: str, reason: str) -> None:
         self.state = "failed"
@@ -37,7 +80,7 @@ class PairState:
             "account": self.account,
             "region": self.region,
             "state": self.state,
-            "events": self.events,
+            "events": self.cursor.written,
             "calls": self.calls,
             "throttled": self.throttled,
             "retries": self.retries,
@@ -46,14 +89,32 @@ class PairState:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRef:
+    """How a page was asked for: its NextToken (None: first page) and EndTime override."""
+
+    token: str | None
+    end: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class SweepEvent:
     """One event of the sweep. `key` orders the merge: newest first, then account, region,
-    then the order LookupEvents returned it in (DESIGN.md invariant 3)."""
+    then the order LookupEvents returned it in (DESIGN.md invariant 3). `page` and `index`
+    (its position in that page as served) are what a checkpoint needs."""
 
     key: tuple[int, str, str, int]
-    account: str
-    region: str
+    pair: PairState = field(repr=False)
     event: dict[str, Any] = field(repr=False)
+    page: PageRef = field(repr=False)
+    index: int = 0
+
+    @property
+    def account(self) -> str:
+        return self.pair.account
+
+    @property
+    def region(self) -> str:
+        return self.pair.region
 
     def line(self, *, raw: bool = False) -> bytes:
-        return ndjson_line(self.account, self.region, self.event, raw=raw)
+        return ndjson_line(self.pair.account, self.pair.region, self.event, raw=raw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from trailsweep.attributes import LookupAttribute, validate_attributes
@@ -53,6 +53,18 @@ class Query:
             "page_size": self.page_size,
             "max_items": self.max_items,
         }
+
+    @classmethod
+    def from_describe(cls, d: dict[str, Any]) -> Query:
+        """The query `describe()` wrote (a checkpoint's pinned query)."""
+        return cls(
+            start=parse_time(d["start"], now=datetime.now(UTC)),
+            end=parse_time(d["end"], now=datetime.now(UTC)),
+            attributes=tuple(LookupAttribute.from_api(a) for a in d["attributes"]),
+            insight=bool(d["insight"]),
+            page_size=int(d["page_size"]),
+            max_items=None if d["max_items"] is None else int(d["max_items"]),
+        )
 
 
 @dataclass(slots=True)

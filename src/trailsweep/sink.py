@@ -1,35 +1,149 @@
-"""Where the events go: NDJSON to --output (fsynced at the end) or to stdout.
+"""Where the events go.
 
-A reader that goes away (`trailsweep sweep | head`) stops the sweep quietly, as any Unix
-filter does: no traceback, exit status of the sweep so far.
+- stdout: NDJSON as it comes. At-least-once since the last checkpoint is all a pipe can
+  promise; a reader that goes away (`| head`) stops the sweep quietly, as any Unix filter.
+- --output FILE: exactly-once. A lock keeps other runs off the file; every
+  `checkpoint_interval` seconds (and at the end) the output is flushed and fsynced, then
+  the checkpoint records its length and every pair's cursor (DESIGN.md invariant 5).
+  Running the same command again continues from there: the output is cut back to the
+  recorded length and each pair goes on from its cursor.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from contextlib import aclosing
-from typing import IO
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
 
+from trailsweep import checkpoint as ckpt_mod
+from trailsweep.checkpoint import Checkpoint, Lock
+from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
+from trailsweep.errors import CheckpointError, InputError
+from trailsweep.pair import PairState
+from trailsweep.query import Query
 from trailsweep.sweep import SweepReport, sweep
 
+_COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
 
-async def write_sweep(cfg: SweepConfig, report: SweepReport) -> int:
-    """Run the sweep and write its NDJSON; returns the exit code."""
-    out: IO[bytes] = cfg.output.open("wb") if cfg.output is not None else sys.stdout.buffer
+
+@dataclass(slots=True)
+class Export:
+    """A file export, checked and locked before any AWS call."""
+
+    cfg: SweepConfig
+    output: Path
+    checkpoint: Path
+    spec: dict[str, Any]
+    lock: Lock
+    resume: Checkpoint | None = None
+
+
+def prepare_export(cfg: SweepConfig, spec: dict[str, Any], checkpoint: Path | None) -> Export:
+    """Lock the output and decide between a fresh run and a resume; refuse (exit 2, output
+    untouched) a corrupt checkpoint or one that belongs to another question."""
+    assert cfg.output is not None
+    output = cfg.output
+    if output.suffix in _COMPRESSED:
+        raise InputError(
+            f"--output: {output.name} is compressed; trailsweep cannot resume a compressed "
+            "file exactly, so write plain NDJSON (compress it afterwards) or pipe stdout"
+        )
+    path = checkpoint or ckpt_mod.default_path(output)
+    lock = Lock(path)
+    lock.acquire(output)
+    try:
+        previous = ckpt_mod.load(path) if path.exists() else None
+        if previous is not None and not previous.finished:
+            changed = ckpt_mod.differences(previous.spec, spec)
+            if changed:
+                raise CheckpointError(
+                    f"{path} belongs to another sweep ({'; '.join(changed)}); run the original "
+                    f"command (or `trailsweep sweep --resume {output}`) to finish it, or "
+                    "delete the checkpoint and the output to start over"
+                )
+            size = output.stat().st_size if output.exists() else -1
+            if size < previous.offset:
+                raise CheckpointError(
+                    f"{output} is shorter ({max(size, 0)} bytes) than its checkpoint says "
+                    f"({previous.offset}); delete {path} and the output to start over"
+                )
+            return Export(cfg, output, path, spec, lock, previous)
+        return Export(cfg, output, path, spec, lock)
+    except BaseException:
+        lock.release(remove=False)
+        raise
+
+
+async def run_export(
+    export: Export,
+    report: SweepReport,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    interval: float = 2.0,
+) -> int:
+    """Write the sweep to the output file, checkpointing as it goes; returns the exit code."""
+    cfg, prior = export.cfg, export.resume
+    pairs: list[PairState] | None = None
+    if prior is not None:
+        cfg = _with_query(cfg, prior.query)
+        pairs = prior.pairs
+        report.written = prior.written
+    state = Checkpoint(spec=export.spec, query=cfg.query.describe(), pairs=[])
+    out = export.output.open("r+b" if prior is not None else "wb")
+    if prior is not None:
+        out.truncate(prior.offset)
+        out.seek(prior.offset)
+
+    def save(*, finished: bool) -> None:
+        out.flush()
+        os.fsync(out.fileno())
+        state.pairs, state.offset = report.pairs, out.tell()
+        state.written, state.finished = report.written, finished
+        ckpt_mod.save(export.checkpoint, state)
+
+    finished = False
+    try:
+        last = clock.monotonic()
+        async with aclosing(sweep(cfg, report=report, pairs=pairs, clock=clock)) as events:
+            async for event in events:
+                out.write(event.line(raw=cfg.raw))
+                event.pair.cursor.advance(event)
+                if clock.monotonic() - last >= interval:
+                    save(finished=False)
+                    last = clock.monotonic()
+        finished = not report.interrupted
+    finally:
+        if report.pairs:
+            save(finished=finished)
+        out.close()
+        export.lock.release(remove=finished)
+    return report.exit_code
+
+
+def _with_query(cfg: SweepConfig, pinned: dict[str, Any]) -> SweepConfig:
+    try:
+        query = Query.from_describe(pinned)
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError("the checkpoint's query is not valid; start over") from None
+    return dataclasses.replace(cfg, query=query)
+
+
+async def write_stdout(cfg: SweepConfig, report: SweepReport) -> int:
+    """Run the sweep and write its NDJSON to stdout; returns the exit code."""
+    out: IO[bytes] = sys.stdout.buffer
     try:
         async with aclosing(sweep(cfg, report=report)) as events:
             async for event in events:
                 out.write(event.line(raw=cfg.raw))
+                event.pair.cursor.advance(event)
         out.flush()
     except BrokenPipeError:
         _silence_stdout()
-    finally:
-        if cfg.output is not None:
-            out.flush()
-            os.fsync(out.fileno())
-            out.close()
     return report.exit_code
 
 

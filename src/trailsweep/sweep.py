@@ -57,7 +57,7 @@ class SweepReport:
             "pairs": len(self.pairs),
             "done": sum(p.state == "done" for p in self.pairs),
             "failed": len(self.failed),
-            "events": self.written,
+            "events": sum(p.cursor.written for p in self.pairs),
             "calls": sum(p.calls for p in self.pairs),
             "throttled": sum(p.throttled for p in self.pairs),
             "seconds": round(elapsed, 3),
@@ -106,8 +106,12 @@ async def sweep(
     report: SweepReport | None = None,
     clock: Clock = SYSTEM_CLOCK,
     prefetch: int = 1,
+    pairs: list[PairState] | None = None,
 ) -> AsyncGenerator[SweepEvent, None]:
-    """Every event of the sweep, newest first across all pairs (an async generator)."""
+    """Every event of the sweep, newest first across all pairs (an async generator).
+
+    `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
+    pairs already finished are left alone. Use `contextlib.aclosing` to stop early."""
     report = report if report is not None else SweepReport()
     pool = SessionPool(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
@@ -115,8 +119,12 @@ async def sweep(
         session_name=config.session_name, access_key_id=config.access_key_id,
         secret_access_key=config.secret_access_key,
     )  # fmt: skip
-    report.pairs = await resolve_matrix(pool, config)
-    active = [p for p in report.pairs if p.state == "pending"]
+    if pairs is None:
+        report.pairs = await resolve_matrix(pool, config)
+    else:
+        await pool.identify()
+        report.pairs = pairs
+    active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources = []

@@ -1,0 +1,175 @@
+"""Checkpoints: what an export needs to continue exactly where it stopped.
+
+The file (`OUTPUT.checkpoint.json` unless --checkpoint says otherwise) holds the frozen
+sweep (the options as given, the pinned window, the resolved matrix) with its hash, the
+output byte offset up to which the output is fsynced, and one cursor per pair. It is
+written atomically (temp file, fsync, rename, fsync of the directory) and carries a
+sha256 of its own body, so a torn or edited file is detected and refused.
+
+A lock file next to it (`.lock`, held with flock) keeps two runs off one output; a lock
+left by a dead process is released by the kernel, so taking it over needs nothing special.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from trailsweep.errors import CheckpointError
+from trailsweep.pair import Cursor, PairState
+
+VERSION = 1
+_STATES = ("pending", "running", "done", "failed")
+
+
+def default_path(output: Path) -> Path:
+    return output.with_name(output.name + ".checkpoint.json")
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    spec: dict[str, Any]  # the options that define the question, as given
+    query: dict[str, Any]  # the pinned query (Query.describe())
+    pairs: list[PairState]
+    offset: int = 0
+    written: int = 0
+    finished: bool = False
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "spec": self.spec,
+            "spec_hash": spec_hash(self.spec),
+            "query": self.query,
+            "offset": self.offset,
+            "written": self.written,
+            "finished": self.finished,
+            "pairs": [
+                {**p.as_dict(), "cursor": p.cursor.as_dict(), "yielded": p.events}
+                for p in self.pairs
+            ],
+        }
+
+
+def save(path: Path, ckpt: Checkpoint) -> None:
+    """Write atomically: temp file, fsync, rename over, fsync the directory."""
+    body = orjson.dumps(ckpt.body(), option=orjson.OPT_SORT_KEYS)
+    doc = b'{"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'","body":' + body + b"}\n"
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, doc)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load(path: Path) -> Checkpoint:
+    """Read and verify a checkpoint; anything torn, edited or unknown is a CheckpointError."""
+    fix = f"delete {path} (and the output) to start over"
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror}") from None
+    try:
+        doc = orjson.loads(raw)
+        body_start = raw.index(b'"body":') + len(b'"body":')
+        body_bytes = raw[body_start : raw.rstrip().rindex(b"}")]
+        ok = hashlib.sha256(body_bytes).hexdigest() == doc["sha256"]
+        body = doc["body"]
+    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated (checksum); {fix}")
+    try:
+        if body["version"] != VERSION or body["spec_hash"] != spec_hash(body["spec"]):
+            raise CheckpointError(f"checkpoint {path} is from another trailsweep version; {fix}")
+        pairs = []
+        for item in body["pairs"]:
+            state = item["state"]
+            if state not in _STATES:
+                raise ValueError(state)
+            c = item["cursor"]
+            pair = PairState(
+                account=str(item["account"]),
+                region=str(item["region"]),
+                state=state,
+                calls=int(item["calls"]),
+                throttled=int(item["throttled"]),
+                retries=int(item["retries"]),
+                error=item["error"],
+                cursor=Cursor(
+                    end=c["end"], token=c["token"], skip=int(c["skip"]), oldest=c["oldest"],
+                    ids=[str(i) for i in c["ids"]], written=int(c["written"]),
+                ),
+            )  # fmt: skip
+            pair.events = int(item["yielded"])
+            pairs.append(pair)
+        return Checkpoint(
+            spec=body["spec"],
+            query=body["query"],
+            pairs=pairs,
+            offset=int(body["offset"]),
+            written=int(body["written"]),
+            finished=bool(body["finished"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"checkpoint {path} does not hold a valid sweep; {fix}") from None
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed between two specs, for the refusal message."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
+    return out
+
+
+class Lock:
+    """An exclusive lock on `<checkpoint>.lock`, held for the whole run."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.path = checkpoint.with_name(checkpoint.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self, output: Path) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise CheckpointError(
+                f"{output} is being written by another trailsweep ({holder}); wait for it "
+                "to finish or stop it, or choose another --output"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        self._fd = fd
+
+    def release(self, *, remove: bool) -> None:
+        if self._fd is None:
+            return
+        if remove:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
