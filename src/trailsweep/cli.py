@@ -13,6 +13,7 @@ import typer
 
 from trailsweep.cli_demo import demo_command
 from trailsweep.cli_emulator import emulator_command
+from trailsweep.cli_status import status_command
 from trailsweep.cli_sweep import sweep_command
 from trailsweep.errors import TrailsweepError
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.command("sweep", help=sweep_command.__doc__)(sweep_command)
 app.command("demo", help=demo_command.__doc__)(demo_command)
+app.command("status", help=status_command.__doc__)(status_command)
 app.command(
     "emulator",
     help=emulator_command.__doc__,

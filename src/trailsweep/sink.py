@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
+
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.checkpoint import Checkpoint, Lock
 from trailsweep.clock import SYSTEM_CLOCK, Clock
@@ -99,23 +101,35 @@ async def run_export(
         out.truncate(prior.offset)
         out.seek(prior.offset)
 
+    dirty = False
+
     def save(*, finished: bool) -> None:
+        nonlocal dirty
         out.flush()
         os.fsync(out.fileno())
         state.pairs, state.offset = report.pairs, out.tell()
-        state.written, state.finished = report.written, finished
+        state.written = sum(p.cursor.written for p in report.pairs)
+        state.finished = finished
         ckpt_mod.save(export.checkpoint, state)
+        dirty = False
+
+    async def every_interval() -> None:
+        # Runs only while the writer awaits the next event, so what it saves is consistent.
+        while True:
+            await clock.sleep(interval)
+            if dirty:
+                save(finished=False)
 
     finished = False
     try:
-        last = clock.monotonic()
-        async with aclosing(sweep(cfg, report=report, pairs=pairs, clock=clock)) as events:
-            async for event in events:
-                out.write(event.line(raw=cfg.raw))
-                event.pair.cursor.advance(event)
-                if clock.monotonic() - last >= interval:
-                    save(finished=False)
-                    last = clock.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(every_interval)
+            async with aclosing(sweep(cfg, report=report, pairs=pairs, clock=clock)) as events:
+                async for event in events:
+                    out.write(event.line(raw=cfg.raw))
+                    event.pair.cursor.advance(event)
+                    dirty = True
+            tg.cancel_scope.cancel()
         finished = not report.interrupted
     finally:
         if report.pairs:

@@ -105,11 +105,13 @@ async def sweep(
     *,
     report: SweepReport | None = None,
     clock: Clock = SYSTEM_CLOCK,
-    prefetch: int = 1,
+    prefetch: int = 0,
     pairs: list[PairState] | None = None,
 ) -> AsyncGenerator[SweepEvent, None]:
     """Every event of the sweep, newest first across all pairs (an async generator).
 
+    Each pair fetches its next page while the merge consumes the current one (`prefetch`
+    pages more may wait in a buffer); read-ahead is what a SIGKILL wastes, so it is 0.
     `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
     pairs already finished are left alone. Use `contextlib.aclosing` to stop early."""
     report = report if report is not None else SweepReport()
