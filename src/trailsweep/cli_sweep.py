@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import orjson
 import typer
 
@@ -22,6 +21,7 @@ from trailsweep.config import (
 )
 from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
+from trailsweep.runner import run_interruptible, setup_logging
 from trailsweep.sink import prepare_export, run_export, write_stdout
 from trailsweep.summary import print_summary
 from trailsweep.sweep import SweepReport
@@ -172,6 +172,16 @@ def sweep_command(
     checkpoint_interval: Annotated[
         float, typer.Option(help="Seconds between checkpoints.", hidden=True)
     ] = 2.0,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Live progress on stderr. Default: only when stderr is a terminal.",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
+    ] = False,
 ) -> None:
     """Sweep LookupEvents over accounts x regions into one newest-first NDJSON stream.
 
@@ -214,11 +224,19 @@ def sweep_command(
     if checkpoint and cfg.output is None:
         raise InputError("--checkpoint goes with --output FILE; stdout is not checkpointed")
     report = SweepReport()
+    export = None
     if cfg.output is not None:
         export = prepare_export(cfg, spec_of(opts, cfg), Path(checkpoint) if checkpoint else None)
-        code = anyio.run(lambda: run_export(export, report, interval=checkpoint_interval))
-    else:
-        code = anyio.run(write_stdout, cfg, report)
+    setup_logging(verbose=verbose)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    async def work() -> None:
+        if export is not None:
+            await run_export(export, report, interval=checkpoint_interval)
+        else:
+            await write_stdout(cfg, report)
+
+    code = run_interruptible(work, report, progress=(cfg.query, bool(progress)) if show else None)
     print_summary(report, sys.stderr)
     if summary_json:
         Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))

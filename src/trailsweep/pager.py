@@ -9,20 +9,23 @@ with the orjson `before-parse` hook below (measured in issue 4 against a realist
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from botocore.config import Config
 
+from trailsweep.adaptive import AdaptiveRate
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.errors import PairFailed
 from trailsweep.limiter import RateLimiter
 from trailsweep.pair import PageRef, PairState, SweepEvent
 from trailsweep.query import Query
-from trailsweep.retry import Backoff, classify
+from trailsweep.retry import Backoff, RetryBudget, classify
 
 PAGE_KEY = "_trailsweep_page"
+CALL_LOG = logging.getLogger("trailsweep.calls")
 # One attempt per botocore call: our loop retries, so each attempt passes the limiter and
 # throttles reach us instead of being retried (and hidden) inside botocore.
 LOOKUP_CONFIG = Config(
@@ -63,6 +66,8 @@ class Pager:
         clock: Clock = SYSTEM_CLOCK,
         backoff: Backoff | None = None,
         max_attempts: int = 8,
+        budget: RetryBudget | None = None,
+        refresh: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -71,6 +76,9 @@ class Pager:
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.max_attempts = max_attempts
+        self.budget = budget or RetryBudget()
+        self.refresh = refresh
+        self.pace = AdaptiveRate(limiter)
 
     async def pages(self) -> AsyncIterator[list[SweepEvent]]:
         """Pages from where the pair's cursor says its written events end (the start, for a
@@ -86,6 +94,7 @@ class Pager:
         remaining = None if limit is None else max(0, limit - cur.written)
         pair.events = cur.written
         pair.state = "running"
+        pair.rate = self.pace.rate
         seq = 0
         while remaining != 0:
             params = base if end is None else dict(base, EndTime=end)
@@ -127,28 +136,55 @@ class Pager:
         pair.state = "done"
 
     async def _call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """One page, retried as needed. Every attempt passes the limiter; throttles slow the
+        pair down (AdaptiveRate); 5xx, resets and timeouts back off with full jitter;
+        an expired session is refreshed first. All retries draw on the pair's budget."""
         pair = self.pair
         kwargs = dict(params, NextToken=token) if token else params
         code, message = "Unknown", ""
         for attempt in range(self.max_attempts):
             await self.limiter.acquire()
             pair.calls += 1
+            started = self.clock.monotonic()
             try:
                 response = await self.client.lookup_events(**kwargs)
             except Exception as exc:
                 kind, code, message = classify(exc)
+                _log(pair, started, self.clock, code)
                 if kind == "token" and token:
                     raise _TokenRejected from None
                 if kind in ("fatal", "token"):
                     raise PairFailed(pair.account, pair.region, code, message) from None
+                if not self.budget.spend():
+                    raise PairFailed(
+                        pair.account, pair.region, code,
+                        f"retry budget spent ({pair.retries} retries); last error: {message}",
+                    ) from None  # fmt: skip
+                pair.retries += 1
                 if kind == "throttle":
                     pair.throttled += 1
-                pair.retries += 1
+                    self.pace.on_throttle()
+                    pair.rate = self.pace.rate
+                    await self.clock.sleep(self.backoff.rng.uniform(0, 1.0 / self.pace.rate))
+                    continue
+                if kind == "expired" and self.refresh is not None:
+                    await self.refresh()
+                    continue
                 await self.clock.sleep(self.backoff.delay(attempt))
                 continue
+            _log(pair, started, self.clock, "ok")
+            self.pace.on_success()
+            pair.rate = self.pace.rate
+            self.budget.refund()
             page: dict[str, Any] = response[PAGE_KEY]
             return page
         raise PairFailed(
             pair.account, pair.region, code,
-            f"gave up after {self.max_attempts} attempts: {message}",
+            f"gave up after {self.max_attempts} attempts in a row: {message}",
         )  # fmt: skip
+
+
+def _log(pair: PairState, started: float, clock: Clock, outcome: str) -> None:
+    if CALL_LOG.isEnabledFor(logging.DEBUG):
+        ms = (clock.monotonic() - started) * 1000
+        CALL_LOG.debug("%s %.0fms %s (rate %.2f/s)", pair.name, ms, outcome, pair.rate)

@@ -59,6 +59,7 @@ class PairState:
     retries: int = 0
     error: str | None = None
     cursor: Cursor = field(default_factory=Cursor)
+    rate: float = 0.0  # current calls/s allowed (adaptive); 0 until the pair starts
 
     @property
     def name(self) -> str:

@@ -57,6 +57,7 @@ class SessionPool:
         self.session_name = session_name
         self.caller_account = ""
         self._sessions: dict[str, aioboto3.Session] = {}
+        self._credentials: dict[str, AioDeferredRefreshableCredentials] = {}
 
     def client(self, session: aioboto3.Session, service: str, region: str | None, **kw: Any) -> Any:
         """An async client context manager for `service` in `region`."""
@@ -97,12 +98,31 @@ class SessionPool:
         session = self._sessions.get(account)
         if session is None:
             botocore_session = AioSession()
-            botocore_session._credentials = AioDeferredRefreshableCredentials(
+            creds = AioDeferredRefreshableCredentials(
                 refresh_using=self._assume(account), method="assume-role"
             )
+            botocore_session._credentials = creds
+            self._credentials[account] = creds
             session = aioboto3.Session(botocore_session=botocore_session, region_name=self.region)
             self._sessions[account] = session
         return session
+
+    def refresher(self, account: str) -> Callable[[], Awaitable[None]] | None:
+        """What to call when a call of `account` gets ExpiredTokenException: renew its
+        AssumeRole session now (botocore renews before the expiry it knows of, but the
+        server's clock is the one that counts). None for the caller's own credentials."""
+        if account == self.caller_account:
+            return None
+
+        async def refresh() -> None:
+            self.for_account(account)
+            creds = self._credentials[account]
+            # botocore has no public "refresh now"; this is what its own mandatory refresh
+            # does, under the same lock.
+            async with creds._refresh_lock:
+                await creds._protected_refresh(is_mandatory=True)
+
+        return refresh
 
     def _assume(self, account: str) -> Callable[[], Awaitable[dict[str, str]]]:
         arn = f"arn:aws:iam::{account}:role/{self.role_name}"

@@ -137,7 +137,10 @@ async def sweep(
             )
             install_fast_parser(client)
             limiter = RateLimiter(config.rate, clock=clock)
-            pager = Pager(pair, client, limiter, config.query, clock=clock)
+            pager = Pager(
+                pair, client, limiter, config.query, clock=clock,
+                refresh=pool.refresher(pair.account),
+            )  # fmt: skip
             sources.append(await stack.enter_async_context(prefetched(pager.pages(), prefetch, tg)))
         try:
             async for event in merge_sorted(sources, key=_key):

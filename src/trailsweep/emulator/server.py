@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import socket
 import struct
+from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,6 +65,7 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self.port = self.settings.port
         self.requests = 0  # every AWS request received, whatever its outcome
+        self.auth_failures: Counter[str] = Counter()  # by error code, before any pair counts
 
     # lifecycle ---------------------------------------------------------------------
     async def __aenter__(self) -> Emulator:
@@ -164,6 +166,15 @@ class Emulator:
             return error_response(protocol, err)
 
     def _authenticate(
+        self, request: web.Request, body: bytes, protocol: Protocol
+    ) -> tuple[Principal, str]:
+        try:
+            return self._verify(request, body, protocol)
+        except ApiError as err:
+            self.auth_failures[err.code] += 1
+            raise
+
+    def _verify(
         self, request: web.Request, body: bytes, protocol: Protocol
     ) -> tuple[Principal, str]:
         auth = parse_authorization(request.headers.get("Authorization"))

@@ -1,0 +1,71 @@
+"""Running a sweep from the CLI: logging, progress, and Ctrl-C / SIGTERM.
+
+The first SIGINT or SIGTERM stops calling, lets the output be flushed and checkpointed,
+prints the summary and exits 130. A second one exits at once: checkpoints are written
+by atomic rename, so the one on disk is always whole and consistent with the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from types import FrameType
+
+import anyio
+
+from trailsweep.progress import show_progress
+from trailsweep.query import Query
+from trailsweep.sweep import SweepReport
+
+
+def setup_logging(*, verbose: bool) -> None:
+    """trailsweep's own log lines on stderr; botocore's stay quiet (its credential-refresh
+    warnings carry tracebacks and say nothing our summary does not)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("trailsweep: %(message)s"))
+    log = logging.getLogger("trailsweep")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    log.propagate = False
+    for name in ("botocore", "aiobotocore", "aioboto3", "urllib3"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def run_interruptible(
+    work: Callable[[], Awaitable[None]],
+    report: SweepReport,
+    *,
+    progress: tuple[Query, bool] | None = None,
+) -> int:
+    """Run `work` until it ends or a signal stops it; returns the exit code."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with anyio.create_task_group() as tg:
+
+            def second(signum: int, frame: FrameType | None) -> None:
+                os._exit(130)
+
+            def first(signum: int, frame: FrameType | None) -> None:
+                report.interrupted = True
+                signal.signal(signal.SIGINT, second)
+                signal.signal(signal.SIGTERM, second)
+                os.write(2, b"trailsweep: stopping; saving the checkpoint (again to quit now)\n")
+                loop.call_soon_threadsafe(tg.cancel_scope.cancel)
+
+            previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                if progress is not None:
+                    tg.start_soon(lambda: show_progress(report, progress[0], force=progress[1]))
+                await work()
+                tg.cancel_scope.cancel()
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+    anyio.run(main)
+    return report.exit_code
