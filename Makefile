@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/trailsweep demo
+	@$(BIN)/trailsweep demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
