@@ -18,8 +18,8 @@ demo: $(STAMP)
 	@$(BIN)/trailsweep demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks compat
+	$(BIN)/ruff format --check src tests benchmarks compat
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

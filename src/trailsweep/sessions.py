@@ -107,6 +107,22 @@ class SessionPool:
             self._sessions[account] = session
         return session
 
+    async def credentials(self, account: str) -> Any:
+        """The account's credentials object (refreshable for assumed roles); the lean
+        LookupEvents path asks it for frozen credentials before every call."""
+        creds = await self.for_account(account).get_credentials()
+        if creds is None:
+            raise CredentialsError(
+                "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
+        return creds
+
+    async def endpoint(self, service: str, region: str) -> str:
+        """Where `service` answers in `region` (AWS_ENDPOINT_URL and --endpoint-url count)."""
+        async with self.client(self.base, service, region) as client:
+            return str(client.meta.endpoint_url)
+
     def refresher(self, account: str) -> Callable[[], Awaitable[None]] | None:
         """What to call when a call of `account` gets ExpiredTokenException: renew its
         AssumeRole session now (botocore renews before the expiry it knows of, but the

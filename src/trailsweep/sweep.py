@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
+from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import merge_sorted, prefetched
 from trailsweep.pager import LOOKUP_CONFIG, Pager, install_fast_parser
@@ -107,13 +108,16 @@ async def sweep(
     clock: Clock = SYSTEM_CLOCK,
     prefetch: int = 0,
     pairs: list[PairState] | None = None,
+    lean: bool = True,
 ) -> AsyncGenerator[SweepEvent, None]:
     """Every event of the sweep, newest first across all pairs (an async generator).
 
     Each pair fetches its next page while the merge consumes the current one (`prefetch`
     pages more may wait in a buffer); read-ahead is what a SIGKILL wastes, so it is 0.
     `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
-    pairs already finished are left alone. Use `contextlib.aclosing` to stop early."""
+    pairs already finished are left alone. `lean=False` makes the calls through aioboto3's
+    client (with the orjson parse hook) instead of `lean.LeanLookup`, for comparison.
+    Use `contextlib.aclosing` to stop early."""
     report = report if report is not None else SweepReport()
     pool = SessionPool(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
@@ -130,12 +134,21 @@ async def sweep(
     limit = config.query.max_items
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources = []
+        http = await stack.enter_async_context(http_session(len(active))) if lean else None
+        endpoints: dict[str, str] = {}
         for pair in active:
-            session = pool.for_account(pair.account)
-            client = await stack.enter_async_context(
-                pool.client(session, "cloudtrail", pair.region, config=LOOKUP_CONFIG)
-            )
-            install_fast_parser(client)
+            client: Any
+            if http is not None:
+                if pair.region not in endpoints:
+                    endpoints[pair.region] = await pool.endpoint("cloudtrail", pair.region)
+                creds = await pool.credentials(pair.account)
+                client = LeanLookup(http, creds, pair.region, endpoints[pair.region])
+            else:
+                session = pool.for_account(pair.account)
+                client = await stack.enter_async_context(
+                    pool.client(session, "cloudtrail", pair.region, config=LOOKUP_CONFIG)
+                )
+                install_fast_parser(client)
             limiter = RateLimiter(config.rate, clock=clock)
             pager = Pager(
                 pair, client, limiter, config.query, clock=clock,

@@ -1,0 +1,83 @@
+"""The hot call, lean: LookupEvents signed by botocore's SigV4 signer, sent on one shared
+aiohttp session, parsed once with orjson.
+
+aiobotocore's per-call pipeline (events, parameter validation, serializers, retry
+handlers, the response parser) costs most of a call's client CPU once the parser is
+bypassed: measured in issue 7, 1.05 ms per 50-event call through it with the orjson
+hook against 0.50 ms this way. aioboto3 still does what it is good at here: the
+credential chain and refreshable AssumeRole credentials (asked for on every call, so
+botocore's early refresh keeps working) and endpoint resolution, AWS_ENDPOINT_URL
+included. Errors come back as botocore `ClientError`s with the same code, message and
+HTTP status, so retry classification does not care which path made the call.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.exceptions import ClientError
+from botocore.httpsession import get_cert_path
+
+from trailsweep.pager import PAGE_KEY
+
+TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+_HEADERS = {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}
+
+
+def http_session(pairs: int) -> aiohttp.ClientSession:
+    """One connection pool for every pair (at least one keep-alive connection each)."""
+    context = ssl.create_default_context(cafile=get_cert_path(True))
+    connector = aiohttp.TCPConnector(limit=max(100, 2 * pairs), ssl=context)
+    timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
+
+
+class LeanLookup:
+    """`lookup_events(**params)` for one pair, answering `{PAGE_KEY: page}` like the
+    aioboto3 client with the orjson hook does."""
+
+    __slots__ = ("_signer_region", "credentials", "http", "url")
+
+    def __init__(
+        self, http: aiohttp.ClientSession, credentials: Any, region: str, endpoint_url: str
+    ) -> None:
+        self.http = http
+        self.credentials = credentials
+        self.url = endpoint_url.rstrip("/") + "/"
+        self._signer_region = region
+
+    async def lookup_events(self, **params: Any) -> dict[str, Any]:
+        body = orjson.dumps(params)
+        frozen = await self.credentials.get_frozen_credentials()
+        request = AWSRequest(method="POST", url=self.url, data=body, headers=dict(_HEADERS))
+        SigV4Auth(frozen, "cloudtrail", self._signer_region).add_auth(request)
+        async with self.http.post(self.url, data=body, headers=dict(request.headers)) as resp:
+            payload = await resp.read()
+            status = resp.status
+            error_type = resp.headers.get("x-amzn-ErrorType", "")
+        if status >= 300:
+            raise _client_error(status, payload, error_type)
+        return {PAGE_KEY: orjson.loads(payload)}
+
+
+def _client_error(status: int, payload: bytes, error_type: str) -> ClientError:
+    try:
+        doc = orjson.loads(payload) if payload else {}
+    except orjson.JSONDecodeError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    code = str(doc.get("__type") or error_type or f"HTTP{status}").split("#")[-1].split(":")[0]
+    message = str(
+        doc.get("message") or doc.get("Message") or payload[:200].decode(errors="replace")
+    )
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "LookupEvents")
