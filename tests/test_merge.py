@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailsweep.merge import merge_sorted, prefetched
+from trailsweep.merge import interleave, merge_sorted, prefetched
 
 Item = tuple[int, int, int]  # (key part, source, position)
 
@@ -127,3 +127,16 @@ async def test_prefetch_hands_source_errors_to_the_consumer() -> None:
         assert await stream.__anext__() == [(1, 0, 0)]  # type: ignore[attr-defined]
         with pytest.raises(ValueError, match="late"):
             await stream.__anext__()  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_interleave_yields_everything_keeping_each_source_in_order() -> None:
+    """Unordered: every item once, each source's items in their own order."""
+    batches = _sources([list(range(30)), list(range(100, 140)), []], [4])
+    pulled = [0, 0, 0]
+    async with anyio.create_task_group() as tg:
+        got = [x async for x in interleave([_gen(b, pulled, s) for s, b in enumerate(batches)], tg)]
+    assert sorted(got) == sorted(i for source in batches for batch in source for i in batch)
+    for s in range(3):
+        mine = [x for x in got if x[1] == s]
+        assert mine == sorted(mine)

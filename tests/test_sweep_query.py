@@ -144,3 +144,13 @@ def test_generate_cli_skeleton_matches_the_aws_cli(kind: str) -> None:
             "EventId", "EventName", "ReadOnly", "AccessKeyId", "EventTime", "EventSource",
             "Username", "Resources", "CloudTrailEvent",
         ]  # fmt: skip
+
+
+def test_unordered_writes_the_same_events_in_pair_order(emu: EmulatorThread) -> None:
+    """--unordered: the same lines, each pair's in its own order, nothing lost or doubled."""
+    ordered = expected_ndjson(emu, _pairs(emu), start=START, end=END).splitlines()
+    got = _sweep(emu, "--unordered").splitlines()
+    assert sorted(got) == sorted(ordered)
+    for account, region in _pairs(emu):
+        tag = f'"account":"{account}","region":"{region}"'.encode()
+        assert [x for x in got if tag in x] == [x for x in ordered if tag in x]

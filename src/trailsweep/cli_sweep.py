@@ -152,6 +152,14 @@ def sweep_command(
         bool | None,
         typer.Option("--raw/--no-raw", help="Keep CloudTrailEvent as the API's JSON string."),
     ] = None,
+    unordered: Annotated[
+        bool | None,
+        typer.Option(
+            "--unordered/--ordered",
+            help="Write each event as soon as it arrives: order holds only within "
+            "an account and region, nothing waits for the slowest pair.",
+        ),
+    ] = None,
     summary_json: Annotated[
         str | None, typer.Option(help="Also write the final summary as JSON to this file.")
     ] = None,
@@ -202,7 +210,7 @@ def sweep_command(
         profile=profile, region=region, endpoint_url=endpoint_url,
         lookup_attributes=lookup_attributes or None, start_time=start_time, end_time=end_time,
         event_category=event_category, max_items=max_items, page_size=page_size, rate=rate,
-        output=output, raw=raw,
+        output=output, raw=raw, unordered=unordered,
     )  # fmt: skip
     if checkpoint_interval <= 0:
         raise InputError("--checkpoint-interval must be above 0 seconds")
@@ -245,7 +253,7 @@ def sweep_command(
 
 _QUESTION_FLAGS = (
     "accounts", "regions", "role_name", "external_id", "lookup_attributes", "start_time",
-    "end_time", "event_category", "max_items", "page_size", "raw",
+    "end_time", "event_category", "max_items", "page_size", "raw", "unordered",
 )  # fmt: skip
 
 

@@ -54,6 +54,7 @@ class Options:
     rate: float | None = None
     output: str | None = None
     raw: bool | None = None
+    unordered: bool | None = None
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -81,6 +82,7 @@ class SweepConfig:
     rate: float = 2.0
     output: Path | None = None
     raw: bool = False
+    unordered: bool = False
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
@@ -129,9 +131,11 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             raise ConfigError(f"--config: {path}: {key} must be a whole number")
         elif key == "rate" and not isinstance(value, int | float):
             raise ConfigError(f"--config: {path}: rate must be a number (calls per second)")
-        elif key == "raw" and not isinstance(value, bool):
-            raise ConfigError(f"--config: {path}: raw must be true or false")
-        elif key not in ("max_items", "page_size", "rate", "raw") and not isinstance(value, str):
+        elif key in ("raw", "unordered") and not isinstance(value, bool):
+            raise ConfigError(f"--config: {path}: {key} must be true or false")
+        elif key not in ("max_items", "page_size", "rate", "raw", "unordered") and not isinstance(
+            value, str
+        ):
             raise ConfigError(f"--config: {path}: {key} must be a string")
         setattr(opts, key, value)
     return opts
@@ -227,7 +231,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         role_name=opts.role_name or "OrganizationAccountAccessRole",
         external_id=opts.external_id, session_name=opts.session_name or "trailsweep",
         profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
-        rate=rate, output=output, raw=bool(opts.raw),
+        rate=rate, output=output, raw=bool(opts.raw), unordered=bool(opts.unordered),
     )  # fmt: skip
 
 
@@ -260,6 +264,7 @@ def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:
         "max_items": cfg.query.max_items,
         "page_size": cfg.query.page_size,
         "raw": cfg.raw,
+        "unordered": cfg.unordered,
     }
 
 
@@ -283,4 +288,5 @@ def options_from_spec(spec: dict[str, Any]) -> Options:
         max_items=spec.get("max_items"),
         page_size=spec.get("page_size"),
         raw=spec.get("raw"),
+        unordered=spec.get("unordered"),
     )

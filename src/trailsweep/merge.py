@@ -88,3 +88,35 @@ async def prefetched(
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
         receive.close()
+
+
+async def interleave(
+    sources: Sequence[AsyncIterator[Sequence[T]]], task_group: TaskGroup
+) -> AsyncIterator[T]:
+    """Every item of every source, batch by batch as the batches arrive (order holds only
+    within a source). Each source runs in a task of `task_group`; a source that is ahead
+    waits while its batch is in the unbuffered hand-over, so memory stays bounded."""
+    send, receive = anyio.create_memory_object_stream[Sequence[T] | _Failure[T]](0)
+
+    async def pump(source: AsyncIterator[Sequence[T]], out: Any) -> None:
+        async with out, aclosing(source) as src:  # type: ignore[type-var]
+            try:
+                async for batch in src:
+                    await out.send(batch)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return
+            except Exception as exc:
+                try:
+                    await out.send(_Failure(exc))
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return
+
+    async with send:
+        for source in sources:
+            task_group.start_soon(pump, source, send.clone())
+    async with receive:
+        async for item in receive:
+            if isinstance(item, _Failure):
+                raise item.error
+            for element in item:
+                yield element

@@ -124,7 +124,9 @@ async def run_export(
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
-            async with aclosing(sweep(cfg, report=report, pairs=pairs, clock=clock)) as events:
+            async with aclosing(
+                sweep(cfg, report=report, pairs=pairs, clock=clock, unordered=cfg.unordered)
+            ) as events:
                 async for event in events:
                     out.write(event.line(raw=cfg.raw))
                     event.pair.cursor.advance(event)
@@ -151,7 +153,7 @@ async def write_stdout(cfg: SweepConfig, report: SweepReport) -> int:
     """Run the sweep and write its NDJSON to stdout; returns the exit code."""
     out: IO[bytes] = sys.stdout.buffer
     try:
-        async with aclosing(sweep(cfg, report=report)) as events:
+        async with aclosing(sweep(cfg, report=report, unordered=cfg.unordered)) as events:
             async for event in events:
                 out.write(event.line(raw=cfg.raw))
                 event.pair.cursor.advance(event)

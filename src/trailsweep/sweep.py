@@ -11,7 +11,7 @@ early and are listed in the report; the others go on (DESIGN.md invariant 7).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +23,7 @@ from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
-from trailsweep.merge import merge_sorted, prefetched
+from trailsweep.merge import interleave, merge_sorted, prefetched
 from trailsweep.pager import LOOKUP_CONFIG, Pager, install_fast_parser
 from trailsweep.pair import PairState, SweepEvent
 from trailsweep.retry import classify
@@ -109,6 +109,7 @@ async def sweep(
     prefetch: int = 0,
     pairs: list[PairState] | None = None,
     lean: bool = True,
+    unordered: bool = False,
 ) -> AsyncGenerator[SweepEvent, None]:
     """Every event of the sweep, newest first across all pairs (an async generator).
 
@@ -117,7 +118,9 @@ async def sweep(
     `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
     pairs already finished are left alone. `lean=False` makes the calls through aioboto3's
     client (with the orjson parse hook) instead of `lean.LeanLookup`, for comparison.
-    Use `contextlib.aclosing` to stop early."""
+    `unordered=True` yields each page's events as soon as they arrive: order holds only
+    within a pair, nothing waits for the slowest pair. Use `contextlib.aclosing` to stop
+    early."""
     report = report if report is not None else SweepReport()
     pool = SessionPool(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
@@ -133,7 +136,7 @@ async def sweep(
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
-        sources = []
+        sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
         http = await stack.enter_async_context(http_session(len(active))) if lean else None
         endpoints: dict[str, str] = {}
         for pair in active:
@@ -154,9 +157,15 @@ async def sweep(
                 pair, client, limiter, config.query, clock=clock,
                 refresh=pool.refresher(pair.account),
             )  # fmt: skip
-            sources.append(await stack.enter_async_context(prefetched(pager.pages(), prefetch, tg)))
+            if unordered:
+                sources.append(pager.pages())
+            else:
+                sources.append(
+                    await stack.enter_async_context(prefetched(pager.pages(), prefetch, tg))
+                )
+        stream = interleave(sources, tg) if unordered else merge_sorted(sources, key=_key)
         try:
-            async for event in merge_sorted(sources, key=_key):
+            async for event in stream:
                 yield event
                 report.written += 1
                 if limit is not None and report.written >= limit:
