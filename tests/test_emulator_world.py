@@ -82,3 +82,16 @@ def test_history_is_lazy_and_cache_bounded() -> None:
     n = sum(1 for _ in history.events("123456789012", "us-east-1", start=end - 90 * 86400, end=end))
     assert n > 2 * _CACHE_EVENTS
     assert history._cached_events <= _CACHE_EVENTS + 5000
+
+
+def test_busy_port_is_one_clear_line() -> None:
+    """A port already in use: exit 2 and one line naming the fix, not a traceback."""
+    with EmulatorThread(settings()) as emu:
+        result = subprocess.run(
+            [sys.executable, "-m", "trailsweep", "emulator", "--port", str(emu.emulator.port)],
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert "--port" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -33,6 +33,7 @@ def emulator_command(
     events_per_day: Annotated[float, typer.Option(help="Mean events/day of a normal pair.")] = 200,
     skew: Annotated[float, typer.Option(help="Busiest over quietest pair volume.")] = 100,
     rate: Annotated[float, typer.Option(help="LookupEvents quota, calls/s per pair.")] = 2.0,
+    burst: Annotated[float, typer.Option(help="Quota bucket size, calls.")] = 2.0,
     latency_ms: Annotated[float, typer.Option(help="Added latency per call.")] = 0.0,
     jitter_ms: Annotated[float, typer.Option(help="Random extra latency 0..N ms.")] = 0.0,
     error_rate: Annotated[float, typer.Option(help="Share of calls answered 5xx.")] = 0.0,
@@ -61,17 +62,24 @@ def emulator_command(
     region_list = tuple(r.strip() for r in regions.split(",") if r.strip())
     if any(v < 0 or v > 1 for v in (error_rate, reset_rate)):
         raise InputError("--error-rate and --reset-rate are shares between 0 and 1")
-    if rate <= 0:
-        raise InputError("--rate must be above 0 calls per second")
+    if rate <= 0 or burst < 1:
+        raise InputError("--rate must be above 0 calls per second and --burst at least 1")
     settings = EmulatorSettings(
         seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
         regions=region_list, events_per_day=events_per_day, skew=skew, host=host, port=port,
         faults=Faults(
-            rate=rate, latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate,
-            reset_rate=reset_rate, token_ttl=token_ttl, credential_ttl=credential_ttl,
+            rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
+            error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
+            credential_ttl=credential_ttl,
         ),
     )  # fmt: skip
-    anyio.run(_serve, settings)
+    try:
+        anyio.run(_serve, settings)
+    except OSError as err:
+        raise InputError(
+            f"emulator: cannot listen on {host}:{port} ({err.strerror}); "
+            "choose another --port, or 0 for a free one"
+        ) from None
 
 
 async def _serve(settings: EmulatorSettings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +188,9 @@ def sweep_command(
             help="Live progress on stderr. Default: only when stderr is a terminal.",
         ),
     ] = None,
+    lean: Annotated[
+        bool, typer.Option("--lean/--no-lean", hidden=True, help="The lean call path.")
+    ] = True,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
     ] = False,
@@ -226,7 +230,7 @@ def sweep_command(
         if cli_input_json:
             opts = opts.overlay(parse_cli_input_json(cli_input_json))
         opts = opts.overlay(flags)
-    cfg = build_config(opts, now=datetime.now(UTC))
+    cfg = dataclasses.replace(build_config(opts, now=datetime.now(UTC)), lean=lean)
     if summary_json:
         check_writable(Path(summary_json))
     if checkpoint and cfg.output is None:

@@ -83,6 +83,7 @@ class SweepConfig:
     output: Path | None = None
     raw: bool = False
     unordered: bool = False
+    lean: bool = True  # False: LookupEvents through aioboto3's client (for benchmarks)
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)

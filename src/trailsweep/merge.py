@@ -42,6 +42,11 @@ async def merge_sorted(
         batch = batches[i]
         yield batch[j]
         j += 1
+        # A run: while this batch's next item still comes before every other head, yield
+        # it without a trip through the heap (busy pairs make long runs).
+        while j < len(batch) and (not heap or key(batch[j]) < heap[0][0]):
+            yield batch[j]
+            j += 1
         if j < len(batch):
             heapq.heappush(heap, (key(batch[j]), i, j))
         else:

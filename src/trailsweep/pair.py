@@ -97,7 +97,7 @@ class PageRef:
     end: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # not frozen: frozen __init__ costs a microsecond an event
 class SweepEvent:
     """One event of the sweep. `key` orders the merge: newest first, then account, region,
     then the order LookupEvents returned it in (DESIGN.md invariant 3). `page` and `index`

@@ -10,6 +10,7 @@ Fields the API left out are left out here too (never null).
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,9 +26,16 @@ _FIELDS = (
 )
 
 
+@lru_cache(maxsize=4096)
+def _hour(hour: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:", time.gmtime(hour * 3600))
+
+
 def iso_utc(epoch: float) -> str:
     """EventTime as ISO 8601 UTC with Z; LookupEvents times are whole seconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+    seconds = int(epoch)
+    rest = seconds % 3600
+    return f"{_hour(seconds // 3600)}{rest // 60:02d}:{rest % 60:02d}Z"
 
 
 def ndjson_line(account: str, region: str, event: dict[str, Any], *, raw: bool = False) -> bytes:
@@ -41,6 +49,15 @@ def ndjson_line(account: str, region: str, event: dict[str, Any], *, raw: bool =
         if value is not None:
             out[name] = value
     record = event.get("CloudTrailEvent")
-    if record is not None:
-        out["CloudTrailEvent"] = record if raw else orjson.loads(record)
+    if record is None:
+        return orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE)
+    if raw:
+        out["CloudTrailEvent"] = record
+        return orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE)
+    text: bytes = record.encode()
+    if text[:1] == b"{" and text[-1:] == b"}" and b"\n" not in text and b"\r" not in text:
+        # CloudTrail's record is compact JSON already: splice its text in rather than
+        # parse and re-serialize it (half of the client's CPU per event).
+        return orjson.dumps(out)[:-1] + b',"CloudTrailEvent":' + text + b"}\n"
+    out["CloudTrailEvent"] = orjson.loads(record)
     return orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE)

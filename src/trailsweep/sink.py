@@ -125,7 +125,14 @@ async def run_export(
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
             async with aclosing(
-                sweep(cfg, report=report, pairs=pairs, clock=clock, unordered=cfg.unordered)
+                sweep(
+                    cfg,
+                    report=report,
+                    pairs=pairs,
+                    clock=clock,
+                    unordered=cfg.unordered,
+                    lean=cfg.lean,
+                )
             ) as events:
                 async for event in events:
                     out.write(event.line(raw=cfg.raw))
@@ -153,7 +160,8 @@ async def write_stdout(cfg: SweepConfig, report: SweepReport) -> int:
     """Run the sweep and write its NDJSON to stdout; returns the exit code."""
     out: IO[bytes] = sys.stdout.buffer
     try:
-        async with aclosing(sweep(cfg, report=report, unordered=cfg.unordered)) as events:
+        events_gen = sweep(cfg, report=report, unordered=cfg.unordered, lean=cfg.lean)
+        async with aclosing(events_gen) as events:
             async for event in events:
                 out.write(event.line(raw=cfg.raw))
                 event.pair.cursor.advance(event)

@@ -22,6 +22,7 @@ ALL_REGIONS = (
 OPT_IN_REGIONS = ("af-south-1", "ap-east-1", "eu-south-1", "me-south-1", "ap-southeast-3")
 KNOWN_REGIONS = ALL_REGIONS + OPT_IN_REGIONS
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_MAX_SESSIONS = 200_000
 
 
 def stable_hash(*parts: object) -> int:
@@ -120,13 +121,16 @@ class World:
         return principal
 
     def _forget_expired(self, now: float) -> None:
-        # Keep expired sessions for a day so their use gets ExpiredToken, not "unknown key".
-        stale = [
+        # AWS answers ExpiredToken for a session however long ago it expired, so sessions
+        # are kept; only past _MAX_SESSIONS are the oldest expired ones dropped.
+        if len(self._principals) <= _MAX_SESSIONS:
+            return
+        expired = [
             k
             for k, p in self._principals.items()
-            if p.expires_at is not None and p.expires_at < now - 86400
+            if p.expires_at is not None and p.expires_at < now
         ]
-        for k in stale:
+        for k in expired[: len(self._principals) - _MAX_SESSIONS]:
             del self._principals[k]
 
     def issued_secrets(self) -> list[str]:
