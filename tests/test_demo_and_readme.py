@@ -46,3 +46,27 @@ def test_emulator_help_shows_aws_cli_usage() -> None:
     result = run_cli(["emulator", "--help"])
     assert b"AWS_ENDPOINT_URL" in result.stdout
     assert b"lookup-events" in result.stdout
+
+
+def test_readme_python_example_runs_against_the_emulator(tmp_path: Path) -> None:
+    """The README's library example works as written (pointed at an emulator by env)."""
+    from support import aws_env, settings
+
+    from trailsweep.emulator import EmulatorThread
+
+    text = (ROOT / "README.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    with EmulatorThread(settings(members=1, suspended=0, faults={"rate": 50.0})) as emu:
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, str(script)], env=aws_env(emu), capture_output=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode().splitlines()
+    assert len(out) > 10
+    assert "'failed': 0" in out[-1]

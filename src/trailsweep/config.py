@@ -197,30 +197,16 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         ),
         now=now,
     )
-    accounts: list[str] | Literal["org"] | None = None
-    if opts.accounts:
-        if [a.lower() for a in opts.accounts] == ["org"]:
-            accounts = "org"
-        else:
-            for a in opts.accounts:
-                if not _ACCOUNT.match(a):
-                    raise InputError(
-                        f"--accounts: {a!r} is not an account id; give 12-digit ids "
-                        "(comma-separated) or 'org' for every ACTIVE account"
-                    )
-            accounts = sorted(set(opts.accounts))
-    regions: list[str] | Literal["all"] | None = None
-    if opts.regions:
-        if [r.lower() for r in opts.regions] == ["all"]:
-            regions = "all"
-        else:
-            for r in opts.regions:
-                if not _REGION.match(r):
-                    raise InputError(
-                        f"--regions: {r!r} is not a region name (like us-east-1); "
-                        "give names comma-separated, or 'all' for every enabled region"
-                    )
-            regions = sorted(set(opts.regions))
+    accounts = _names(
+        opts.accounts, "org", _ACCOUNT,
+        "--accounts: {!r} is not an account id; give 12-digit ids (comma-separated) "
+        "or 'org' for every ACTIVE account",
+    )  # fmt: skip
+    regions = _names(
+        opts.regions, "all", _REGION,
+        "--regions: {!r} is not a region name (like us-east-1); give names "
+        "comma-separated, or 'all' for every enabled region",
+    )  # fmt: skip
     rate = 2.0 if opts.rate is None else float(opts.rate)
     if not 0 < rate <= 100:
         raise InputError(f"--rate: {rate} must be above 0 and at most 100 calls/s per pair")
@@ -234,6 +220,19 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
         rate=rate, output=output, raw=bool(opts.raw), unordered=bool(opts.unordered),
     )  # fmt: skip
+
+
+def _names(given: list[str] | None, everything: str, pattern: re.Pattern[str], problem: str) -> Any:
+    """None, the word for "everything" ('org', 'all'), or the sorted distinct names, each
+    checked against `pattern` (an InputError quoting `problem` otherwise)."""
+    if not given:
+        return None
+    if [g.lower() for g in given] == [everything]:
+        return everything
+    for name in given:
+        if not pattern.match(name):
+            raise InputError(problem.format(name))
+    return sorted(set(given))
 
 
 def check_writable(path: Path) -> None:

@@ -53,6 +53,22 @@ async def merge_sorted(
             await pull(i)
 
 
+async def _pump(source: AsyncIterator[Sequence[T]], out: Any) -> None:
+    """Send every batch of `source` to `out`, then close it; an exception is sent along
+    (wrapped) for the consumer to raise; a consumer that went away just stops it."""
+    async with out, aclosing(source) as src:  # type: ignore[type-var]
+        try:
+            async for batch in src:
+                await out.send(batch)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return
+        except Exception as exc:
+            try:
+                await out.send(_Failure(exc))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return
+
+
 class _Failure(Generic[T]):
     __slots__ = ("error",)
 
@@ -67,26 +83,13 @@ async def prefetched(
     """`source`, run ahead by up to `depth` batches in a task of `task_group`."""
     send, receive = anyio.create_memory_object_stream[Sequence[T] | _Failure[T]](depth)
 
-    async def pump() -> None:
-        async with send, aclosing(source) as src:  # type: ignore[type-var]
-            try:
-                async for batch in src:
-                    await send.send(batch)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                return  # the consumer is gone
-            except Exception as exc:
-                try:
-                    await send.send(_Failure(exc))
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    return
-
     async def consume() -> AsyncIterator[Sequence[T]]:
         async for item in receive:
             if isinstance(item, _Failure):
                 raise item.error
             yield item
 
-    task_group.start_soon(pump)
+    task_group.start_soon(_pump, source, send)
     stream = consume()
     try:
         yield stream
@@ -103,22 +106,9 @@ async def interleave(
     waits while its batch is in the unbuffered hand-over, so memory stays bounded."""
     send, receive = anyio.create_memory_object_stream[Sequence[T] | _Failure[T]](0)
 
-    async def pump(source: AsyncIterator[Sequence[T]], out: Any) -> None:
-        async with out, aclosing(source) as src:  # type: ignore[type-var]
-            try:
-                async for batch in src:
-                    await out.send(batch)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                return
-            except Exception as exc:
-                try:
-                    await out.send(_Failure(exc))
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    return
-
     async with send:
         for source in sources:
-            task_group.start_soon(pump, source, send.clone())
+            task_group.start_soon(_pump, source, send.clone())
     async with receive:
         async for item in receive:
             if isinstance(item, _Failure):

@@ -81,9 +81,8 @@ class SessionPool:
         except NoRegionError:
             raise InputError("no region; pass --regions or set AWS_REGION") from None
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "Unknown")
             raise CredentialsError(
-                f"the base credentials were refused by STS ({code}); check --profile "
+                f"the base credentials were refused by STS ({_code(err)}); check --profile "
                 "or the AWS_* environment variables"
             ) from None
         except BotoCoreError as err:
@@ -91,18 +90,25 @@ class SessionPool:
         self.caller_account = str(ident["Account"])
         return self.caller_account
 
+    def _assumed(self, account: str) -> AioDeferredRefreshableCredentials:
+        """The account's refreshable AssumeRole credentials, made once (no call yet)."""
+        creds = self._credentials.get(account)
+        if creds is None:
+            creds = AioDeferredRefreshableCredentials(
+                refresh_using=self._assume(account), method="assume-role"
+            )
+            self._credentials[account] = creds
+        return creds
+
     def for_account(self, account: str) -> aioboto3.Session:
-        """The caller's own session for its account; an AssumeRole session for the others."""
+        """A full aioboto3 session for the account (only the --no-lean path needs one: a
+        botocore session costs tens of MB, so the lean path shares the base session's)."""
         if account == self.caller_account:
             return self.base
         session = self._sessions.get(account)
         if session is None:
             botocore_session = AioSession()
-            creds = AioDeferredRefreshableCredentials(
-                refresh_using=self._assume(account), method="assume-role"
-            )
-            botocore_session._credentials = creds
-            self._credentials[account] = creds
+            botocore_session._credentials = self._assumed(account)
             session = aioboto3.Session(botocore_session=botocore_session, region_name=self.region)
             self._sessions[account] = session
         return session
@@ -110,7 +116,9 @@ class SessionPool:
     async def credentials(self, account: str) -> Any:
         """The account's credentials object (refreshable for assumed roles); the lean
         LookupEvents path asks it for frozen credentials before every call."""
-        creds = await self.for_account(account).get_credentials()
+        if account != self.caller_account:
+            return self._assumed(account)
+        creds = await self.base.get_credentials()
         if creds is None:
             raise CredentialsError(
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
@@ -131,8 +139,7 @@ class SessionPool:
             return None
 
         async def refresh() -> None:
-            self.for_account(account)
-            creds = self._credentials[account]
+            creds = self._assumed(account)
             # botocore has no public "refresh now"; this is what its own mandatory refresh
             # does, under the same lock.
             async with creds._refresh_lock:
@@ -169,16 +176,26 @@ class SessionPool:
                 async for page in org.get_paginator("list_accounts").paginate():
                     ids.extend(a["Id"] for a in page["Accounts"] if a.get("Status") == "ACTIVE")
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "Unknown")
             raise CredentialsError(
-                f"--accounts org: Organizations ListAccounts failed ({code}); run it with "
+                f"--accounts org: Organizations ListAccounts failed ({_code(err)}); run it with "
                 "credentials of the organization's management account, or list account ids"
             ) from None
         return ids
 
     async def enabled_regions(self, account: str) -> list[str]:
         """Regions enabled for the account (EC2 DescribeRegions, as that account)."""
-        session = self.for_account(account)
-        async with self.client(session, "ec2", None, config=CONTROL_CONFIG) as ec2:
+        keys: dict[str, Any] = {}
+        if account != self.caller_account:
+            frozen = await self._assumed(account).get_frozen_credentials()
+            keys = {
+                "aws_access_key_id": frozen.access_key,
+                "aws_secret_access_key": frozen.secret_key,
+                "aws_session_token": frozen.token,
+            }
+        async with self.client(self.base, "ec2", None, config=CONTROL_CONFIG, **keys) as ec2:
             resp = await ec2.describe_regions()
         return sorted(r["RegionName"] for r in resp["Regions"])
+
+
+def _code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", "Unknown"))
