@@ -50,9 +50,9 @@ def test_emulator_help_shows_aws_cli_usage() -> None:
 
 def test_readme_python_example_runs_against_the_emulator(tmp_path: Path) -> None:
     """The README's library example works as written (pointed at an emulator by env)."""
-    from support import aws_env, settings
-
     from trailsweep.emulator import EmulatorThread
+
+    from support import aws_env, settings
 
     text = (ROOT / "README.md").read_text()
     code = text.split("```python\n", 1)[1].split("```", 1)[0]

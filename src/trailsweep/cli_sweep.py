@@ -191,6 +191,13 @@ def sweep_command(
     lean: Annotated[
         bool, typer.Option("--lean/--no-lean", hidden=True, help="The lean call path.")
     ] = True,
+    read_ahead: Annotated[
+        int,
+        typer.Option(
+            help="Pages each account/region may fetch ahead of the ordered merge "
+            "(memory: about 125 KB a page)."
+        ),
+    ] = 4,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
     ] = False,
@@ -230,7 +237,9 @@ def sweep_command(
         if cli_input_json:
             opts = opts.overlay(parse_cli_input_json(cli_input_json))
         opts = opts.overlay(flags)
-    cfg = dataclasses.replace(build_config(opts, now=datetime.now(UTC)), lean=lean)
+    cfg = dataclasses.replace(
+        build_config(opts, now=datetime.now(UTC)), lean=lean, read_ahead=max(0, read_ahead)
+    )
     if summary_json:
         check_writable(Path(summary_json))
     if checkpoint and cfg.output is None:

@@ -106,15 +106,16 @@ async def sweep(
     *,
     report: SweepReport | None = None,
     clock: Clock = SYSTEM_CLOCK,
-    prefetch: int = 0,
+    prefetch: int | None = None,
     pairs: list[PairState] | None = None,
     lean: bool = True,
     unordered: bool = False,
 ) -> AsyncGenerator[SweepEvent, None]:
     """Every event of the sweep, newest first across all pairs (an async generator).
 
-    Each pair fetches its next page while the merge consumes the current one (`prefetch`
-    pages more may wait in a buffer); read-ahead is what a SIGKILL wastes, so it is 0.
+    Each pair fetches its next page while the merge consumes the current one, and may hold
+    `prefetch` (default: `config.read_ahead`) more ready: the merge stalls whenever the
+    pair whose page boundary comes next has nothing ready.
     `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
     pairs already finished are left alone. `lean=False` makes the calls through aioboto3's
     client (with the orjson parse hook) instead of `lean.LeanLookup`, for comparison.
@@ -135,6 +136,7 @@ async def sweep(
         report.pairs = pairs
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
+    depth = config.read_ahead if prefetch is None else prefetch
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
         http = await stack.enter_async_context(http_session(len(active))) if lean else None
@@ -161,7 +163,7 @@ async def sweep(
                 sources.append(pager.pages())
             else:
                 sources.append(
-                    await stack.enter_async_context(prefetched(pager.pages(), prefetch, tg))
+                    await stack.enter_async_context(prefetched(pager.pages(), depth, tg))
                 )
         stream = interleave(sources, tg) if unordered else merge_sorted(sources, key=_key)
         try:
