@@ -238,7 +238,9 @@ def sweep_command(
             opts = opts.overlay(parse_cli_input_json(cli_input_json))
         opts = opts.overlay(flags)
     cfg = dataclasses.replace(
-        build_config(opts, now=datetime.now(UTC)), lean=lean, read_ahead=max(0, read_ahead)
+        build_config(opts, now=datetime.now(UTC)),
+        lean=lean,
+        read_ahead=None if read_ahead is None else max(0, read_ahead),
     )
     if summary_json:
         check_writable(Path(summary_json))

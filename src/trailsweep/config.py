@@ -84,12 +84,9 @@ class SweepConfig:
     raw: bool = False
     unordered: bool = False
     lean: bool = True  # False: LookupEvents through aioboto3's client (for benchmarks)
-    # Pages each pair may hold ready beyond the one being fetched. The ordered merge stalls
-    # whenever the pair whose page boundary comes next has nothing ready: with 100 pairs
-    # at 2 calls/s, 0 pages gave 24% quota utilization, 2 gave 61%, 6 gave 99%
-    # (benchmarks/sweep.py). Each page costs memory (~125 KB parsed) and, after a SIGKILL,
-    # at most one re-fetched call per pair.
-    read_ahead: int = 4
+    # Pages each pair may hold ready beyond the one being fetched; None: as many as a
+    # budget of READ_AHEAD_BUDGET pages over all pairs allows, at most 4 (see auto_read_ahead).
+    read_ahead: int | None = None
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
@@ -239,6 +236,21 @@ def _names(given: list[str] | None, everything: str, pattern: re.Pattern[str], p
         if not pattern.match(name):
             raise InputError(problem.format(name))
     return sorted(set(given))
+
+
+READ_AHEAD_BUDGET = 1200  # pages buffered over all pairs: about 135 MB of parsed events
+
+
+def auto_read_ahead(pairs: int) -> int:
+    """Read-ahead per pair within the memory budget.
+
+    The ordered merge stalls whenever the pair whose page boundary comes next has nothing
+    ready: with 100 pairs at 2 calls/s, 0 pages of read-ahead used 24% of the quota, 2
+    used 61%, 6 used 99% (benchmarks/sweep.py). But a parsed 50-event page is ~112 KB, and
+    every pair also holds the page being merged and the one in flight, so at 1,000 pairs
+    4 pages of read-ahead meant 600 MB. Up to 4 while the budget allows, then fewer.
+    """
+    return max(0, min(4, READ_AHEAD_BUDGET // max(1, pairs) - 2))
 
 
 def check_writable(path: Path) -> None:

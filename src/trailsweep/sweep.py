@@ -20,7 +20,7 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trailsweep.clock import SYSTEM_CLOCK, Clock
-from trailsweep.config import SweepConfig
+from trailsweep.config import SweepConfig, auto_read_ahead
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import interleave, merge_sorted, prefetched
@@ -136,7 +136,12 @@ async def sweep(
         report.pairs = pairs
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
-    depth = config.read_ahead if prefetch is None else prefetch
+    if prefetch is not None:
+        depth = prefetch
+    elif config.read_ahead is not None:
+        depth = config.read_ahead
+    else:
+        depth = auto_read_ahead(len(active))
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
         http = await stack.enter_async_context(http_session(len(active))) if lean else None
