@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,17 +123,27 @@ async def sweep(
     within a pair, nothing waits for the slowest pair. Use `contextlib.aclosing` to stop
     early."""
     report = report if report is not None else SweepReport()
-    pool = SessionPool(
+    async with SessionPool(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
         role_name=config.role_name, external_id=config.external_id,
         session_name=config.session_name, access_key_id=config.access_key_id,
         secret_access_key=config.secret_access_key,
-    )  # fmt: skip
-    if pairs is None:
-        report.pairs = await resolve_matrix(pool, config)
-    else:
-        await pool.identify()
-        report.pairs = pairs
+    ) as pool:  # fmt: skip
+        if pairs is None:
+            report.pairs = await resolve_matrix(pool, config)
+        else:
+            await pool.identify()
+            report.pairs = pairs
+        async with aclosing(_run(pool, config, report, clock, prefetch, lean, unordered)) as run:
+            async for event in run:
+                yield event
+    report.finished = time.monotonic()
+
+
+async def _run(
+    pool: SessionPool, config: SweepConfig, report: SweepReport, clock: Clock,
+    prefetch: int | None, lean: bool, unordered: bool,
+) -> AsyncGenerator[SweepEvent, None]:  # fmt: skip
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     if prefetch is not None:
@@ -183,7 +193,6 @@ async def sweep(
             # group instead of a clean close.
             pass
         tg.cancel_scope.cancel()
-    report.finished = time.monotonic()
 
 
 def _key(event: SweepEvent) -> tuple[int, str, str, int]:
