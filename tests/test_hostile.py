@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from trailsweep import checkpoint as ckpt_mod
 from trailsweep.clock import ManualClock
 from trailsweep.config import Options, build_config
 from trailsweep.emulator import EmulatorThread
+from trailsweep.pair import SweepEvent
 from trailsweep.record import ndjson_line
 from trailsweep.sweep import SweepReport, sweep
 from trailsweep.timeparse import format_time, from_epoch
@@ -46,6 +48,23 @@ def _config(emu: EmulatorThread, **kw: object) -> object:
     )  # fmt: skip
 
 
+def _collect(
+    cfg: object, on_event: Callable[[SweepEvent, int], None]
+) -> tuple[list[bytes], SweepReport]:
+    """Run a sweep in-process; `on_event(event, count)` sees each event as it is written."""
+    report = SweepReport()
+    lines: list[bytes] = []
+
+    async def run() -> None:
+        async with aclosing(sweep(cfg, report=report)) as events:  # type: ignore[arg-type]
+            async for event in events:
+                lines.append(event.line())
+                on_event(event, len(lines))
+
+    anyio.run(run)
+    return lines, report
+
+
 def _args(out: Path, *extra: str) -> list[str]:
     return [
         "sweep", "--accounts", "org", "--regions", "all",
@@ -64,20 +83,15 @@ def test_shared_quota_adapts_and_recovers() -> None:
     )  # fmt: skip
     with EmulatorThread(s) as emu:
         cfg = _config(emu, page_size=5, rate=quota, start=NOW_EPOCH - 2 * 3600)
-        report = SweepReport()
-        lines: list[bytes] = []
-
-        async def run() -> None:
-            async with aclosing(sweep(cfg, report=report)) as events:  # type: ignore[arg-type]
-                async for event in events:
-                    lines.append(event.line())
-                    pair = event.pair
-                    if pair.calls >= 500 and emu.emulator.faults.other_caller_share:
-                        emu.set_faults(other_caller_share=0.0)
-                        shared.update(calls=pair.calls, throttled=pair.throttled, rate=pair.rate)
-
         shared: dict[str, float] = {}
-        anyio.run(run)
+
+        def watch(event: SweepEvent, _: int) -> None:
+            pair = event.pair
+            if pair.calls >= 500 and emu.emulator.faults.other_caller_share:
+                emu.set_faults(other_caller_share=0.0)
+                shared.update(calls=pair.calls, throttled=pair.throttled, rate=pair.rate)
+
+        lines, report = _collect(cfg, watch)
         (pair,) = report.pairs
         account = emu.emulator.world.management.id
         truth = emu.truth(account, "us-east-1", start=NOW_EPOCH - 2 * 3600, end=END)
@@ -114,17 +128,12 @@ def test_credentials_expiring_mid_sweep_are_refreshed() -> None:
     s = settings(members=2, suspended=0, events_per_day=1000.0, faults=faults)
     with EmulatorThread(s, clock=clock) as emu:
         cfg = _config(emu, accounts=["org"], regions=["us-east-1"], page_size=5, rate=100.0)
-        report = SweepReport()
-        lines: list[bytes] = []
 
-        async def run() -> None:
-            async with aclosing(sweep(cfg, report=report)) as events:  # type: ignore[arg-type]
-                async for event in events:
-                    lines.append(event.line())
-                    if len(lines) % 25 == 0:
-                        emu.call(clock.advance, 3601)  # every session issued so far expires
+        def expire(_: SweepEvent, count: int) -> None:
+            if count % 25 == 0:
+                emu.call(clock.advance, 3601)  # every session issued so far expires
 
-        anyio.run(run)
+        lines, report = _collect(cfg, expire)
         pairs = [(a.id, "us-east-1") for a in emu.emulator.world.accounts]
         expected = expected_ndjson(emu, pairs, start=START, end=END)
         expired = emu.call(lambda: emu.emulator.auth_failures["ExpiredTokenException"])
