@@ -109,3 +109,16 @@ def test_unwritable_output(emu: EmulatorThread, tmp_path: Path) -> None:
         assert needle in result.stderr.decode()
         assert "Traceback" not in result.stderr.decode()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_credentials_is_exit_2_and_no_file(emu: EmulatorThread, tmp_path: Path) -> None:
+    """With no AWS credentials anywhere: one line saying how to provide them; no file."""
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    env = {k: v for k, v in aws_env(emu).items() if k not in keys}
+    out = tmp_path / "out.ndjson"
+    result = run_cli(["sweep", "--output", str(out)], env=env)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert "credentials" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

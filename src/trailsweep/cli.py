@@ -58,6 +58,16 @@ def main(argv: list[str] | None = None) -> None:
         rc = command.main(args=argv, prog_name="trailsweep", standalone_mode=False)
     except TrailsweepError as err:
         _fail(str(err), err.exit_code)
+    except BaseExceptionGroup as group:
+        # Raised inside a task group, our errors arrive wrapped; unwrap the first one.
+        ours = group.subgroup(lambda e: isinstance(e, TrailsweepError))
+        if ours is None:
+            raise
+        first: BaseException = ours
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        found = first if isinstance(first, TrailsweepError) else TrailsweepError(str(first))
+        _fail(str(found), found.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as err:

@@ -96,18 +96,26 @@ async def run_export(
         pairs = prior.pairs
         report.written = prior.written
     state = Checkpoint(spec=export.spec, query=cfg.query.describe(), pairs=[])
-    out = export.output.open("r+b" if prior is not None else "wb")
-    if prior is not None:
-        out.truncate(prior.offset)
-        out.seek(prior.offset)
+    out: IO[bytes] | None = None
+
+    def open_output() -> IO[bytes]:
+        # Opened on first use, after discovery: a sweep that fails before its first event
+        # (credentials refused, say) leaves no file behind.
+        nonlocal out
+        out = export.output.open("r+b" if prior is not None else "wb")
+        if prior is not None:
+            out.truncate(prior.offset)
+            out.seek(prior.offset)
+        return out
 
     dirty = False
 
     def save(*, finished: bool) -> None:
         nonlocal dirty
-        out.flush()
-        os.fsync(out.fileno())
-        state.pairs, state.offset = report.pairs, out.tell()
+        f = out if out is not None else open_output()
+        f.flush()
+        os.fsync(f.fileno())
+        state.pairs, state.offset = report.pairs, f.tell()
         state.written = sum(p.cursor.written for p in report.pairs)
         state.finished = finished
         ckpt_mod.save(export.checkpoint, state)
@@ -135,7 +143,7 @@ async def run_export(
                 )
             ) as events:
                 async for event in events:
-                    out.write(event.line(raw=cfg.raw))
+                    (out or open_output()).write(event.line(raw=cfg.raw))
                     event.pair.cursor.advance(event)
                     dirty = True
             tg.cancel_scope.cancel()
@@ -143,8 +151,10 @@ async def run_export(
     finally:
         if report.pairs:
             save(finished=finished)
-        out.close()
-        export.lock.release(remove=finished)
+        if out is not None:
+            out.close()
+        untouched = out is None and not export.checkpoint.exists()
+        export.lock.release(remove=finished or untouched)
     return report.exit_code
 
 
