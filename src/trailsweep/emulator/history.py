@@ -14,6 +14,7 @@ Volume has realistic shape: pairs fall in busy, normal and quiet tiers (busy ove
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections import OrderedDict
@@ -95,7 +96,8 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 
 def _uuid(n: int, m: int) -> str:
-    h = f"{n:016x}{m:016x}"
+    """A version-4-shaped GUID from two numbers (ids of one hour share no prefix)."""
+    h = hashlib.blake2b(f"{n}|{m}".encode(), digest_size=16).hexdigest()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[m % 4]}{h[17:20]}-{h[20:32]}"
 
 
