@@ -23,7 +23,7 @@ from trailsweep.timeparse import format_time, from_epoch
 from support import NOW_EPOCH, aws_env, run_cli, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
-READ_AHEAD = 4  # the default
+READ_AHEAD = 12  # the default for 10 pairs
 FAULTS = {
     "rate": 20.0, "burst": 20.0, "latency_ms": 15.0, "jitter_ms": 15.0,
     "error_rate": 0.03, "reset_rate": 0.01,
