@@ -192,12 +192,12 @@ def sweep_command(
         bool, typer.Option("--lean/--no-lean", hidden=True, help="The lean call path.")
     ] = True,
     read_ahead: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Pages each account/region may fetch ahead of the ordered merge "
-            "(memory: about 125 KB a page)."
+            help="Pages each account/region may fetch ahead of the ordered merge (about "
+            "112 KB each). Default: up to 12, fewer past 100 pairs."
         ),
-    ] = 4,
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
     ] = False,
