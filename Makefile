@@ -29,8 +29,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Minutes, not seconds; not part of `make test`. BENCH_ARGS=--quick for a short run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator.py
+	$(BIN)/python benchmarks/sweep.py $(BENCH_ARGS)
 
 # The real AWS CLI against the emulator, in its own virtualenv (kept apart from ours).
 compat: $(STAMP)
