@@ -78,7 +78,7 @@ def test_shared_quota_adapts_and_recovers() -> None:
     arrives, and the pace climbs back to the full quota once the other caller stops."""
     quota = 100.0
     s = settings(
-        members=0, suspended=0, regions=("us-east-1",), events_per_day=40_000.0, skew=1.0,
+        members=0, suspended=0, regions=("us-east-1",), events_per_day=50_000.0, skew=1.0,
         faults={"rate": quota, "burst": 2.0, "other_caller_share": 0.5},
     )  # fmt: skip
     with EmulatorThread(s) as emu:
@@ -110,7 +110,7 @@ def test_faults_do_not_change_the_output(tmp_path: Path) -> None:
     s = settings(members=2, suspended=0, events_per_day=1000.0, faults=faults)
     with EmulatorThread(s) as emu:
         out = tmp_path / "out.ndjson"
-        result = run_cli(_args(out, "--rate", "50", "--page-size", "10"), env=aws_env(emu))
+        result = run_cli(_args(out, "--rate", "50", "--page-size", "5"), env=aws_env(emu))
         assert result.returncode == 0, result.stderr.decode()
         pairs = [(a.id, r) for a in emu.emulator.world.accounts for r in ("us-east-1", "eu-west-1")]
         assert out.read_bytes() == expected_ndjson(emu, pairs, start=START, end=END)

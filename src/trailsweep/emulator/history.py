@@ -128,8 +128,10 @@ class History:
         day = hour // 24
         if stable_hash("idle", s.seed, account, region, day) % 1000 < s.idle_day_share * 1000:
             return 0.0
-        office = 1.6 if 8 <= hour % 24 < 20 else 0.4
-        weekend = 0.5 if (day + 3) % 7 >= 5 else 1.1  # 1970-01-01 was a Thursday
+        office, weekend = 1.0, 1.0
+        if s.diurnal:
+            office = 1.6 if 8 <= hour % 24 < 20 else 0.4
+            weekend = 0.5 if (day + 3) % 7 >= 5 else 1.1  # 1970-01-01 was a Thursday
         burst = 12.0 if stable_hash("burst", s.seed, account, region, hour) % 100 < 2 else 1.0
         per_hour = s.events_per_day * self.pair_factor(account, region) / 24.0
         return per_hour * office * weekend * burst

@@ -66,6 +66,7 @@ class EmulatorSettings:
     events_per_day: float = 200.0  # mean management events per day of a normal pair
     skew: float = 100.0  # busiest pairs over quietest pairs
     idle_day_share: float = 0.1  # share of days with no events at all in a pair
+    diurnal: bool = True  # office hours and weekdays busier; False: the same all week
     insights_per_day: float = 0.3  # Insights events per day per pair
     retention_days: int = 90
     host: str = "127.0.0.1"
