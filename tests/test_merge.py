@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack
+import gc
+import warnings
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 
 import anyio
 import pytest
@@ -12,131 +14,273 @@ from hypothesis import strategies as st
 
 from trailsweep.merge import interleave, merge_sorted, prefetched
 
-Item = tuple[int, int, int]  # (key part, source, position)
+Item = tuple[int, int, int]  # (key part, source, position): unique across sources
 
 
-def _sources(data: list[list[int]], cuts: list[int]) -> list[list[list[Item]]]:
-    """Each source's sorted items, cut into batches of the given sizes."""
-    out = []
-    for s, values in enumerate(data):
-        items = [(v, s, i) for i, v in enumerate(sorted(values))]
-        size = max(1, cuts[s % len(cuts)])
-        out.append([items[i : i + size] for i in range(0, len(items), size)])
-    return out
+class Source:
+    """One paged source with a record of what was pulled from it and whether it closed."""
+
+    def __init__(self, batches: list[list[Item]]) -> None:
+        self.batches = batches
+        self.pulled = 0  # batches handed out, empty ones included
+        self.pulled_items = 0
+        self.closed = False
+
+    async def pages(self) -> AsyncIterator[list[Item]]:
+        try:
+            for batch in self.batches:
+                self.pulled += 1
+                self.pulled_items += len(batch)
+                yield batch
+                await anyio.lowlevel.checkpoint()
+        finally:
+            self.closed = True
+
+    def items(self) -> list[Item]:
+        return [item for batch in self.batches for item in batch]
 
 
-async def _gen(batches: list[list[Item]], pulled: list[int], s: int) -> AsyncIterator[list[Item]]:
-    for batch in batches:
-        pulled[s] += 1
-        yield batch
-        await anyio.lowlevel.checkpoint()
+def make_sources(shapes: list[list[list[int]]]) -> list[Source]:
+    """Each source's values sorted, then cut into batches of the drawn sizes (some empty)."""
+    sources = []
+    for s, batches in enumerate(shapes):
+        values = sorted(v for batch in batches for v in batch)
+        items = [(v, s, i) for i, v in enumerate(values)]
+        cut, start = [], 0
+        for batch in batches:
+            cut.append(items[start : start + len(batch)])
+            start += len(batch)
+        sources.append(Source(cut))
+    return sources
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    data=st.lists(st.lists(st.integers(-50, 50), max_size=30), min_size=1, max_size=8),
-    cuts=st.lists(st.integers(1, 7), min_size=1, max_size=8),
+def everything(sources: list[Source]) -> list[Item]:
+    return sorted(item for source in sources for item in source.items())
+
+
+shapes = st.lists(
+    st.lists(st.lists(st.integers(-50, 50), max_size=6), max_size=8), min_size=1, max_size=8
 )
-def test_merge_yields_everything_in_key_order(data: list[list[int]], cuts: list[int]) -> None:
-    """Any sources, any batch sizes: the merge is the sorted union, each item once."""
-    batches = _sources(data, cuts)
+
+
+@contextmanager
+def no_warnings() -> Iterator[None]:
+    """Fail on any warning, including unclosed streams and coroutines never awaited."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(shapes=shapes)
+def test_merge_yields_everything_in_key_order_holding_one_batch_per_source(
+    shapes: list[list[list[int]]],
+) -> None:
+    """Any sources, any batch sizes (empty ones too): the merge is the sorted union, each
+    item once, and no source has been read past the batch its next item is in."""
+    sources = make_sources(shapes)
 
     async def run() -> list[Item]:
-        pulled = [0] * len(batches)
-        gens = [_gen(b, pulled, s) for s, b in enumerate(batches)]
-        return [item async for item in merge_sorted(gens, key=lambda x: x)]
+        got: list[Item] = []
+        yielded = [0] * len(sources)
+        async for item in merge_sorted([s.pages() for s in sources], key=lambda x: x):
+            got.append(item)
+            yielded[item[1]] += 1
+            for s, source in enumerate(sources):
+                # Items pulled but not yet yielded all lie in one batch: the current one.
+                ahead = source.items()[yielded[s] : source.pulled_items]
+                current = [b for b in source.batches[: source.pulled] if b][-1:]
+                assert ahead == (current[0][len(current[0]) - len(ahead) :] if ahead else [])
+        return got
 
-    got = anyio.run(run)
-    assert got == sorted(item for source in batches for batch in source for item in batch)
+    assert anyio.run(run) == everything(sources)
 
 
 @pytest.mark.anyio
 async def test_merge_pulls_one_batch_per_source_before_the_first_item() -> None:
-    """Lazy: to yield its first item the merge holds at most one batch of each source."""
-    batches = _sources([list(range(20)), list(range(20))], [5])
-    pulled = [0, 0]
-    merged = merge_sorted([_gen(b, pulled, s) for s, b in enumerate(batches)], key=lambda x: x)
-    first = await merged.__anext__()  # type: ignore[attr-defined]
-    assert first == (0, 0, 0)
-    assert pulled == [1, 1]
-    await merged.aclose()  # type: ignore[attr-defined]
+    """Lazy: to yield its first item the merge has pulled one batch of each source."""
+    sources = make_sources([[[0] * 5] * 4, [[0] * 5] * 4, [[0] * 5] * 4])
+    merged = merge_sorted([s.pages() for s in sources], key=lambda x: x)
+    assert await anext(merged) == (0, 0, 0)
+    assert [s.pulled for s in sources] == [1, 1, 1]
+    await merged.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_failing_source_fails_the_merge() -> None:
-    """An exception in a source comes out of the merge."""
+async def test_items_are_never_compared() -> None:
+    """Only keys are compared, so items without an order merge fine."""
+
+    class Opaque:
+        def __init__(self, k: int) -> None:
+            self.k = k
+
+    async def pages(keys: list[int]) -> AsyncIterator[list[Opaque]]:
+        yield [Opaque(k) for k in keys]
+
+    merged = merge_sorted([pages([1, 3]), pages([2, 4])], key=lambda o: o.k)
+    assert [o.k async for o in merged] == [1, 2, 3, 4]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("first", [True, False])
+async def test_a_failing_source_fails_the_merge(first: bool) -> None:
+    """An exception in a source, on its first page or a later one, comes out of the merge."""
 
     async def bad() -> AsyncIterator[Sequence[Item]]:
-        yield [(1, 0, 0)]
+        if not first:
+            yield [(1, 0, 0)]
         raise RuntimeError("boom")
 
     async def good() -> AsyncIterator[Sequence[Item]]:
         yield [(0, 1, 0), (5, 1, 1)]
 
+    got: list[Item] = []
+
+    async def merge_all() -> None:
+        async for item in merge_sorted([good(), bad()], key=lambda x: x):
+            got.append(item)
+
     with pytest.raises(RuntimeError, match="boom"):
-        async for _ in merge_sorted([bad(), good()], key=lambda x: x):
-            pass
+        await merge_all()
+    assert got == ([] if first else [(0, 1, 0), (1, 0, 0)])
 
 
 @pytest.mark.anyio
-async def test_prefetch_runs_ahead_but_stays_bounded() -> None:
-    """A prefetched source is pulled ahead of the consumer by at most depth + 1 batches."""
-    batches = [[(i, 0, 0)] for i in range(50)]
-    pulled = [0]
-    async with anyio.create_task_group() as tg:
-        async with prefetched(_gen(batches, pulled, 0), 2, tg) as stream:
-            consumed = 0
-            async for _ in stream:
-                consumed += 1
-                for _ in range(5):  # give the pump every chance to run ahead
-                    await anyio.lowlevel.checkpoint()
-                assert pulled[0] - consumed <= 2 + 1
-                if consumed == 10:
-                    break
-        tg.cancel_scope.cancel()
-    assert consumed == 10
+@pytest.mark.parametrize("depth", [0, 1, 2, 4])
+async def test_prefetch_runs_ahead_by_depth_plus_one_batches_and_no_more(depth: int) -> None:
+    """A fast source is pulled ahead of the batches the consumer asked for by up to
+    depth + 1 (depth in the stream, one waiting to go in), never more."""
+    asked = 0
+    leads: list[int] = []
+
+    async def fast() -> AsyncIterator[list[Item]]:
+        for i in range(30):
+            leads.append(i + 1 - asked)
+            yield [(i, 0, 0)]
+
+    async with anyio.create_task_group() as tg, prefetched(fast(), depth, tg) as stream:
+        while asked < 20:
+            asked += 1
+            assert await anext(stream) == [(asked - 1, 0, 0)]
+            for _ in range(10):  # give the pump every chance to run ahead
+                await anyio.lowlevel.checkpoint()
+    assert max(leads) == depth + 1
 
 
-@settings(max_examples=30, deadline=None)
-@given(data=st.lists(st.lists(st.integers(0, 99), max_size=25), min_size=1, max_size=6))
-def test_prefetched_merge_equals_sorted(data: list[list[int]]) -> None:
-    """Prefetch changes timing, never the result."""
-    batches = _sources(data, [3])
+@settings(max_examples=40, deadline=None)
+@given(shapes=shapes, depth=st.integers(0, 3))
+def test_prefetched_merge_equals_sorted(shapes: list[list[list[int]]], depth: int) -> None:
+    """Prefetch changes timing, never the result; every source is closed afterwards."""
+    sources = make_sources(shapes)
 
     async def run() -> list[Item]:
-        pulled = [0] * len(batches)
+        got: list[Item] = []
         async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
             streams = [
-                await stack.enter_async_context(prefetched(_gen(b, pulled, s), 0, tg))
-                for s, b in enumerate(batches)
+                await stack.enter_async_context(prefetched(s.pages(), depth, tg)) for s in sources
             ]
-            return [item async for item in merge_sorted(streams, key=lambda x: x)]
+            got.extend([item async for item in merge_sorted(streams, key=lambda x: x)])
+        return got
 
-    assert anyio.run(run) == sorted(i for source in batches for batch in source for i in batch)
+    with no_warnings():
+        assert anyio.run(run) == everything(sources)
+    assert all(s.closed for s in sources)
 
 
 @pytest.mark.anyio
 async def test_prefetch_hands_source_errors_to_the_consumer() -> None:
-    """An exception inside a prefetched source is raised where the consumer reads."""
+    """An exception inside a prefetched source is raised where the consumer reads, after the
+    batches before it."""
 
     async def bad() -> AsyncIterator[Sequence[Item]]:
         yield [(1, 0, 0)]
         raise ValueError("late")
 
     async with anyio.create_task_group() as tg, prefetched(bad(), 1, tg) as stream:
-        assert await stream.__anext__() == [(1, 0, 0)]  # type: ignore[attr-defined]
+        assert await anext(stream) == [(1, 0, 0)]
         with pytest.raises(ValueError, match="late"):
-            await stream.__anext__()  # type: ignore[attr-defined]
+            await anext(stream)
+
+
+@pytest.mark.anyio
+async def test_leaving_prefetch_early_stops_its_task_and_closes_the_source() -> None:
+    """A source stuck on a slow call does not keep the task group open once the consumer
+    has left: its task is cancelled and the source closed, with nothing left behind."""
+    closed = anyio.Event()
+
+    async def stuck() -> AsyncIterator[list[Item]]:
+        try:
+            yield [(0, 0, 0)]
+            await anyio.sleep_forever()
+            yield [(1, 0, 0)]
+        finally:
+            closed.set()
+
+    waiting = Source([[(i, 1, 0)] for i in range(10)])
+    with no_warnings(), anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async with prefetched(stuck(), 2, tg) as stream:
+                assert await anext(stream) == [(0, 0, 0)]
+            pages = waiting.pages()  # held here, so only the pump can close it
+            async with prefetched(pages, 0, tg) as stream:
+                assert await anext(stream) == [(0, 1, 0)]
+                for _ in range(5):  # let the pump stop at the source's next `yield`
+                    await anyio.lowlevel.checkpoint()
+            async with prefetched(Source([[(0, 0, 0)]]).pages(), 2, tg):
+                pass  # never read
+        assert closed.is_set()
+        assert waiting.closed
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_prefetch_task_is_an_error_not_a_short_source() -> None:
+    """If the task running the source is cancelled from outside, the consumer gets an
+    error instead of a stream that looks complete."""
+    source = Source([[(i, 0, 0)] for i in range(10)])
+    with no_warnings():
+        async with anyio.create_task_group() as tg, prefetched(source.pages(), 1, tg) as stream:
+            assert await anext(stream) == [(0, 0, 0)]
+            with anyio.CancelScope(shield=True):
+                tg.cancel_scope.cancel()
+                with pytest.raises(RuntimeError, match="stopped before the source ended"):
+                    async for _ in stream:
+                        pass
+    assert source.closed
 
 
 @pytest.mark.anyio
 async def test_interleave_yields_everything_keeping_each_source_in_order() -> None:
     """Unordered: every item once, each source's items in their own order."""
-    batches = _sources([list(range(30)), list(range(100, 140)), []], [4])
-    pulled = [0, 0, 0]
+    sources = make_sources([[list(range(30))[i : i + 4] for i in range(0, 30, 4)], [[]], []])
     async with anyio.create_task_group() as tg:
-        got = [x async for x in interleave([_gen(b, pulled, s) for s, b in enumerate(batches)], tg)]
-    assert sorted(got) == sorted(i for source in batches for batch in source for i in batch)
-    for s in range(3):
-        mine = [x for x in got if x[1] == s]
-        assert mine == sorted(mine)
+        got = [x async for x in interleave([s.pages() for s in sources], tg)]
+    assert sorted(got) == everything(sources)
+    for s in range(len(sources)):
+        assert [x for x in got if x[1] == s] == sources[s].items()
+
+
+@pytest.mark.anyio
+async def test_interleave_stops_its_sources_when_left_early_or_on_error() -> None:
+    """Leaving early closes every source; a failing source's error comes out."""
+
+    async def bad() -> AsyncIterator[list[Item]]:
+        yield [(9, 2, 0)]
+        raise ValueError("bad page")
+
+    async def stuck() -> AsyncIterator[list[Item]]:
+        await anyio.sleep_forever()
+        yield []
+
+    sources = [Source([[(i, s, 0)] for i in range(100)]) for s in range(2)]
+    with no_warnings(), anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            merged = interleave([*(s.pages() for s in sources), stuck()], tg)
+            assert len([await anext(merged) for _ in range(5)]) == 5
+            await merged.aclose()
+        assert all(s.closed for s in sources)
+        async with anyio.create_task_group() as tg:
+            with pytest.raises(ValueError, match="bad page"):
+                async for _ in interleave([Source([[(0, 0, 0)]] * 50).pages(), bad()], tg):
+                    pass

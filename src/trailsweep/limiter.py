@@ -1,53 +1,81 @@
 """One rate limiter per (account, region): GCRA, the token bucket without a refill loop.
 
-Each `acquire` reserves the next slot synchronously (so callers are served in call order),
-then sleeps on the injectable clock until that slot. Over any interval of length T at
-most ``burst + rate * T`` acquisitions complete. A cancelled waiter gives its slot back
-when nobody reserved after it; otherwise the slot is simply lost (the limiter stays safe,
-only a little slower). `set_rate` is how adaptive throttling lowers and raises the pace.
+The limiter keeps one number, the theoretical arrival time (TAT) of the next call at the
+current rate. `acquire` reserves its slot synchronously, before any await, so callers are
+served in call order with no queue to manage; then it sleeps on the injectable clock
+until that slot. No task polls and nothing wakes up to refill tokens.
+
+Guarantee: over any interval of length T, at most ``burst + rate * T`` slots fall, where
+a slot is the time an `acquire` is allowed to return (a late wake-up of the event loop
+can only make a return later than its slot, never earlier).
+
+Cancellation: a waiter cancelled before its slot gives the slot back when nobody reserved
+after it (the TAT is restored). Otherwise the slot is simply lost: the callers behind it
+keep their slots, so the limiter stays safe and is only a little slower.
+
+`set_rate` is how adaptive throttling (`adaptive.AdaptiveRate`) lowers and raises the pace;
+it applies to reservations made after the change, not to the ones already waiting.
 """
 
 from __future__ import annotations
 
+import math
 from types import TracebackType
+
+import anyio
 
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 
 
+def _check_rate(rate: float) -> float:
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"rate must be a finite number of calls per second above 0, not {rate}")
+    return float(rate)
+
+
 class RateLimiter:
-    __slots__ = ("_burst", "_clock", "_interval", "_tat", "acquired")
+    """At most `burst` calls at once, then `rate` calls per second, served first come first."""
+
+    __slots__ = ("_burst", "_clock", "_interval", "_rate", "_tat", "acquired")
 
     def __init__(self, rate: float, burst: float = 1.0, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
-        self._interval = 1.0 / rate
-        self._burst = burst
+        self._rate = _check_rate(rate)
+        self._interval = 1.0 / self._rate
+        if not (burst >= 1 and math.isfinite(burst)):
+            raise ValueError(f"burst must be a finite number of calls, at least 1, not {burst}")
+        self._burst = float(burst)
         self._clock = clock
-        self._tat = float("-inf")  # theoretical arrival time of the next call
-        self.acquired = 0
+        self._tat = -math.inf  # theoretical arrival time of the next call
+        self.acquired = 0  # how many `acquire` calls have returned
 
     @property
     def rate(self) -> float:
-        return 1.0 / self._interval
+        """Calls per second for the next reservation (exactly what was last set)."""
+        return self._rate
+
+    @property
+    def burst(self) -> float:
+        return self._burst
 
     def set_rate(self, rate: float) -> None:
         """Change the pace for reservations made from now on."""
-        if rate <= 0:
-            raise ValueError("rate must be > 0")
-        self._interval = 1.0 / rate
+        self._rate = _check_rate(rate)
+        self._interval = 1.0 / self._rate
 
     async def acquire(self) -> None:
-        """Wait for the next slot."""
+        """Wait for the next slot. Always a checkpoint, even when the slot is now."""
         now = self._clock.monotonic()
         tat = max(self._tat, now)
         slot = max(now, tat - (self._burst - 1.0) * self._interval)
-        previous, self._tat = self._tat, tat + self._interval
-        reserved = self._tat
+        previous = self._tat
+        self._tat = reserved = tat + self._interval
         try:
             if slot > now:
                 await self._clock.sleep(slot - now)
+            else:
+                await anyio.lowlevel.checkpoint()
         except BaseException:
-            if self._tat == reserved:  # nobody queued behind us: give the slot back
+            if self._tat == reserved:  # nobody reserved after us: give the slot back
                 self._tat = previous
             raise
         self.acquired += 1
@@ -57,6 +85,9 @@ class RateLimiter:
         return self
 
     async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         return None
