@@ -34,8 +34,11 @@ def _configs(tmp: Path) -> dict[str, Path]:
 CASES: list[tuple[str, list[str], str]] = [
     ("key case", [ATTR, "AttributeKey=UserName,AttributeValue=x"], "Username"),
     ("unknown key", [ATTR, "AttributeKey=Bogus,AttributeValue=x"], "Bogus"),
-    ("two attributes", [ATTR, "AttributeKey=Username,AttributeValue=a",
-                        ATTR, "AttributeKey=EventName,AttributeValue=b"], "one"),
+    ("too many attributes", [a for i in range(51)
+                             for a in (ATTR, f"AttributeKey=EventId,AttributeValue=e{i}")],
+     "at most 50"),
+    ("where unreadable", ["--where", "userIdentity.type"], "cannot read"),
+    ("where bad regex", ["--where", "errorCode~(Access"], "regular expression"),
     ("double-counted length", [ATTR, "AttributeKey=Username,AttributeValue=" + "_" * 1001], "2002"),
     ("long value with spaces", [ATTR, '[{"AttributeKey":"EventName","AttributeValue":"'
                                 + "a b" * 700 + '"}]'], "double"),

@@ -28,7 +28,7 @@ from trailsweep.summary import print_summary
 from trailsweep.sweep import SweepReport
 
 INPUT_SKELETON = {
-    "LookupAttributes": [{"AttributeKey": "ResourceType", "AttributeValue": ""}],
+    "LookupAttributes": [{"AttributeKey": "EventId", "AttributeValue": ""}],
     "StartTime": "1970-01-01T00:00:00",
     "EndTime": "1970-01-01T00:00:00",
     "EventCategory": "insight",
@@ -51,6 +51,24 @@ OUTPUT_SKELETON = {
     ],
     "NextToken": "NextToken",
 }
+
+
+LOOKUP_ATTRIBUTES_HELP = (
+    "Filter on an attribute, as the AWS CLI takes it: "
+    "AttributeKey=Username,AttributeValue=root or JSON "
+    '\'[{"AttributeKey":"EventName","AttributeValue":"ConsoleLogin"}]\'. '
+    "Keys: EventId EventName ReadOnly Username ResourceType ResourceName EventSource "
+    "AccessKeyId. Repeat it: different keys AND, values of one key OR. The most selective "
+    "key (in the order EventId AccessKeyId ResourceName Username EventName ResourceType "
+    "EventSource ReadOnly) runs on the server, one chain of calls per value; the other keys "
+    "are checked by trailsweep on each event."
+)
+WHERE_HELP = (
+    "Keep events whose CloudTrail record matches, checked by trailsweep (not the "
+    "server): PATH=VALUE, PATH!=VALUE, PATH~REGEX, PATH!~REGEX or 'PATH exists', PATH a "
+    "dotted field such as userIdentity.type or requestParameters.bucketName. Repeat to "
+    "AND. != and !~ also hold when the field is absent; exists means present and not null."
+)
 
 
 def skeleton(kind: str) -> bytes:
@@ -77,15 +95,9 @@ def sweep_command(
         ),
     ] = None,
     lookup_attributes: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="One attribute, as the AWS CLI takes it: "
-            "AttributeKey=Username,AttributeValue=root or JSON "
-            '\'[{"AttributeKey":"EventName","AttributeValue":"ConsoleLogin"}]\'. '
-            "Keys: EventId EventName ReadOnly Username ResourceType ResourceName "
-            "EventSource AccessKeyId."
-        ),
+        list[str] | None, typer.Option(help=LOOKUP_ATTRIBUTES_HELP)
     ] = None,
+    where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
     start_time: Annotated[
         str | None,
         typer.Option(
@@ -219,7 +231,8 @@ def sweep_command(
         regions=regions.split(",") if regions else None,
         role_name=role_name, external_id=external_id, session_name=session_name,
         profile=profile, region=region, endpoint_url=endpoint_url,
-        lookup_attributes=lookup_attributes or None, start_time=start_time, end_time=end_time,
+        lookup_attributes=lookup_attributes or None, where=where or None,
+        start_time=start_time, end_time=end_time,
         event_category=event_category, max_items=max_items, page_size=page_size, rate=rate,
         output=output, raw=raw, unordered=unordered,
     )  # fmt: skip
@@ -267,7 +280,7 @@ def sweep_command(
 
 
 _QUESTION_FLAGS = (
-    "accounts", "regions", "role_name", "external_id", "lookup_attributes", "start_time",
+    "accounts", "regions", "role_name", "external_id", "lookup_attributes", "where", "start_time",
     "end_time", "event_category", "max_items", "page_size", "raw", "unordered",
 )  # fmt: skip
 

@@ -46,6 +46,7 @@ class Options:
     region: str | None = None  # default region for the caller's session
     endpoint_url: str | None = None
     lookup_attributes: list[str] | None = None  # as typed; or JSON text per item
+    where: list[str] | None = None  # --where clauses on the CloudTrail record
     start_time: str | None = None
     end_time: str | None = None
     event_category: str | None = None
@@ -131,6 +132,11 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
         elif key == "lookup_attributes":
             items = value if isinstance(value, list) else [value]
             value = [i if isinstance(i, str) else orjson.dumps(i).decode() for i in items]
+        elif key == "where":
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(i, str) for i in items):
+                raise ConfigError(f"--config: {path}: where must be a string or list of strings")
+            value = list(items)
         elif key in ("max_items", "page_size") and type(value) is not int:
             raise ConfigError(f"--config: {path}: {key} must be a whole number")
         elif key == "rate" and not isinstance(value, int | float):
@@ -197,6 +203,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
             event_category=opts.event_category,
             page_size=opts.page_size,
             max_items=opts.max_items,
+            where=list(opts.where or ()),
         ),
         now=now,
     )
@@ -272,7 +279,7 @@ def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:
     """The part of a sweep that defines its question, stored in the checkpoint: resuming
     with any of it changed would mix two questions in one file. Times are kept as typed
     ("7d" stays "7d"); the window they pinned is stored beside."""
-    return {
+    spec: dict[str, Any] = {
         "accounts": cfg.accounts,
         "regions": cfg.regions,
         "role_name": cfg.role_name,
@@ -286,6 +293,9 @@ def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:
         "raw": cfg.raw,
         "unordered": cfg.unordered,
     }
+    if cfg.query.where:  # only when given: checkpoints from before --where stay valid
+        spec["where"] = [w.text for w in cfg.query.where]
+    return spec
 
 
 def options_from_spec(spec: dict[str, Any]) -> Options:
@@ -302,6 +312,7 @@ def options_from_spec(spec: dict[str, Any]) -> Options:
         role_name=spec.get("role_name"),
         external_id=spec.get("external_id"),
         lookup_attributes=[orjson.dumps(a).decode() for a in spec.get("lookup_attributes") or []],
+        where=as_list(spec.get("where")),
         start_time=spec.get("start_time"),
         end_time=spec.get("end_time"),
         event_category=spec.get("event_category"),

@@ -54,7 +54,13 @@ def install_fast_parser(client: Any) -> None:
 
 
 class Pager:
-    """Pages of one pair, newest first, as lists of SweepEvent."""
+    """Pages of one NextToken chain of a pair, newest first, as lists of SweepEvent.
+
+    A pair usually has one chain. With several values of the attribute sent to the API
+    (`--lookup-attributes` OR), `pair_stream.pair_pages` runs one Pager per value with
+    `chain` set; those share the pair's limiter, pace and retry budget, leave the pair's
+    bookkeeping (state, event count) to the caller (`track=False`), and start from the
+    pair cursor's oldest written second (`by_time=True`) rather than its NextToken."""
 
     def __init__(
         self,
@@ -68,6 +74,10 @@ class Pager:
         max_attempts: int = 8,
         budget: RetryBudget | None = None,
         refresh: Callable[[], Awaitable[None]] | None = None,
+        chain: int = 0,
+        pace: AdaptiveRate | None = None,
+        track: bool = True,
+        by_time: bool = False,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -78,24 +88,39 @@ class Pager:
         self.max_attempts = max_attempts
         self.budget = budget or RetryBudget()
         self.refresh = refresh
-        self.pace = AdaptiveRate(limiter)
+        self.pace = pace or AdaptiveRate(limiter)
+        plan = query.plan
+        self.attribute = plan.chains[chain]
+        self.accept = plan.predicate()
+        self.seq_base = chain << 40  # ties across chains: by chain, then API order
+        self.track = track
+        self.by_time = by_time
 
     async def pages(self) -> AsyncIterator[list[SweepEvent]]:
         """Pages from where the pair's cursor says its written events end (the start, for a
         new pair). A rejected NextToken (expired, say) falls back to asking again with
-        EndTime = the oldest second already yielded, skipping the EventIds yielded at it."""
+        EndTime = the oldest second already yielded, skipping the EventIds yielded at it.
+        Events the client-side filter rejects are dropped here; served indexes stay those
+        of the page as LookupEvents returned it (a checkpoint counts in those)."""
         pair, cur = self.pair, self.pair.cursor
         acct, region = pair.account, pair.region
-        base = self.query.api_params()
+        base = self.query.api_params(self.attribute)
+        accept = self.accept
         end, token, drop = cur.end, cur.token, cur.skip
         oldest, at_oldest = cur.oldest, list(cur.ids)  # what is already out, newest last
         boundary: tuple[int, set[str]] | None = None
+        if self.by_time:
+            token, drop = None, 0
+            end = oldest
+            if oldest is not None:
+                boundary = (oldest, set(at_oldest))
         limit = self.query.max_items
         remaining = None if limit is None else max(0, limit - cur.written)
-        pair.events = cur.written
-        pair.state = "running"
-        pair.rate = self.pace.rate
-        seq = 0
+        if self.track:
+            pair.events = cur.written
+            pair.state = "running"
+            pair.rate = self.pace.rate
+        seq = self.seq_base
         while remaining != 0:
             params = base if end is None else dict(base, EndTime=end)
             try:
@@ -108,13 +133,17 @@ class Pager:
             except PairFailed as failed:
                 pair.fail(failed.code, failed.reason)
                 return
-            ref = PageRef(token, end)
+            events = page.get("Events") or ()
+            next_token = page.get("NextToken")
+            ref = PageRef(token, end, len(events), next_token)
             batch: list[SweepEvent] = []
-            for i, e in enumerate(page.get("Events") or ()):
+            for i, e in enumerate(events):
                 if i < drop:
                     continue
                 when = int(e["EventTime"])
                 if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
+                    continue
+                if accept is not None and not accept(e):
                     continue
                 batch.append(SweepEvent((-when, acct, region, seq), pair, e, ref, i))
                 seq += 1
@@ -128,12 +157,14 @@ class Pager:
                     if when != oldest:
                         oldest, at_oldest = when, []
                     at_oldest.append(str(ev.event.get("EventId", "")))
-                pair.events += len(batch)
+                if self.track:
+                    pair.events += len(batch)
                 yield batch
-            token = page.get("NextToken")
+            token = next_token
             if not token:
                 break
-        pair.state = "done"
+        if self.track:
+            pair.state = "done"
 
     async def _call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         """One page, retried as needed. Every attempt passes the limiter; throttles slow the

@@ -72,6 +72,10 @@ class PairState:
             self.state == "done" and self.cursor.written == self.events
         )
 
+    @property
+    def failed(self) -> bool:
+        return self.state == "failed"
+
     def fail(self, code: str, reason: str) -> None:
         self.state = "failed"
         self.error = f"{code}: {reason}"
@@ -91,10 +95,13 @@ class PairState:
 
 @dataclass(frozen=True, slots=True)
 class PageRef:
-    """How a page was asked for: its NextToken (None: first page) and EndTime override."""
+    """How a page was asked for: its NextToken (None: first page) and EndTime override;
+    and what came back: how many events it served and the NextToken it returned."""
 
     token: str | None
     end: int | None
+    size: int = 0
+    next: str | None = None
 
 
 @dataclass(slots=True, eq=False)  # not frozen: frozen __init__ costs a microsecond an event

@@ -1,4 +1,4 @@
-"""The question a sweep asks every pair: a pinned window, at most one attribute, a category.
+"""The question a sweep asks every pair: a pinned window, attributes, record filters, a category.
 
 `build_query` turns what the user typed (flags, config, --cli-input-json) into a frozen
 `Query`, checking every rule of the LookupEvents contract before any call is made
@@ -15,9 +15,11 @@ from typing import Any
 
 from trailsweep.attributes import LookupAttribute, validate_attributes
 from trailsweep.errors import InputError
+from trailsweep.filters import Plan, Where, parse_where, plan_filters
 from trailsweep.timeparse import format_time, parse_time, to_epoch
 
 RETENTION = timedelta(days=90)
+MAX_ATTRIBUTES = 50
 _SLACK = timedelta(minutes=5)  # "90d" typed a moment ago is still within retention
 
 
@@ -29,16 +31,22 @@ class Query:
     insight: bool = False
     page_size: int = 50
     max_items: int | None = None
+    where: tuple[Where, ...] = ()
 
-    def api_params(self) -> dict[str, Any]:
-        """LookupEvents parameters (without NextToken) for every call of the sweep."""
+    @property
+    def plan(self) -> Plan:
+        """Which attribute goes to the API (one chain per value) and what the client checks."""
+        return plan_filters(self.attributes, self.where)
+
+    def api_params(self, attribute: LookupAttribute | None = None) -> dict[str, Any]:
+        """LookupEvents parameters (without NextToken) for every call of one chain."""
         params: dict[str, Any] = {
             "StartTime": to_epoch(self.start),
             "EndTime": to_epoch(self.end),
             "MaxResults": self.page_size,
         }
-        if self.attributes:
-            params["LookupAttributes"] = [a.to_api() for a in self.attributes]
+        if attribute is not None:
+            params["LookupAttributes"] = [attribute.to_api()]
         if self.insight:
             params["EventCategory"] = "insight"
         return params
@@ -52,6 +60,7 @@ class Query:
             "insight": self.insight,
             "page_size": self.page_size,
             "max_items": self.max_items,
+            "where": [w.text for w in self.where],
         }
 
     @classmethod
@@ -64,6 +73,7 @@ class Query:
             insight=bool(d["insight"]),
             page_size=int(d["page_size"]),
             max_items=None if d["max_items"] is None else int(d["max_items"]),
+            where=tuple(parse_where(w) for w in d.get("where") or ()),
         )
 
 
@@ -77,6 +87,7 @@ class QueryInput:
     event_category: str | None = None
     page_size: int | None = None
     max_items: int | None = None
+    where: list[str] = field(default_factory=list)
 
 
 def build_query(raw: QueryInput, *, now: datetime) -> Query:
@@ -96,7 +107,14 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
             "(leave it out for management events)"
         )
     insight = category == "insight"
-    validate_attributes(raw.lookup_attributes, insight=insight)
+    validate_attributes(raw.lookup_attributes, insight=insight, max_items=None)
+    if len(raw.lookup_attributes) > MAX_ATTRIBUTES:
+        raise InputError(
+            f"--lookup-attributes: {len(raw.lookup_attributes)} given, at most "
+            f"{MAX_ATTRIBUTES} (each value of the key sent to the API is its own chain of "
+            "calls); split the question into several runs"
+        )
+    where = tuple(parse_where(w) for w in raw.where)
     now = now.replace(microsecond=0)
     end = parse_time(raw.end_time, now=now, option="--end-time") if raw.end_time else now
     end = min(end, now)
@@ -122,6 +140,7 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
         insight=insight,
         page_size=page_size,
         max_items=raw.max_items,
+        where=where,
     )
 
 

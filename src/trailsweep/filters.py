@@ -1,0 +1,193 @@
+"""Filters beyond what LookupEvents can do, and the plan that splits a filter into the part
+the server runs and the part the client runs.
+
+LookupEvents takes one attribute per call. Given several `--lookup-attributes`, the rule is
+AND across different keys and OR across the values of one key. `plan_filters` pushes one
+key down to the API (the most selective present, in `PUSH_ORDER`): each of its values
+becomes its own NextToken chain (merged newest first and de-duplicated by EventId); every
+other key is checked on each returned event. `--where PATH OP VALUE` clauses test the full
+CloudTrail record (the CloudTrailEvent JSON) on the client, all of them ANDed.
+
+Decisions (there was nobody to ask):
+- `!=` and `!~` hold when the field is absent or null (as SQL's IS DISTINCT FROM); add
+  `PATH exists` to require the field.
+- `exists` means present and not null: CloudTrail writes `"responseElements": null` for
+  calls that return nothing, and "has a response" is what people mean.
+- Values are compared as text: strings as they are, true/false/null and numbers as JSON
+  writes them, objects as compact JSON. A path that crosses a list tests every element
+  (any match is a match); a number picks one element (`resources.0.ARN`).
+- `~` is a Python regular expression searched anywhere in the text (anchor with ^ $).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from trailsweep.attributes import LookupAttribute
+from trailsweep.errors import InputError
+
+# Most selective first: an EventId names one event; ReadOnly splits the history in two.
+PUSH_ORDER: tuple[str, ...] = (
+    "EventId", "AccessKeyId", "ResourceName", "Username",
+    "EventName", "ResourceType", "EventSource", "ReadOnly",
+)  # fmt: skip
+
+Op = Literal["=", "!=", "~", "!~", "exists", "!exists"]
+_SEGMENT = r"[A-Za-z0-9_$@:-]+"
+_PATH = rf"{_SEGMENT}(?:\.{_SEGMENT})*"
+_COMPARE = re.compile(rf"^\s*({_PATH})\s*(!=|=|!~|~)(.*)$", re.DOTALL)
+_EXISTS = re.compile(rf"^\s*(!?)\s*({_PATH})\s+(!?exists)\s*$")
+_FORMS = "PATH=VALUE, PATH!=VALUE, PATH~REGEX, PATH!~REGEX or 'PATH exists'"
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """One `--where` clause on the CloudTrail record."""
+
+    text: str
+    path: tuple[str, ...]
+    op: Op
+    value: str = ""
+    pattern: re.Pattern[str] | None = None
+
+    def test(self, record: Any) -> bool:
+        found = [v for v in _walk(record, self.path) if v is not None]
+        match self.op:
+            case "exists":
+                return bool(found)
+            case "!exists":
+                return not found
+            case "=":
+                return any(_text(v) == self.value for v in found)
+            case "!=":
+                return not any(_text(v) == self.value for v in found)
+        assert self.pattern is not None
+        hit = any(self.pattern.search(_text(v)) for v in found)
+        return hit if self.op == "~" else not hit
+
+
+def parse_where(text: str) -> Where:
+    """A clause as typed; InputError (one line, with the forms) if it cannot be read."""
+    exists = _EXISTS.match(text)
+    if exists:
+        negate = (exists.group(1) == "!") != (exists.group(3) == "!exists")
+        op: Op = "!exists" if negate else "exists"
+        return Where(text, tuple(exists.group(2).split(".")), op)
+    compare = _COMPARE.match(text)
+    if not compare:
+        raise InputError(
+            f"--where: cannot read {text!r}; write {_FORMS}, where PATH is a dotted field "
+            "of the CloudTrail record (e.g. userIdentity.type=Root, errorCode~AccessDenied)"
+        )
+    path, op_text, value = compare.group(1), compare.group(2), compare.group(3)
+    pattern = None
+    if op_text in ("~", "!~"):
+        try:
+            pattern = re.compile(value)
+        except re.error as err:
+            raise InputError(
+                f"--where: {text!r}: {value!r} is not a valid regular expression ({err}); "
+                "fix it, or escape special characters with \\"
+            ) from None
+    return Where(text, tuple(path.split(".")), op_text, value, pattern)  # type: ignore[arg-type]
+
+
+def _walk(node: Any, path: Sequence[str]) -> Iterator[Any]:
+    """Every value at `path` under `node` (lists fan out unless indexed)."""
+    if not path:
+        if isinstance(node, list):
+            yield from node
+        else:
+            yield node
+        return
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        child = node.get(head, _MISSING)
+        if child is not _MISSING:
+            yield from _walk(child, rest)
+    elif isinstance(node, list):
+        if head.isdigit():
+            index = int(head)
+            if index < len(node):
+                yield from _walk(node[index], rest)
+            return
+        for item in node:
+            yield from _walk(item, path)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _api_values(event: dict[str, Any], key: str) -> Iterator[Any]:
+    """The values of a lookup attribute in one LookupEvents event (as the API matches it)."""
+    if key in ("ResourceType", "ResourceName"):
+        for resource in event.get("Resources") or ():
+            yield resource.get(key)
+    else:
+        yield event.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How a filter runs: `pushed` is one attribute per NextToken chain (empty: one chain
+    with no attribute), `rest` the other keys with their accepted values (AND across keys,
+    OR within one), `where` the record clauses."""
+
+    pushed: tuple[LookupAttribute, ...] = ()
+    rest: tuple[tuple[str, frozenset[str]], ...] = ()
+    where: tuple[Where, ...] = ()
+
+    @property
+    def chains(self) -> tuple[LookupAttribute | None, ...]:
+        return self.pushed or (None,)
+
+    def predicate(self) -> Callable[[dict[str, Any]], bool] | None:
+        """The client-side test of one LookupEvents event, or None when there is none."""
+        rest, where = self.rest, self.where
+        if not rest and not where:
+            return None
+
+        def accept(event: dict[str, Any]) -> bool:
+            for key, values in rest:
+                if not any(v in values for v in _api_values(event, key)):
+                    return False
+            if where:
+                text = event.get("CloudTrailEvent")
+                try:
+                    record = orjson.loads(text) if isinstance(text, str) else {}
+                except orjson.JSONDecodeError:
+                    record = {}
+                return all(clause.test(record) for clause in where)
+            return True
+
+        return accept
+
+    def describe(self) -> str:
+        """One line for --help-like summaries: what the server does, what the client does."""
+        server = " OR ".join(f"{a.key}={a.value}" for a in self.pushed) or "everything"
+        client = [f"{k} in {sorted(v)}" for k, v in self.rest] + [w.text for w in self.where]
+        return f"server: {server}; client: {' AND '.join(client) or 'nothing'}"
+
+
+def plan_filters(attributes: Sequence[LookupAttribute], where: Sequence[Where] = ()) -> Plan:
+    """Split the filter: the most selective key goes to the API, the rest to the client."""
+    by_key: dict[str, list[str]] = {}
+    for attr in attributes:
+        values = by_key.setdefault(attr.key, [])
+        if attr.value not in values:
+            values.append(attr.value)
+    if not by_key:
+        return Plan(where=tuple(where))
+    push = min(by_key, key=PUSH_ORDER.index)
+    pushed = tuple(LookupAttribute(push, v) for v in by_key.pop(push))
+    rest = tuple((k, frozenset(v)) for k, v in sorted(by_key.items()))
+    return Plan(pushed, rest, tuple(where))
