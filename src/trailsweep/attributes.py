@@ -18,6 +18,7 @@ ATTRIBUTE_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 INSIGHT_KEYS: tuple[str, ...] = ("EventId", "EventName", "EventSource")
 MAX_LENGTH = 2000
+INVALID = "InvalidLookupAttributesException"
 _DOUBLE = "_ ,\n"  # characters LookupEvents counts twice toward MAX_LENGTH
 _FIELDS = ("AttributeKey", "AttributeValue")
 _PREFIX = "--lookup-attributes: "
@@ -181,9 +182,10 @@ def validate_attributes(
         allowed = "one lookup attribute" if max_items == 1 else f"{max_items} lookup attributes"
         raise InputError(
             f"{_PREFIX}LookupEvents accepts {allowed} per call, got {len(attrs)}; "
-            "keep the most selective one and filter the output for the rest"
+            "keep the most selective one and filter the output for the rest",
+            code=INVALID,
         )
     for attr in attrs:
         problem = attribute_problem(attr, insight=insight)
         if problem:
-            raise InputError(_PREFIX + problem)
+            raise InputError(_PREFIX + problem, code=INVALID)

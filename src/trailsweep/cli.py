@@ -13,6 +13,7 @@ import typer
 
 from trailsweep.cli_demo import demo_command
 from trailsweep.cli_emulator import emulator_command
+from trailsweep.cli_lookup import lookup_events_command
 from trailsweep.cli_status import status_command
 from trailsweep.cli_sweep import sweep_command
 from trailsweep.errors import TrailsweepError
@@ -30,6 +31,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("sweep", help=sweep_command.__doc__)(sweep_command)
+app.command("lookup-events", help=lookup_events_command.__doc__)(lookup_events_command)
 app.command("demo", help=demo_command.__doc__)(demo_command)
 app.command("status", help=status_command.__doc__)(status_command)
 app.command(
@@ -51,9 +53,32 @@ def _kinds(err: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(err).__mro__}
 
 
+_LISTS = ("--lookup-attributes", "--where")
+
+
+def spread_lists(argv: list[str]) -> list[str]:
+    """The AWS CLI takes list options as several words after one flag
+    (`--lookup-attributes A B`); click takes a flag per value: repeat the flag."""
+    out: list[str] = []
+    flag = None
+    for arg in argv:
+        if arg in _LISTS:
+            flag = arg
+            out.append(arg)
+            continue
+        if flag is not None and out[-1] != flag and not arg.startswith("-"):
+            out.extend((flag, arg))
+            continue
+        if arg.startswith("-"):
+            flag = None
+        out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `trailsweep` command."""
     command = typer.main.get_command(app)
+    argv = spread_lists(sys.argv[1:] if argv is None else argv)
     try:
         rc = command.main(args=argv, prog_name="trailsweep", standalone_mode=False)
     except TrailsweepError as err:

@@ -20,9 +20,13 @@ class TrailsweepError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.code: str | None
+        # The LookupEvents error code the same mistake earns from the API, when there is
+        # one (lookup-events prints it the way the AWS CLI does).
+        self.code = code
 
     def __str__(self) -> str:
         return self.message
@@ -51,8 +55,10 @@ class PairFailed(TrailsweepError):
 
     exit_code = 1
 
+    code: str
+
     def __init__(self, account: str, region: str, code: str, reason: str) -> None:
-        super().__init__(f"{account}/{region}: {code}: {reason}")
+        super().__init__(f"{account}/{region}: {code}: {reason}", code=code)
         self.account = account
         self.region = region
         self.code = code

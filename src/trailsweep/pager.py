@@ -45,8 +45,13 @@ def _fast_parse(
         response_dict["body"] = b"{}"
 
 
-class _TokenRejected(Exception):
+class TokenRejected(Exception):
     """The NextToken was refused (InvalidNextTokenException): fall back, do not fail."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def install_fast_parser(client: Any) -> None:
@@ -99,7 +104,8 @@ class Pager:
     async def pages(self) -> AsyncIterator[list[SweepEvent]]:
         """Pages from where the pair's cursor says its written events end (the start, for a
         new pair). A rejected NextToken (expired, say) falls back to asking again with
-        EndTime = the oldest second already yielded, skipping the EventIds yielded at it.
+        EndTime = the oldest second already looked at, skipping the EventIds yielded at it
+        (a token we were given, with nothing looked at yet, fails the pair instead).
         Events the client-side filter rejects are dropped here; served indexes stay those
         of the page as LookupEvents returned it (a checkpoint counts in those)."""
         pair, cur = self.pair, self.pair.cursor
@@ -108,6 +114,9 @@ class Pager:
         accept = self.accept
         end, token, drop = cur.end, cur.token, cur.skip
         oldest, at_oldest = cur.oldest, list(cur.ids)  # what is already out, newest last
+        # The oldest second of the pages already looked at (filtered-out events included):
+        # a rejected token re-asks from there.
+        floor = oldest
         boundary: tuple[int, set[str]] | None = None
         if self.by_time:
             token, drop = None, 0
@@ -124,10 +133,12 @@ class Pager:
         while remaining != 0:
             params = base if end is None else dict(base, EndTime=end)
             try:
-                page = await self._call(params, token)
-            except _TokenRejected:
-                if oldest is not None:
-                    end, boundary = oldest, (oldest, set(at_oldest))
+                page = await self.call(params, token)
+            except TokenRejected as rejected:
+                if floor is None:  # a token given to us (--starting-token): no fallback
+                    pair.fail(rejected.code, rejected.message)
+                    return
+                end, boundary = floor, (floor, set(at_oldest) if oldest == floor else set())
                 token, drop = None, 0
                 continue
             except PairFailed as failed:
@@ -148,6 +159,8 @@ class Pager:
                 batch.append(SweepEvent((-when, acct, region, seq), pair, e, ref, i))
                 seq += 1
             drop = 0
+            if events:
+                floor = int(events[-1]["EventTime"])
             if remaining is not None:
                 batch = batch[:remaining]
                 remaining -= len(batch)
@@ -166,7 +179,7 @@ class Pager:
         if self.track:
             pair.state = "done"
 
-    async def _call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+    async def call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         """One page, retried as needed. Every attempt passes the limiter; throttles slow the
         pair down (AdaptiveRate); 5xx, resets and timeouts back off with full jitter;
         an expired session is refreshed first. All retries draw on the pair's budget."""
@@ -183,7 +196,7 @@ class Pager:
                 kind, code, message = classify(exc)
                 _log(pair, started, self.clock, code)
                 if kind == "token" and token:
-                    raise _TokenRejected from None
+                    raise TokenRejected(code, message) from None
                 if kind in ("fatal", "token"):
                     raise PairFailed(pair.account, pair.region, code, message) from None
                 if not self.budget.spend():

@@ -13,14 +13,47 @@ EventIds already written at it: everything newer is written, because the merge i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from typing import Any
 
 from anyio.abc import TaskGroup
 
+from trailsweep.adaptive import AdaptiveRate
+from trailsweep.clock import Clock
+from trailsweep.limiter import RateLimiter
 from trailsweep.merge import merge_sorted, prefetched
 from trailsweep.pager import Pager
-from trailsweep.pair import SweepEvent
+from trailsweep.pair import PairState, SweepEvent
+from trailsweep.query import Query
+from trailsweep.retry import RetryBudget
+
+
+def pair_source(
+    pair: PairState,
+    client: Any,
+    limiter: RateLimiter,
+    query: Query,
+    *,
+    clock: Clock,
+    refresh: Callable[[], Awaitable[None]] | None,
+    depth: int,
+    task_group: TaskGroup,
+) -> AsyncIterator[Sequence[SweepEvent]]:
+    """The pages of one pair: its one Pager, or its chains merged (`pair_pages`), each
+    chain with a share of the pair's read-ahead `depth`."""
+    chains = len(query.plan.chains)
+    if chains == 1:
+        return Pager(pair, client, limiter, query, clock=clock, refresh=refresh).pages()
+    pace, budget = AdaptiveRate(limiter), RetryBudget()
+    pagers: list[Pager] = []
+    for i in range(chains):
+        chain = Pager(
+            pair, client, limiter, query, clock=clock, refresh=refresh,
+            chain=i, pace=pace, budget=budget, track=False, by_time=True,
+        )  # fmt: skip
+        pagers.append(chain)
+    return pair_pages(pagers, max(1, depth // chains), task_group, query.page_size)
 
 
 def _key(event: SweepEvent) -> tuple[int, str, str, int]:

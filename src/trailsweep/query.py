@@ -32,6 +32,10 @@ class Query:
     page_size: int = 50
     max_items: int | None = None
     where: tuple[Where, ...] = ()
+    # lookup-events sends only the times the user gave, as the AWS CLI does (a NextToken is
+    # bound to the exact StartTime/EndTime of the call that made it, absent ones included).
+    send_start: bool = True
+    send_end: bool = True
 
     @property
     def plan(self) -> Plan:
@@ -40,11 +44,11 @@ class Query:
 
     def api_params(self, attribute: LookupAttribute | None = None) -> dict[str, Any]:
         """LookupEvents parameters (without NextToken) for every call of one chain."""
-        params: dict[str, Any] = {
-            "StartTime": to_epoch(self.start),
-            "EndTime": to_epoch(self.end),
-            "MaxResults": self.page_size,
-        }
+        params: dict[str, Any] = {"MaxResults": self.page_size}
+        if self.send_start:
+            params["StartTime"] = to_epoch(self.start)
+        if self.send_end:
+            params["EndTime"] = to_epoch(self.end)
         if attribute is not None:
             params["LookupAttributes"] = [attribute.to_api()]
         if self.insight:
@@ -96,7 +100,8 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
     if not 1 <= page_size <= 50:
         raise InputError(
             f"--page-size: {page_size} is outside 1..50 (LookupEvents MaxResults); "
-            "use a number from 1 to 50, or leave it out for 50"
+            "use a number from 1 to 50, or leave it out for 50",
+            code="InvalidMaxResultsException" if page_size > 50 else None,
         )
     if raw.max_items is not None and raw.max_items < 1:
         raise InputError(f"--max-items: {raw.max_items} must be 1 or more")
@@ -104,7 +109,8 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
     if category is not None and category != "insight":
         raise InputError(
             f"--event-category: {category!r} is not valid; the only value is 'insight' "
-            "(leave it out for management events)"
+            "(leave it out for management events)",
+            code="InvalidEventCategoryException",
         )
     insight = category == "insight"
     validate_attributes(raw.lookup_attributes, insight=insight, max_items=None)
@@ -126,12 +132,14 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
     if start > end:
         raise InputError(
             f"--start-time {format_time(start)} is after --end-time {format_time(end)}; "
-            "give a start before the end"
+            "give a start before the end",
+            code="InvalidTimeRangeException",
         )
     if start < oldest - _SLACK:
         raise InputError(
             f"--start-time {format_time(start)} is more than 90 days ago; CloudTrail keeps "
-            f"90 days of events, so start at {format_time(oldest)} or later (e.g. 90d)"
+            f"90 days of events, so start at {format_time(oldest)} or later (e.g. 90d)",
+            code="InvalidTimeRangeException",
         )
     return Query(
         start=max(start, oldest),

@@ -177,11 +177,11 @@ async def write_stdout(cfg: SweepConfig, report: SweepReport) -> int:
                 event.pair.cursor.advance(event)
         out.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
     return report.exit_code
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     # Python would complain again when it flushes stdout at exit; point it at /dev/null.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

@@ -19,16 +19,15 @@ from typing import Any
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
-from trailsweep.adaptive import AdaptiveRate
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig, auto_read_ahead
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import interleave, merge_sorted, prefetched
-from trailsweep.pager import LOOKUP_CONFIG, Pager, install_fast_parser
+from trailsweep.pager import LOOKUP_CONFIG, install_fast_parser
 from trailsweep.pair import PairState, SweepEvent
-from trailsweep.pair_stream import pair_pages
-from trailsweep.retry import RetryBudget, classify
+from trailsweep.pair_stream import pair_source
+from trailsweep.retry import classify
 from trailsweep.sessions import SessionPool
 
 _DISCOVERY_CONCURRENCY = 16
@@ -154,9 +153,6 @@ async def _run(
         depth = config.read_ahead
     else:
         depth = auto_read_ahead(len(active))
-    chains = len(config.query.plan.chains)
-    # Each chain of a pair holds pages of its own: split the pair's read-ahead among them.
-    chain_depth = max(1, depth // chains)
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
         http = await stack.enter_async_context(http_session(len(active))) if lean else None
@@ -175,22 +171,10 @@ async def _run(
                 )
                 install_fast_parser(client)
             limiter = RateLimiter(config.rate, clock=clock)
-            refresh = pool.refresher(pair.account)
-            pages: AsyncIterator[Sequence[SweepEvent]]
-            if chains == 1:
-                pages = Pager(
-                    pair, client, limiter, config.query, clock=clock, refresh=refresh
-                ).pages()
-            else:
-                pace, budget = AdaptiveRate(limiter), RetryBudget()
-                pagers: list[Pager] = []
-                for i in range(chains):
-                    chain = Pager(
-                        pair, client, limiter, config.query, clock=clock, refresh=refresh,
-                        chain=i, pace=pace, budget=budget, track=False, by_time=True,
-                    )  # fmt: skip
-                    pagers.append(chain)
-                pages = pair_pages(pagers, chain_depth, tg, config.query.page_size)
+            pages = pair_source(
+                pair, client, limiter, config.query, clock=clock,
+                refresh=pool.refresher(pair.account), depth=depth, task_group=tg,
+            )  # fmt: skip
             if unordered:
                 sources.append(pages)
             else:

@@ -1,0 +1,200 @@
+"""`trailsweep lookup-events`: `aws cloudtrail lookup-events`, same flags and document."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
+from trailsweep.config import Options, build_config
+from trailsweep.config import cli_input_json as parse_cli_input_json
+from trailsweep.errors import InputError
+from trailsweep.lookup import Lookup, run_lookup
+from trailsweep.runner import setup_logging
+from trailsweep.sink import silence_stdout
+from trailsweep.timeparse import parse_time
+
+
+def lookup_events_command(
+    lookup_attributes: Annotated[
+        list[str] | None, typer.Option(help=LOOKUP_ATTRIBUTES_HELP, show_default=False)
+    ] = None,
+    where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
+    start_time: Annotated[
+        str | None,
+        typer.Option(
+            help="Oldest event (inclusive): ISO 8601, a date or epoch seconds (UTC), or an "
+            "age such as 7d. Default: the API's (90 days back)."
+        ),
+    ] = None,
+    end_time: Annotated[
+        str | None,
+        typer.Option(help="Newest event (inclusive), same forms. Default: the API's (now)."),
+    ] = None,
+    event_category: Annotated[
+        str | None, typer.Option(help="'insight' for Insights events instead of management.")
+    ] = None,
+    max_items: Annotated[
+        int | None,
+        typer.Option(
+            help="Print at most this many events, then a NextToken to pass to "
+            "--starting-token (the AWS CLI's token; the CLI takes ours too)."
+        ),
+    ] = None,
+    page_size: Annotated[
+        int | None, typer.Option(help="Events per call (MaxResults), 1..50. Default 50.")
+    ] = None,
+    starting_token: Annotated[
+        str | None, typer.Option(help="Continue from a NextToken a --max-items run printed.")
+    ] = None,
+    next_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Make one call with this raw API NextToken and print the raw response "
+            "(no pagination, as the AWS CLI)."
+        ),
+    ] = None,
+    max_results: Annotated[
+        int | None,
+        typer.Option(help="MaxResults of a single call (implies --no-paginate).", hidden=True),
+    ] = None,
+    paginate: Annotated[
+        bool,
+        typer.Option(
+            "--paginate/--no-paginate",
+            help="--no-paginate: make one call and print its raw NextToken.",
+        ),
+    ] = True,
+    cli_input_json: Annotated[
+        str | None,
+        typer.Option(
+            help="Parameters as JSON, inline or file://path (flags override it); see "
+            "--generate-cli-skeleton input. NextToken there is a raw API token to start from."
+        ),
+    ] = None,
+    generate_cli_skeleton: Annotated[
+        str | None,
+        typer.Option(help="Print the input (default) or output JSON skeleton and exit."),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Region to ask. Default: AWS_REGION / the profile's.")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile for credentials.")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="Send the calls here (e.g. the emulator). AWS_ENDPOINT_URL works too."),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--output", help="Output format: json (the only one).")
+    ] = "json",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every call on stderr.")
+    ] = False,
+) -> None:
+    """LookupEvents for one account and region, printed as `aws cloudtrail lookup-events`
+    prints it: one JSON document {"Events": [...], "NextToken": ...}, EventTime in epoch
+    seconds as the AWS CLI v1 shows it. Accepts the AWS CLI's flags, so scripts can swap
+    `aws cloudtrail` for `trailsweep`.
+
+    Beyond the API: --lookup-attributes may repeat (AND across keys, OR across the values
+    of one key) and --where filters on any field of the CloudTrail record. The most
+    selective key runs on the server (one chain of calls per value, merged newest first,
+    each event once); other keys and --where run here, on each returned event, so they
+    cost no extra calls.
+
+    Differences from the AWS CLI, on purpose: bad input is found before any call and exits
+    2 (the CLI exits 255), naming the same API error code where the API would have given
+    one; --max-items must be 1 or more; only --output json.
+    """
+    if generate_cli_skeleton is not None:
+        sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
+        return
+    if output != "json":
+        raise InputError(
+            f"--output: {output!r} is not supported; lookup-events prints JSON (--output json), "
+            "pipe it to jq for other shapes"
+        )
+    opts = Options()
+    raw_token: str | None = None
+    if cli_input_json:
+        opts, raw_token = _input_json(cli_input_json)
+    flags = Options(
+        lookup_attributes=lookup_attributes or None, where=where or None,
+        start_time=start_time, end_time=end_time, event_category=event_category,
+        max_items=max_items, page_size=page_size, region=region, profile=profile,
+        endpoint_url=endpoint_url,
+    )  # fmt: skip
+    opts = opts.overlay(flags)
+    single = not paginate or next_token is not None or max_results is not None
+    if single:
+        given = [
+            name for name, value in (("--max-items", max_items), ("--page-size", page_size),
+                                     ("--starting-token", starting_token)) if value is not None
+        ]  # fmt: skip
+        if given:
+            raise InputError(
+                "Cannot specify --no-paginate along with pagination arguments: "
+                f"{given[0]} (--next-token and --max-results make one call)"
+            )
+        if max_results is not None:
+            opts.page_size = max_results
+    now = datetime.now(UTC)
+    try:
+        cfg = build_config(opts, now=now)
+    except InputError as err:
+        raise _as_aws(err) from None
+    query = dataclasses.replace(
+        cfg.query,
+        start=parse_time(opts.start_time, now=now) if opts.start_time else cfg.query.start,
+        end=parse_time(opts.end_time, now=now) if opts.end_time else cfg.query.end,
+        send_start=bool(opts.start_time), send_end=bool(opts.end_time),
+    )  # fmt: skip
+    lookup = Lookup(
+        query=query, region=cfg.region, profile=cfg.profile, endpoint_url=cfg.endpoint_url,
+        starting_token=starting_token or raw_token, single_call=single,
+        next_token=next_token,
+    )  # fmt: skip
+    setup_logging(verbose=verbose)
+    try:
+        anyio.run(run_lookup, lookup, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _input_json(text: str) -> tuple[Options, str | None]:
+    """--cli-input-json for lookup-events: as the sweep reads it, plus NextToken (a raw API
+    token to start from, as the AWS CLI treats it)."""
+    import orjson
+
+    raw = text
+    if text.startswith("file://"):
+        try:
+            raw = Path(text[7:]).read_text(encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"--cli-input-json: cannot read {text[7:]}: {err.strerror}") from None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = None
+    token = doc.pop("NextToken", None) if isinstance(doc, dict) else None
+    if token is not None and not isinstance(token, str):
+        raise InputError("--cli-input-json: NextToken must be a string")
+    opts = parse_cli_input_json(orjson.dumps(doc).decode() if isinstance(doc, dict) else raw)
+    return opts, token or None
+
+
+def _as_aws(err: InputError) -> InputError:
+    """The error as the AWS CLI words a service error, when the API has a code for it."""
+    if err.code is None:
+        return err
+    return InputError(
+        f"An error occurred ({err.code}) when calling the LookupEvents operation: {err}",
+        code=err.code,
+    )
