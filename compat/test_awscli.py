@@ -1,9 +1,17 @@
 """The real AWS CLI against the emulator (`make compat`; it needs the AWS CLI, which `make
 compat` installs in .compat-venv, kept apart from ours). Not part of `make test`: CI has no
-AWS CLI of its own, and a skipped test there would prove nothing."""
+AWS CLI of its own, and a skipped test there would prove nothing.
+
+`trailsweep lookup-events` must print what `aws cloudtrail lookup-events` prints for the same
+invocation against the same emulator: compared as parsed JSON (same keys, values, order).
+NextTokens cannot be equal byte for byte (the API's tokens carry the time they were issued),
+so they are compared by what they decode to, and each tool must continue from the other's.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -12,15 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from trailsweep.emulator import EmulatorThread
 
-from support import aws_env, settings
+from support import NOW_EPOCH, aws_env, settings
 
-AWS = os.environ.get("TRAILSWEEP_AWS_CLI") or shutil.which("aws") or "aws"
+AWS = os.environ.get("TRAILSWEEP_AWS_CLI") or shutil.which("aws")
+pytestmark = pytest.mark.skipif(
+    AWS is None, reason="no AWS CLI: run `make compat`, which installs one in .compat-venv"
+)
+HOUR = 3600
 
 
 @pytest.fixture(scope="module")
@@ -29,46 +40,197 @@ def emu() -> Iterator[EmulatorThread]:
         yield e
 
 
-def aws(emu: EmulatorThread, *args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [AWS, *args, "--output", "json"], env=aws_env(emu), capture_output=True, check=False
+def _run(cmd: list[str], emu: EmulatorThread) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        cmd, env=aws_env(emu), capture_output=True, check=False, stdin=subprocess.DEVNULL
     )
-    assert result.returncode == 0, result.stderr.decode()
-    doc: dict[str, Any] = orjson.loads(result.stdout)
+
+
+def aws_raw(emu: EmulatorThread, *args: str) -> subprocess.CompletedProcess[bytes]:
+    assert AWS is not None
+    return _run([AWS, "cloudtrail", "lookup-events", *args], emu)
+
+
+def ts_raw(emu: EmulatorThread, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return _run([sys.executable, "-m", "trailsweep", "lookup-events", *args], emu)
+
+
+def _doc(result: subprocess.CompletedProcess[bytes], who: str) -> dict[str, Any]:
+    assert result.returncode == 0, f"{who}: {result.stderr.decode()}"
+    doc: dict[str, Any] = json.loads(result.stdout)
     return doc
 
 
-def _times(doc: dict[str, Any]) -> list[int]:
-    return [int(float(e["EventTime"])) for e in doc["Events"]]
+def both(emu: EmulatorThread, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _doc(aws_raw(emu, *args), "aws"), _doc(ts_raw(emu, *args), "trailsweep")
 
 
-def test_max_items_and_starting_token(emu: EmulatorThread) -> None:
-    """--max-items 10, then --starting-token continues exactly where it stopped."""
+def _token(doc: dict[str, Any]) -> dict[str, Any] | None:
+    token = doc.get("NextToken")
+    if token is None:
+        return None
+    decoded: dict[str, Any] = json.loads(base64.b64decode(token))
+    return {k: (v is not None if k == "NextToken" else v) for k, v in decoded.items()}
+
+
+def assert_same(aws_doc: dict[str, Any], ts_doc: dict[str, Any]) -> None:
+    """Same document; NextTokens equal in shape (keys, truncation, API token present)."""
+    assert _token(ts_doc) == _token(aws_doc)
+    a = {k: v for k, v in aws_doc.items() if k != "NextToken"}
+    t = {k: v for k, v in ts_doc.items() if k != "NextToken"}
+    assert t == a
+    assert list(t) == list(a)
+    for ea, et in zip(a["Events"], t["Events"], strict=True):
+        assert list(et) == list(ea)  # keys in the same order
+
+
+def _window(hours_back: int, hours: int) -> list[str]:
+    end = NOW_EPOCH - hours_back * HOUR
+    return ["--start-time", str(end - hours * HOUR), "--end-time", str(end)]
+
+
+def _values(emu: EmulatorThread) -> dict[str, str]:
+    """One value seen in the truth for every attribute key."""
     account = emu.emulator.world.management.id
-    truth = emu.truth(account, "us-east-1")[:20]
-    first = aws(emu, "cloudtrail", "lookup-events", "--max-items", "10")
-    assert [e["EventId"] for e in first["Events"]] == [e["EventId"] for e in truth[:10]]
-    second = aws(
-        emu, "cloudtrail", "lookup-events", "--max-items", "10",
-        "--starting-token", first["NextToken"],
-    )  # fmt: skip
-    assert [e["EventId"] for e in second["Events"]] == [e["EventId"] for e in truth[10:20]]
+    events = emu.truth(account, "us-east-1", start=NOW_EPOCH - 6 * HOUR, end=NOW_EPOCH)
+    found: dict[str, str] = {}
+    for e in events:
+        for key in ("EventId", "EventName", "ReadOnly", "Username", "EventSource", "AccessKeyId"):
+            if e.get(key):
+                found.setdefault(key, e[key])
+        for r in e.get("Resources") or ():
+            found.setdefault("ResourceType", r["ResourceType"])
+            found.setdefault("ResourceName", r["ResourceName"])
+    return found
 
 
-def test_lookup_attributes_shorthand(emu: EmulatorThread) -> None:
-    """--lookup-attributes AttributeKey=Username,AttributeValue=... filters on the server."""
-    account = emu.emulator.world.management.id
-    want = emu.truth(account, "us-east-1", attribute=("Username", "alice"))[:25]
-    got = aws(
-        emu, "cloudtrail", "lookup-events", "--max-items", "25",
-        "--lookup-attributes", "AttributeKey=Username,AttributeValue=alice",
-    )  # fmt: skip
-    assert [e["EventId"] for e in got["Events"]] == [e["EventId"] for e in want]
-    assert want
+INVOCATIONS = {
+    "max items": ["--max-items", "7"],
+    "max items on a page boundary": ["--max-items", "4", "--page-size", "2"],
+    "max items inside a page": ["--max-items", "5", "--page-size", "3"],
+    "time range": _window(1, 3),
+    "time range epoch and ISO": ["--start-time", str(NOW_EPOCH - 7200), "--end-time",
+                                 "1970-01-01T00:00:00Z"],
+    "page size": [*_window(2, 2), "--page-size", "7"],
+    "everything in a window": _window(30, 6),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(INVOCATIONS))
+def test_same_document(emu: EmulatorThread, name: str) -> None:
+    args = INVOCATIONS[name]
+    if name == "time range epoch and ISO":  # an ISO end the CLI and we both parse
+        args = [*args[:3], "2099-01-01T00:00:00Z"]
+    aws_doc, ts_doc = both(emu, *args)
+    assert_same(aws_doc, ts_doc)
+    assert aws_doc["Events"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName",
+     "EventSource", "AccessKeyId"],
+)  # fmt: skip
+def test_each_attribute(emu: EmulatorThread, key: str) -> None:
+    value = _values(emu)[key]
+    shorthand = f"AttributeKey={key},AttributeValue={value}"
+    args = ["--lookup-attributes", shorthand, "--max-items", "12", *_window(0, 6)]
+    aws_doc, ts_doc = both(emu, *args)
+    assert_same(aws_doc, ts_doc)
+    assert aws_doc["Events"]
+    as_json = json.dumps([{"AttributeKey": key, "AttributeValue": value}])
+    assert_same(aws_doc, _doc(ts_raw(emu, "--lookup-attributes", as_json, *args[2:]), "ts"))
+
+
+def test_starting_token_both_ways(emu: EmulatorThread) -> None:
+    """Each tool continues from the other's NextToken, at a page boundary and inside one."""
+    boundary = ["--max-items", "4", "--page-size", "2"]
+    inside = ["--max-items", "5", "--page-size", "3"]
+    for first in (boundary, inside):
+        aws_first, ts_first = both(emu, *first)
+        rest = ["--max-items", "6", "--page-size", first[3]]
+        aws_next = _doc(aws_raw(emu, *rest, "--starting-token", ts_first["NextToken"]), "aws")
+        ts_next = _doc(ts_raw(emu, *rest, "--starting-token", aws_first["NextToken"]), "ts")
+        assert_same(aws_next, ts_next)
+        ids = [e["EventId"] for e in aws_first["Events"] + aws_next["Events"]]
+        everything = _doc(aws_raw(emu, "--max-items", str(len(ids))), "aws")
+        assert ids == [e["EventId"] for e in everything["Events"]]
+
+
+def test_cli_input_json(emu: EmulatorThread, tmp_path: Path) -> None:
+    value = _values(emu)["EventSource"]
+    doc = {
+        "LookupAttributes": [{"AttributeKey": "EventSource", "AttributeValue": value}],
+        "StartTime": NOW_EPOCH - 5 * HOUR,
+        "EndTime": NOW_EPOCH - HOUR,
+        "MaxResults": 9,
+    }
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(doc))
+    for source in (f"file://{path}", json.dumps(doc)):
+        aws_doc, ts_doc = both(emu, "--cli-input-json", source, "--max-items", "20")
+        assert_same(aws_doc, ts_doc)
+        assert aws_doc["Events"]
+    # Flags override the file.
+    aws_doc, ts_doc = both(emu, "--cli-input-json", f"file://{path}", "--max-items", "3",
+                           "--end-time", str(NOW_EPOCH - 2 * HOUR))  # fmt: skip
+    assert_same(aws_doc, ts_doc)
+
+
+def test_single_call(emu: EmulatorThread) -> None:
+    """--no-paginate / --max-results / --next-token: one call, the raw API NextToken."""
+    aws_doc, ts_doc = both(emu, "--max-results", "3")
+    assert [e["EventId"] for e in ts_doc["Events"]] == [e["EventId"] for e in aws_doc["Events"]]
+    aws_two, ts_two = both(emu, "--max-results", "3", "--next-token", aws_doc["NextToken"])
+    ts_cross = _doc(ts_raw(emu, "--max-results", "3", "--next-token", aws_doc["NextToken"]), "ts")
+    assert ts_cross["Events"] == aws_two["Events"] == ts_two["Events"]
+    aws_np, ts_np = both(emu, "--no-paginate")
+    assert ts_np["Events"] == aws_np["Events"]
+    assert len(ts_np["Events"]) == 50
+
+
+@pytest.mark.parametrize("kind", ["input", "output"])
+def test_skeleton(emu: EmulatorThread, kind: str) -> None:
+    aws_doc, ts_doc = both(emu, "--generate-cli-skeleton", kind)
+    if kind == "input":  # the CLI picks any AttributeKey of the enum, run to run
+        for doc in (aws_doc, ts_doc):
+            doc["LookupAttributes"][0]["AttributeKey"] = "?"
+    assert ts_doc == aws_doc
+
+
+ERRORS = {
+    "unknown key": (["--lookup-attributes", "AttributeKey=Foo,AttributeValue=x"],
+                    "InvalidLookupAttributesException"),
+    "ReadOnly value": (["--lookup-attributes", "AttributeKey=ReadOnly,AttributeValue=yes"],
+                       "InvalidLookupAttributesException"),
+    "start after end": (["--start-time", "2026-01-02", "--end-time", "2026-01-01"],
+                        "InvalidTimeRangeException"),
+    "event category": (["--event-category", "management"], "InvalidEventCategoryException"),
+    "page size 51": (["--page-size", "51"], "InvalidMaxResultsException"),
+    "page size 0": (["--page-size", "0"], "MaxResults"),
+    "bad starting token": (["--starting-token", "garbage"], "InvalidNextTokenException"),
+    "bad next token": (["--next-token", "garbage"], "InvalidNextTokenException"),
+    "no-paginate with max-items": (["--next-token", "x", "--max-items", "2"], "--no-paginate"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(ERRORS))
+def test_same_errors(emu: EmulatorThread, name: str) -> None:
+    """Both refuse, naming the same API error code (we exit 2, the CLI 255); no output."""
+    args, needle = ERRORS[name]
+    aws_result, ts_result = aws_raw(emu, *args), ts_raw(emu, *args)
+    assert aws_result.returncode != 0
+    assert needle in aws_result.stderr.decode()
+    assert ts_result.returncode == 2, ts_result.stderr.decode()
+    assert needle in ts_result.stderr.decode()
+    assert ts_result.stdout == b""
+    assert len(ts_result.stderr.decode().strip().splitlines()) == 1
 
 
 def test_sts_and_organizations(emu: EmulatorThread) -> None:
     """get-caller-identity and list-accounts work too."""
-    assert aws(emu, "sts", "get-caller-identity")["Account"] == emu.emulator.world.management.id
-    accounts = aws(emu, "organizations", "list-accounts")["Accounts"]
+    assert AWS is not None
+    ident = json.loads(_run([AWS, "sts", "get-caller-identity"], emu).stdout)
+    assert ident["Account"] == emu.emulator.world.management.id
+    accounts = json.loads(_run([AWS, "organizations", "list-accounts"], emu).stdout)["Accounts"]
     assert len(accounts) == len(emu.emulator.world.accounts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,7 +77,7 @@ def skeleton(kind: str) -> bytes:
     if kind not in ("input", "output"):
         raise InputError(f"--generate-cli-skeleton: {kind!r} is not valid; use input or output")
     doc = INPUT_SKELETON if kind == "input" else OUTPUT_SKELETON
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+    return json.dumps(doc, indent=4).encode() + b"\n"  # as the AWS CLI prints it
 
 
 def sweep_command(
