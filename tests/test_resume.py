@@ -115,7 +115,9 @@ def test_twenty_sigkills_then_resume_is_byte_identical(
 
 def test_expired_tokens_fall_back_and_stay_byte_identical(tmp_path: Path) -> None:
     """With a token TTL shorter than the pause before resuming, every stored token is
-    refused; the pairs re-query from their oldest written second, nothing lost or doubled."""
+    refused; the pairs re-query from their oldest written second, nothing lost or doubled.
+    (--no-slices: one chain per pair resumes from its stored token; sliced pairs resume
+    from the oldest written second without one, see test_sliced_resume...)"""
     clock = ManualClock(wall=float(NOW_EPOCH))
     fast = {"rate": 1e6, "burst": 1e6, "token_ttl": 30.0}
     with EmulatorThread(settings(members=4, suspended=0, faults=fast), clock=clock) as emu:
@@ -124,13 +126,13 @@ def test_expired_tokens_fall_back_and_stay_byte_identical(tmp_path: Path) -> Non
         assert run_cli(_args(ref, "--page-size", "7", rate="100"), env=env).returncode == 0
         out = tmp_path / "out.ndjson"
         for cut in (0.2, 0.5, 0.8):
-            proc = _start(_args(out, "--page-size", "7", rate="5"), env)
+            proc = _start(_args(out, "--page-size", "7", "--no-slices", rate="5"), env)
             _kill_when(proc, out, int(ref.stat().st_size * cut), deadline=60)
             clock.advance(31)  # every token issued so far has expired
             stats = emu.stats()["pairs"]
             refused_before = sum(p["errors"].get("InvalidNextTokenException", 0)
                                  for p in stats.values())  # fmt: skip
-        result = run_cli(_args(out, "--page-size", "7", rate="100"), env=env)
+        result = run_cli(_args(out, "--page-size", "7", "--no-slices", rate="100"), env=env)
         assert result.returncode == 0, result.stderr.decode()
         refused = sum(
             p["errors"].get("InvalidNextTokenException", 0) for p in emu.stats()["pairs"].values()

@@ -204,6 +204,9 @@ def sweep_command(
     lean: Annotated[
         bool, typer.Option("--lean/--no-lean", hidden=True, help="The lean call path.")
     ] = True,
+    slices: Annotated[
+        bool, typer.Option("--slices/--no-slices", hidden=True, help="Time-sliced pagers.")
+    ] = True,
     read_ahead: Annotated[
         int | None,
         typer.Option(
@@ -254,6 +257,7 @@ def sweep_command(
     cfg = dataclasses.replace(
         build_config(opts, now=datetime.now(UTC)),
         lean=lean,
+        slices=slices,
         read_ahead=None if read_ahead is None else max(0, read_ahead),
     )
     if summary_json:

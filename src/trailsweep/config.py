@@ -85,6 +85,9 @@ class SweepConfig:
     raw: bool = False
     unordered: bool = False
     lean: bool = True  # False: LookupEvents through aioboto3's client (for benchmarks)
+    # Time slices when a pair's latency keeps one NextToken chain under its quota
+    # (slices.SlicedPager); False: one chain per pair (for benchmarks).
+    slices: bool = True
     # Pages each pair may hold ready beyond the one being fetched; None: as many as a
     # budget of READ_AHEAD_BUDGET pages over all pairs allows, at most 12 (auto_read_ahead).
     read_ahead: int | None = None

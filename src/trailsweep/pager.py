@@ -20,7 +20,7 @@ from trailsweep.adaptive import AdaptiveRate
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.errors import PairFailed
 from trailsweep.limiter import RateLimiter
-from trailsweep.pair import PageRef, PairState, SweepEvent
+from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import Backoff, RetryBudget, classify
 
@@ -83,6 +83,8 @@ class Pager:
         pace: AdaptiveRate | None = None,
         track: bool = True,
         by_time: bool = False,
+        start: Cursor | None = None,
+        window: tuple[int, int] | None = None,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -100,6 +102,13 @@ class Pager:
         self.seq_base = chain << 40  # ties across chains: by chain, then API order
         self.track = track
         self.by_time = by_time
+        self.start = start  # where to begin instead of the pair's cursor
+        self.window = window  # (StartTime, EndTime) of a time slice instead of the query's
+        # Events older than `cut` end the chain (a slice whose older part went to another
+        # chain after it started); may be set while the chain runs.
+        self.cut: int | None = None
+        self.served = 0  # events LookupEvents returned to this chain
+        self.floor: int | None = None  # the oldest second looked at so far
 
     async def pages(self) -> AsyncIterator[list[SweepEvent]]:
         """Pages from where the pair's cursor says its written events end (the start, for a
@@ -108,9 +117,12 @@ class Pager:
         (a token we were given, with nothing looked at yet, fails the pair instead).
         Events the client-side filter rejects are dropped here; served indexes stay those
         of the page as LookupEvents returned it (a checkpoint counts in those)."""
-        pair, cur = self.pair, self.pair.cursor
+        pair = self.pair
+        cur = self.start if self.start is not None else pair.cursor
         acct, region = pair.account, pair.region
         base = self.query.api_params(self.attribute)
+        if self.window is not None:
+            base = dict(base, StartTime=self.window[0], EndTime=self.window[1])
         accept = self.accept
         end, token, drop = cur.end, cur.token, cur.skip
         oldest, at_oldest = cur.oldest, list(cur.ids)  # what is already out, newest last
@@ -147,6 +159,11 @@ class Pager:
             events = page.get("Events") or ()
             next_token = page.get("NextToken")
             ref = PageRef(token, end, len(events), next_token)
+            self.served += len(events)
+            cut = self.cut
+            if cut is not None and events and int(events[-1]["EventTime"]) < cut:
+                events = [e for e in events if int(e["EventTime"]) >= cut]
+                next_token = None  # the rest belongs to an older slice
             batch: list[SweepEvent] = []
             for i, e in enumerate(events):
                 if i < drop:
@@ -160,7 +177,7 @@ class Pager:
                 seq += 1
             drop = 0
             if events:
-                floor = int(events[-1]["EventTime"])
+                floor = self.floor = int(events[-1]["EventTime"])
             if remaining is not None:
                 batch = batch[:remaining]
                 remaining -= len(batch)
@@ -216,6 +233,8 @@ class Pager:
                     continue
                 await self.clock.sleep(self.backoff.delay(attempt))
                 continue
+            latency = self.clock.monotonic() - started
+            pair.latency = latency if not pair.latency else 0.8 * pair.latency + 0.2 * latency
             _log(pair, started, self.clock, "ok")
             self.pace.on_success()
             pair.rate = self.pace.rate

@@ -60,6 +60,7 @@ class PairState:
     error: str | None = None
     cursor: Cursor = field(default_factory=Cursor)
     rate: float = 0.0  # current calls/s allowed (adaptive); 0 until the pair starts
+    latency: float = 0.0  # seconds a call takes (moving average of successful calls)
 
     @property
     def name(self) -> str:

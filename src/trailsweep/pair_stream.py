@@ -39,10 +39,20 @@ def pair_source(
     refresh: Callable[[], Awaitable[None]] | None,
     depth: int,
     task_group: TaskGroup,
+    sliced: bool = False,
 ) -> AsyncIterator[Sequence[SweepEvent]]:
-    """The pages of one pair: its one Pager, or its chains merged (`pair_pages`), each
-    chain with a share of the pair's read-ahead `depth`."""
+    """The pages of one pair: its one Pager; with `sliced`, a `SlicedPager` (time slices
+    when the latency needs them; it holds up to `depth` pages ahead itself); or, for
+    several values of the attribute sent to the API, those chains merged (`pair_pages`),
+    each with a share of `depth`."""
     chains = len(query.plan.chains)
+    if chains == 1 and sliced:
+        from trailsweep.slices import SlicedPager  # slices imports this module's neighbours
+
+        return SlicedPager(
+            pair, client, limiter, query, clock=clock, refresh=refresh, depth=depth,
+            task_group=task_group,
+        ).pages()  # fmt: skip
     if chains == 1:
         return Pager(pair, client, limiter, query, clock=clock, refresh=refresh).pages()
     pace, budget = AdaptiveRate(limiter), RetryBudget()

@@ -153,6 +153,7 @@ async def _run(
         depth = config.read_ahead
     else:
         depth = auto_read_ahead(len(active))
+    sliced = config.slices
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
         http = await stack.enter_async_context(http_session(len(active))) if lean else None
@@ -174,8 +175,9 @@ async def _run(
             pages = pair_source(
                 pair, client, limiter, config.query, clock=clock,
                 refresh=pool.refresher(pair.account), depth=depth, task_group=tg,
+                sliced=sliced,
             )  # fmt: skip
-            if unordered:
+            if unordered or sliced:  # a SlicedPager reads ahead on its own
                 sources.append(pages)
             else:
                 sources.append(await stack.enter_async_context(prefetched(pages, depth, tg)))

@@ -22,6 +22,8 @@ class PairStats:
     events: int = 0
     pages: int = 0
     max_per_second: int = 0  # most calls accepted within any 1-second window
+    in_flight: int = 0  # admitted calls waiting out their added latency
+    max_in_flight: int = 0  # the most at once: how many NextToken chains the client ran
     first_call: float | None = None
     last_call: float | None = None
     _recent: deque[float] = field(default_factory=deque)
@@ -41,6 +43,7 @@ class PairStats:
             "events": self.events,
             "pages": self.pages,
             "max_per_second": self.max_per_second,
+            "max_in_flight": self.max_in_flight,
             "first_call": self.first_call,
             "last_call": self.last_call,
         }

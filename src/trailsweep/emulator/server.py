@@ -233,7 +233,12 @@ class Emulator:
                 raise ApiError("ThrottlingException", "Rate exceeded")
             delay = f.latency_ms + (self._rng.uniform(0, f.jitter_ms) if f.jitter_ms else 0.0)
             if delay > 0:
-                await self.clock.sleep(delay / 1000.0)
+                stats.in_flight += 1
+                stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+                try:
+                    await self.clock.sleep(delay / 1000.0)
+                finally:
+                    stats.in_flight -= 1
             if f.reset_rate and self._rng.random() < f.reset_rate:
                 stats.errors["ConnectionReset"] += 1
                 _reset(request)
