@@ -92,7 +92,8 @@ def sweep_command(
         str | None,
         typer.Option(
             help="Regions, comma-separated, or 'all' for each account's enabled "
-            "regions (EC2 DescribeRegions). Default: the configured region."
+            "regions (Account ListRegions, or EC2 DescribeRegions where that is refused). "
+            "Default: the configured region."
         ),
     ] = None,
     lookup_attributes: Annotated[

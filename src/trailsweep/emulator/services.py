@@ -1,9 +1,15 @@
 """STS, Organizations, EC2 DescribeRegions and Account ListRegions: what a sweep needs to
-find the organization's accounts and regions and to get into each account."""
+find the organization's accounts and regions and to get into each account.
+
+`calls(world)` counts the requests that reached each of these actions (refused ones too),
+so tests can tell how discovery went: e.g. no DescribeRegions and no AssumeRole at all.
+"""
 
 from __future__ import annotations
 
 import time
+import weakref
+from collections import Counter
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -13,6 +19,17 @@ from trailsweep.emulator.protocol import ApiError, request_id
 from trailsweep.emulator.world import ALL_REGIONS, KNOWN_REGIONS, OPT_IN_REGIONS, Principal, World
 
 _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+_CALLS: weakref.WeakKeyDictionary[World, Counter[str]] = weakref.WeakKeyDictionary()
+
+
+def calls(world: World) -> Counter[str]:
+    """Requests that reached each action (AssumeRole, ListAccounts, DescribeRegions,
+    ListRegions) of this world, whatever their outcome. Requests refused before they get
+    here (bad signature, a DescribeRegions in a region not enabled) are not counted."""
+    counter = _CALLS.get(world)
+    if counter is None:
+        counter = _CALLS[world] = Counter()
+    return counter
 
 
 def _iso(epoch: float) -> str:
@@ -20,6 +37,7 @@ def _iso(epoch: float) -> str:
 
 
 def assume_role(world: World, caller: Principal, params: dict[str, str], wall: float) -> str:
+    calls(world)["AssumeRole"] += 1
     arn = params.get("RoleArn", "")
     session = params.get("RoleSessionName", "")
     if not arn or not session:
@@ -68,6 +86,7 @@ def get_caller_identity(caller: Principal) -> str:
 
 
 def list_accounts(world: World, caller: Principal, req: dict[str, Any]) -> bytes:
+    calls(world)["ListAccounts"] += 1
     if caller.account != world.management.id:
         raise ApiError(
             "AccessDeniedException",
@@ -110,6 +129,7 @@ def _offset(token: object, code: str) -> int:
 
 
 def describe_regions(world: World, account: str, params: dict[str, str]) -> str:
+    calls(world)["DescribeRegions"] += 1
     enabled = world.enabled_regions(account)
     all_regions = params.get("AllRegions", "false").lower() == "true"
     wanted = {v for k, v in params.items() if k.startswith("RegionName.")}
@@ -136,11 +156,39 @@ def describe_regions(world: World, account: str, params: dict[str, str]) -> str:
 
 
 def list_regions(world: World, caller: Principal, req: dict[str, Any]) -> bytes:
-    account = req.get("AccountId") or caller.account
-    if account != caller.account and caller.account != world.management.id:
-        raise ApiError("AccessDeniedException", "Only the management account may name AccountId.")
-    if account not in world.by_id:
-        raise ApiError("ValidationException", f"Unknown account {account}.")
+    """Account ListRegions. Without AccountId: the caller's own account. With it: only from
+    the management account (no delegated admin is modelled), never the caller's own id (AWS
+    wants it omitted), and only while the organization trusts the Account Management
+    service (`Faults.account_trusted_access`)."""
+    calls(world)["ListRegions"] += 1
+    size = req.get("MaxResults", 50)
+    if type(size) is not int or not 1 <= size <= 50:
+        raise ApiError("ValidationException", "MaxResults must be between 1 and 50.")
+    named = req.get("AccountId")
+    if named is not None:
+        if named == caller.account:
+            raise ApiError(
+                "ValidationException",
+                "An account can't specify its own AccountId; omit AccountId to call the "
+                "operation for the calling account.",
+            )
+        if caller.account != world.management.id:
+            raise ApiError(
+                "AccessDeniedException",
+                "Only the organization's management account or a delegated administrator "
+                "may specify AccountId.",
+                403,
+            )
+        if not world.settings.faults.account_trusted_access:
+            raise ApiError(
+                "AccessDeniedException",
+                "The organization does not have trusted access enabled for the Account "
+                "Management service (account.amazonaws.com).",
+                403,
+            )
+        if named not in world.by_id:
+            raise ApiError("ValidationException", f"Unknown account {named}.")
+    account = named or caller.account
     enabled = world.enabled_regions(account)
     statuses = set(req.get("RegionOptStatusContains") or ())
     regions = []
@@ -151,7 +199,6 @@ def list_regions(world: World, caller: Principal, req: dict[str, Any]) -> bytes:
             status = "DISABLED"
         if not statuses or status in statuses:
             regions.append({"RegionName": region, "RegionOptStatus": status})
-    size = req.get("MaxResults", 50)
     start = _offset(req.get("NextToken"), "ValidationException")
     out: dict[str, Any] = {"Regions": regions[start : start + size]}
     if start + size < len(regions):

@@ -32,6 +32,9 @@ class Faults:
     deny_accounts: list[str] = field(default_factory=list)  # AccessDeniedException
     disabled_regions: dict[str, list[str]] = field(default_factory=dict)  # account -> regions
     unassumable_accounts: list[str] = field(default_factory=list)  # AssumeRole is denied
+    # False: Account ListRegions naming a member (AccountId) is AccessDeniedException, as in
+    # an organization without trusted access for the Account Management service.
+    account_trusted_access: bool = True
     credential_ttl: float = 3600.0  # seconds an AssumeRole session lives (wall clock)
     token_ttl: float = 3600.0  # seconds a LookupEvents NextToken stays valid (wall clock)
 
