@@ -114,10 +114,12 @@ def sweep_cmd(emu: Emulator, hours: float, rate: float, *extra: str) -> list[str
     ]  # fmt: skip
 
 
-def quota_scenarios(quick: bool) -> list[dict[str, Any]]:
+def quota_scenarios(quick: bool, only: list[int] | None = None) -> list[dict[str, Any]]:
     rows = []
     pages = 5 if quick else 12
     for pairs, rate in ((10, 2.0), (100, 2.0), (1000, 0.25)):
+        if only and pairs not in only:
+            continue
         per_pair_pages = pages if pairs < 1000 else max(2, pages // 3)
         per_day = per_pair_pages * 50  # a 24-hour window holds about this many pages
         for latency in (50, 1000):
@@ -126,12 +128,17 @@ def quota_scenarios(quick: bool) -> list[dict[str, Any]]:
                 "--events-per-day", str(per_day), "--skew", "1", "--rate", str(rate),
                 "--latency-ms", str(latency),
             )  # fmt: skip
+            # At 1 s a page, the same sweep with one NextToken chain per pair, for comparison.
+            modes = ["slices", "--no-slices"] if latency >= 1000 else ["slices"]
             try:
-                result = run(sweep_cmd(emu, 24, rate), emu.env())
-                row = {"pairs": pairs, "quota": rate, "latency_ms": latency, **result,
-                       **utilization(emu, rate)}  # fmt: skip
-                row["wall_vs_ideal"] = round(row["wall_s"] / max(0.1, row["ideal_s"]), 2)
-                rows.append(row)
+                for mode in modes:
+                    emu.reset()
+                    extra = [mode] if mode.startswith("--") else []
+                    result = run(sweep_cmd(emu, 24, rate, *extra), emu.env())
+                    row = {"pairs": pairs, "quota": rate, "latency_ms": latency, "mode": mode,
+                           **result, **utilization(emu, rate)}  # fmt: skip
+                    row["wall_vs_ideal"] = round(row["wall_s"] / max(0.1, row["ideal_s"]), 2)
+                    rows.append(row)
             finally:
                 emu.stop()
     return rows
@@ -234,6 +241,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer pages per pair")
     parser.add_argument("--only", choices=["quota", "cpu", "skew", "side"], action="append")
+    parser.add_argument("--pairs", type=int, action="append", help="quota: only these scales")
     args = parser.parse_args()
     wanted = set(args.only or ["quota", "cpu", "skew", "side"])
     results: dict[str, Any] = {}
@@ -244,7 +252,7 @@ def main() -> None:
             r["cpu_vs_naive"] = round(r["cpu_us_per_event"] / naive["cpu_us_per_event"], 3)
         print(table("Client CPU per event (same data, same run)", results["cpu"]))
     if "quota" in wanted:
-        results["quota"] = quota_scenarios(args.quick)
+        results["quota"] = quota_scenarios(args.quick, args.pairs)
         print(table("Quota utilization", results["quota"]))
     if "skew" in wanted:
         results["skew"] = skew_rows(args.quick)

@@ -109,6 +109,7 @@ class Pager:
         self.cut: int | None = None
         self.served = 0  # events LookupEvents returned to this chain
         self.floor: int | None = None  # the oldest second looked at so far
+        self.recent = 0.0  # events per second of window in the last page
 
     async def pages(self) -> AsyncIterator[list[SweepEvent]]:
         """Pages from where the pair's cursor says its written events end (the start, for a
@@ -177,7 +178,9 @@ class Pager:
                 seq += 1
             drop = 0
             if events:
+                top = self.floor if self.floor is not None else int(events[0]["EventTime"])
                 floor = self.floor = int(events[-1]["EventTime"])
+                self.recent = len(events) / (top - floor + 1)
             if remaining is not None:
                 batch = batch[:remaining]
                 remaining -= len(batch)

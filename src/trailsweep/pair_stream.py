@@ -49,10 +49,12 @@ def pair_source(
     if chains == 1 and sliced:
         from trailsweep.slices import SlicedPager  # slices imports this module's neighbours
 
-        return SlicedPager(
+        sliced_pager = SlicedPager(
             pair, client, limiter, query, clock=clock, refresh=refresh, depth=depth,
             task_group=task_group,
-        ).pages()  # fmt: skip
+        )  # fmt: skip
+        sliced_pager.begin()
+        return sliced_pager.pages()
     if chains == 1:
         return Pager(pair, client, limiter, query, clock=clock, refresh=refresh).pages()
     pace, budget = AdaptiveRate(limiter), RetryBudget()

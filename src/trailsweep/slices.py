@@ -7,21 +7,25 @@ pair is allowed. `SlicedPager` keeps about ``1 + latency * rate`` chains busy pe
 (at most `max_chains`), each on its own time slice of the pair's window, all under the
 pair's one limiter (DESIGN.md invariant 2):
 
-- The first chain starts on the whole window. Once a call's latency says one chain cannot
-  use the quota, the window still ahead of it is cut: the running chain keeps a short
-  slice (it stops at the cut, so no call is spent on events another chain will fetch),
-  and the rest becomes the remainder, from which later slices are carved one at a time,
-  newest first, each as the next free chain needs one.
-- A slice is sized to hold about `pages_per_slice` pages, from the density of events seen
-  so far (events served per second of window covered). A slice that comes back empty
-  makes the density lower and the next slice wider, so idle days cost a call or two,
-  not one per slice.
+- The first chain starts on the whole window. Whenever the pair has fewer chains than
+  its latency needs, the running slice with the most window left ahead of its chain is
+  split in two at the middle of what it has left: its chain keeps the newer half (it
+  stops at the cut, so no call is spent on events another chain fetches) and a new chain
+  takes the older half. Splitting what is left, rather than planning slices up front,
+  needs no guess of where the events are: busy hours get split again, quiet ones are
+  finished by the chain already on them.
+- Each split costs about one call (both halves end on a partial page, or the new one is
+  empty). So a slice is split on the chance its older half holds events only until one
+  split comes back empty; from then on, only while the density of events seen (overall,
+  or in the last page next to the cut) says that half holds `MIN_SPLIT_PAGES` pages.
+  Small remainders are left to the chain that has them.
 - Output is the slices concatenated newest first, each in API order: the same events in
   the same order as one chain (slices end one second before the next one starts). Only
   the slice at the head of the output is written; the others wait in memory, at most
   about `depth` pages over the pair (the head's chain, with nothing queued, is never held
-  back), which is why slices are short: about ``(chains - 1) * pages_per_slice`` pages
-  wait while the head finishes.
+  back). A full budget stops both the waiting chains and new splits, so at worst the pair
+  falls back to its head chain alone; since the largest remaining span is split first,
+  the new half sits right behind the slice it came from and waits least.
 - A checkpoint needs no slice state: the pair's written events are a prefix in time
   order, so a resume starts one chain at the oldest written second (skipping the EventIds
   written at it) and slices again from there.
@@ -48,6 +52,8 @@ from trailsweep.retry import RetryBudget
 from trailsweep.timeparse import to_epoch
 
 MAX_CHAINS = 4
+MIN_SPLIT_PAGES = 2
+MIN_SPLIT_SECONDS = 120
 
 
 @dataclass(eq=False, slots=True)
@@ -57,6 +63,7 @@ class _Slice:
     pager: Pager
     pages: deque[list[SweepEvent]] = field(default_factory=deque)
     done: bool = False
+    split: bool = False  # made by splitting another slice
 
 
 class SlicedPager:
@@ -74,7 +81,6 @@ class SlicedPager:
         depth: int,
         task_group: TaskGroup,
         max_chains: int = MAX_CHAINS,
-        pages_per_slice: int | None = None,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -85,13 +91,10 @@ class SlicedPager:
         self.depth = max(0, depth)
         self.task_group = task_group
         self.max_chains = max(1, max_chains)
-        self.pages_per_slice = pages_per_slice
         self.pace = AdaptiveRate(limiter)
         self.budget = RetryBudget()
         self.start = to_epoch(query.start)
-        self.slices: deque[_Slice] = deque()  # newest first; [0] is being written
-        self.remainder: int | None = None  # [start, remainder] is not in any slice yet
-        self.open: _Slice | None = None  # the first slice, until it is cut
+        self.slices: list[_Slice] = []  # newest first; [0] is being written
         self.held = 0  # pages fetched and not yet written, over every slice
         self.running = 0
         self.closed = False
@@ -100,6 +103,8 @@ class SlicedPager:
         self.scopes: list[anyio.CancelScope] = []
         self._changed = anyio.Event()
         self.chains_started = 0
+        self.begun = False
+        self.empty_splits = 0  # split-off slices that held no event at all
 
     # coordination ---------------------------------------------------------------------
     def _notify(self) -> None:
@@ -110,10 +115,6 @@ class SlicedPager:
         """Chains needed to use the pace: one per call in flight at this latency, plus one."""
         return min(self.max_chains, 1 + int(self.pair.latency * self.pace.rate))
 
-    def _slice_events(self, chains: int) -> int:
-        pages = self.pages_per_slice or max(1, self.depth // max(1, chains - 1))
-        return pages * self.query.page_size
-
     def _density(self) -> float | None:
         """Events served per second of window, over every chain so far (None: no data)."""
         events, seconds = self.finished_events, self.finished_seconds
@@ -123,73 +124,66 @@ class SlicedPager:
                 seconds += sl.hi - sl.pager.floor + 1
         return events / seconds if seconds > 0 else None
 
-    def _width(self, chains: int) -> int | None:
-        density = self._density()
-        if density is None:
-            return None
-        if density <= 0:
-            return 1 << 40  # nothing seen anywhere yet: take everything
-        return max(1, int(self._slice_events(chains) / density))
-
     # planning ---------------------------------------------------------------------------
     def _room(self) -> bool:
         """Whether a page may wait behind the head: `depth` pages per pair at most."""
         return self.held < self.depth
 
     def _plan(self) -> None:
-        """Start chains while more are needed, there is room, and window is left; always
-        one when none runs (a remainder is never left behind)."""
+        """Split running slices while the pair has fewer chains than it needs, pages have
+        room to wait, and some slice has enough window left to be worth a call."""
         if self.pair.failed or self.closed:
             return
         target = self._target()
-        if target >= 2 and self.remainder is None and self.open is not None:
-            self._cut_open(target)
-        while self.remainder is not None and (
-            self.running == 0 or (self.running < target and self._room())
-        ):
-            width = self._width(target) if target >= 2 else None
-            if width is None:
-                if self.running:
-                    return
-                width = 1 << 40  # the only chain: the whole remainder
-            hi = self.remainder
-            lo = max(self.start, hi - width + 1)
-            if lo - self.start < width // 2:  # a sliver would be left: take it too
-                lo = self.start
-            self.remainder = lo - 1 if lo > self.start else None
-            self._launch(lo, hi, Cursor())
+        while self.running < target and self._room():
+            density = self._density()
+            if density is None:
+                return
+            best: tuple[int, int] | None = None  # (span left, index)
+            for i, sl in enumerate(self.slices):
+                floor = sl.pager.floor
+                if sl.done or floor is None or floor - sl.lo < 2:
+                    continue
+                if best is None or floor - sl.lo > best[0]:
+                    best = (floor - sl.lo, i)
+            if best is None:
+                return
+            span, i = best
+            # The older half is likely as busy as the last page seen next to it, or as
+            # the pair overall, whichever is busier: data is uneven (nights, idle days).
+            # Until a split has come back empty, split on the chance (calls the pair has
+            # no chain for would be lost anyway); after that, only on the evidence.
+            guess = max(density, self.slices[i].pager.recent)
+            likely = span / 2 * guess >= MIN_SPLIT_PAGES * self.query.page_size
+            if not likely and (self.empty_splits or span < MIN_SPLIT_SECONDS):
+                return
+            self._split(i)
 
-    def _cut_open(self, target: int) -> None:
-        """Cut the first slice short, once it has seen a page: the rest becomes remainder."""
-        sl = self.open
-        assert sl is not None
-        floor, width = sl.pager.floor, self._width(target)
-        if sl.done or floor is None or width is None:
-            return
-        lo = floor - width + 1
-        if lo <= self.start + 1:
-            self.open = None  # it will finish soon enough on its own
-            return
-        sl.lo = lo
-        sl.pager.cut = lo
-        self.remainder = lo - 1
-        self.open = None
+    def _split(self, i: int) -> None:
+        """Give the older half of what slice `i` has left to a new chain, right after it."""
+        sl = self.slices[i]
+        assert sl.pager.floor is not None
+        cut = sl.lo + (sl.pager.floor - sl.lo + 1) // 2
+        older = _Slice(sl.lo, cut - 1, self._pager(sl.lo, cut - 1), split=True)
+        sl.lo = sl.pager.cut = cut
+        self.slices.insert(i + 1, older)
+        self._start(older)
 
-    def _launch(self, lo: int, hi: int, start: Cursor) -> _Slice:
+    def _pager(self, lo: int, hi: int, start: Cursor | None = None) -> Pager:
         pager = Pager(
             self.pair, self.client, self.limiter, self.query, clock=self.clock,
             refresh=self.refresh, pace=self.pace, budget=self.budget, track=False,
-            start=start, window=(lo, hi),
+            start=start or Cursor(), window=(lo, hi),
         )  # fmt: skip
         pager.seq_base = self.chains_started << 40  # unique keys over the pair's slices
         self.chains_started += 1
-        sl = _Slice(lo, hi, pager)
-        self.slices.append(sl)
+        return pager
+
+    def _start(self, sl: _Slice) -> None:
         self.running += 1
         scope = anyio.CancelScope()
         self.scopes.append(scope)
         self.task_group.start_soon(self._run, sl, scope)
-        return sl
 
     async def _run(self, sl: _Slice, scope: anyio.CancelScope) -> None:
         with scope:
@@ -208,29 +202,41 @@ class SlicedPager:
             finally:
                 sl.done = True
                 self.running -= 1
+                if sl.split and sl.pager.served == 0:
+                    self.empty_splits += 1
                 self.finished_events += sl.pager.served
                 self.finished_seconds += sl.hi - sl.lo + 1
                 self._notify()
         self._plan()
 
     # output -----------------------------------------------------------------------------
-    async def pages(self) -> AsyncIterator[list[SweepEvent]]:
-        """The pair's pages in order; from the pair cursor's oldest written second on."""
+    def begin(self) -> None:
+        """Start the first chain now, before anyone reads: the merge asks the pairs for
+        their first pages one after the other, and a pair that only started then would
+        make every pair wait for the latency of all the pairs before it."""
+        if self.begun:
+            return
+        self.begun = True
         pair, cur = self.pair, self.pair.cursor
         pair.events = cur.written
         pair.state = "running"
         pair.rate = self.pace.rate
         hi = to_epoch(self.query.end) if cur.oldest is None else cur.oldest
-        first = Cursor(oldest=cur.oldest, ids=list(cur.ids))
-        self.open = self._launch(self.start, hi, first)
-        self.open.pager.by_time = cur.oldest is not None
+        first = _Slice(
+            self.start,
+            hi,
+            self._pager(self.start, hi, Cursor(oldest=cur.oldest, ids=list(cur.ids))),
+        )
+        first.pager.by_time = cur.oldest is not None
+        self.slices.append(first)
+        self._start(first)
+
+    async def pages(self) -> AsyncIterator[list[SweepEvent]]:
+        """The pair's pages in order; from the pair cursor's oldest written second on."""
+        self.begin()
+        pair = self.pair
         try:
-            while self.slices or self.remainder is not None:
-                if not self.slices:
-                    self._plan()  # launches one unless the pair failed
-                    if not self.slices:
-                        break
-                    continue
+            while self.slices:
                 changed = self._changed
                 head = self.slices[0]
                 if head.pages:
@@ -243,7 +249,7 @@ class SlicedPager:
                 if head.done:
                     if pair.failed:
                         break  # nothing after a failed slice: the written part stays a prefix
-                    self.slices.popleft()
+                    self.slices.pop(0)
                     self._plan()
                     continue
                 await changed.wait()
