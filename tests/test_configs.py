@@ -32,6 +32,13 @@ def test_examples_cover_single_org_and_attribute() -> None:
     assert {"single-account.toml", "org.toml", "console-logins.toml", "demo.toml"} <= names
     org = load_config(str(Path(__file__).parents[1] / "configs" / "org.toml"))
     assert org.accounts == ["org"] and org.regions == ["all"]
+    filters = load_config(str(Path(__file__).parents[1] / "configs" / "failed-logins.toml"))
+    plan = build_config(filters, now=NOW).query.plan
+    assert [a.value for a in plan.pushed] == ["ConsoleLogin", "AssumeRole"]
+    assert [w.text for w in plan.where] == [
+        "errorCode~AccessDenied|Failed",
+        "userIdentity.type exists",
+    ]
 
 
 def test_flags_override_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
