@@ -52,13 +52,14 @@ def test_flags_override_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_read_ahead_stays_within_the_memory_budget() -> None:
-    """Up to 12 pages per pair while 1,600 pages over all pairs allow, then fewer, never < 0."""
-    from trailsweep.config import READ_AHEAD_BUDGET, auto_read_ahead
+    """Up to 40 pages per pair while 1,600 pages over all pairs allow, then fewer, never < 0."""
+    from trailsweep.config import READ_AHEAD_BUDGET, READ_AHEAD_MAX, auto_read_ahead
 
-    assert auto_read_ahead(10) == 12
-    assert auto_read_ahead(100) == 12
+    assert READ_AHEAD_MAX == 40
+    assert auto_read_ahead(10) == 40
+    assert auto_read_ahead(100) == 14
     assert auto_read_ahead(1000) == 0
     for pairs in (1, 7, 100, 150, 400, 1000, 5000):
         depth = auto_read_ahead(pairs)
-        assert 0 <= depth <= 12
+        assert 0 <= depth <= READ_AHEAD_MAX
         assert depth == 0 or pairs * (depth + 2) <= READ_AHEAD_BUDGET

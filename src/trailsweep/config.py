@@ -249,7 +249,7 @@ def _names(given: list[str] | None, everything: str, pattern: re.Pattern[str], p
 
 
 READ_AHEAD_BUDGET = 1600  # pages buffered over all pairs: at most ~180 MB of parsed events
-READ_AHEAD_MAX = 12
+READ_AHEAD_MAX = 40
 
 
 def auto_read_ahead(pairs: int) -> int:
@@ -260,7 +260,11 @@ def auto_read_ahead(pairs: int) -> int:
     read-ahead used 45% of the quota (2.05x the ideal wall time), 8 used 94% (1.28x), 12
     used 99% (1.08x, the same as --unordered). But a parsed 50-event page is ~112 KB and
     every pair also holds the page being merged and the one in flight: at 1,000 pairs, 4
-    pages each meant 600 MB. So: up to 12 while the budget allows, then fewer.
+    pages each meant 600 MB. So: up to READ_AHEAD_MAX while the budget allows, then fewer.
+    Time slices (slices.py) share this budget: a pair whose pages take 1 s needs room for
+    the slices behind its head, and the merge can hold a pair back while others catch up.
+    8 pairs, 1 s pages, ~30 pages each: 12 pages of room used 62% of the quota on the
+    busiest pairs (1.68x the ideal wall time), 40 used 97% (1.08x).
     """
     return max(0, min(READ_AHEAD_MAX, READ_AHEAD_BUDGET // max(1, pairs) - 2))
 

@@ -9,11 +9,11 @@ pair's one limiter (DESIGN.md invariant 2):
 
 - The first chain starts on the whole window. Whenever the pair has fewer chains than
   its latency needs, the running slice with the most window left ahead of its chain is
-  split in two at the middle of what it has left: its chain keeps the newer half (it
-  stops at the cut, so no call is spent on events another chain fetches) and a new chain
-  takes the older half. Splitting what is left, rather than planning slices up front,
-  needs no guess of where the events are: busy hours get split again, quiet ones are
-  finished by the chain already on them.
+  split: its chain keeps a short stretch below where it is (a few pages' worth at the
+  density seen, at most half of what it has left; it stops at the cut, so no call is
+  spent on events another chain fetches) and a new chain takes the rest. Splitting what
+  is left, rather than planning slices up front, needs no guess of where the events are:
+  busy hours get split again, quiet ones are finished by the chain already on them.
 - Each split costs about one call (both halves end on a partial page, or the new one is
   empty). So a slice is split on the chance its older half holds events only until one
   split comes back empty; from then on, only while the density of events seen (overall,
@@ -157,13 +157,24 @@ class SlicedPager:
             likely = span / 2 * guess >= MIN_SPLIT_PAGES * self.query.page_size
             if not likely and (self.empty_splits or span < MIN_SPLIT_SECONDS):
                 return
-            self._split(i)
+            # The chain keeps about `_keep_pages` pages' worth (at most half of what it
+            # has left) and hands the rest on: the pages of the new chain wait only for
+            # that short stretch, so the read-ahead budget is not filled by one slice
+            # waiting behind a long one.
+            keep = int(self._keep_pages(target) * self.query.page_size / guess) if guess else 0
+            self._split(i, keep)
 
-    def _split(self, i: int) -> None:
-        """Give the older half of what slice `i` has left to a new chain, right after it."""
+    def _keep_pages(self, target: int) -> int:
+        """Pages a split chain keeps: the pair's budget shared by the chains it needs."""
+        return max(MIN_SPLIT_PAGES, self.depth // max(1, target))
+
+    def _split(self, i: int, keep: int) -> None:
+        """Cut slice `i` `keep` seconds below where its chain is (at most half of what it
+        has left) and give the older part to a new chain, right after it."""
         sl = self.slices[i]
-        assert sl.pager.floor is not None
-        cut = sl.lo + (sl.pager.floor - sl.lo + 1) // 2
+        floor = sl.pager.floor
+        assert floor is not None
+        cut = max(sl.lo + (floor - sl.lo + 1) // 2, floor - keep + 1)
         older = _Slice(sl.lo, cut - 1, self._pager(sl.lo, cut - 1), split=True)
         sl.lo = sl.pager.cut = cut
         self.slices.insert(i + 1, older)
