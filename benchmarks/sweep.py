@@ -116,11 +116,13 @@ def sweep_cmd(emu: Emulator, hours: float, rate: float, *extra: str) -> list[str
 
 def quota_scenarios(quick: bool, only: list[int] | None = None) -> list[dict[str, Any]]:
     rows = []
-    pages = 5 if quick else 12
+    # Pages per pair: enough that the first second of each pair (one call, before any
+    # latency is known) and its last page do not dominate the ratio.
+    pages = 5 if quick else 30
     for pairs, rate in ((10, 2.0), (100, 2.0), (1000, 0.25)):
         if only and pairs not in only:
             continue
-        per_pair_pages = pages if pairs < 1000 else max(2, pages // 3)
+        per_pair_pages = pages if pairs < 1000 else max(2, pages // 6)
         per_day = per_pair_pages * 50  # a 24-hour window holds about this many pages
         for latency in (50, 1000):
             emu = Emulator(
