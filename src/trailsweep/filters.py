@@ -12,7 +12,8 @@ Decisions (there was nobody to ask):
 - `!=` and `!~` hold when the field is absent or null (as SQL's IS DISTINCT FROM); add
   `PATH exists` to require the field.
 - `exists` means present and not null: CloudTrail writes `"responseElements": null` for
-  calls that return nothing, and "has a response" is what people mean.
+  calls that return nothing, and "has a response" is what people mean. An empty list or
+  object is present.
 - Values are compared as text: strings as they are, true/false/null and numbers as JSON
   writes them, objects as compact JSON. A path that crosses a list tests every element
   (any match is a match); a number picks one element (`resources.0.ARN`).
@@ -57,7 +58,8 @@ class Where:
     pattern: re.Pattern[str] | None = None
 
     def test(self, record: Any) -> bool:
-        found = [v for v in _walk(record, self.path) if v is not None]
+        exists = self.op in ("exists", "!exists")
+        found = [v for v in _walk(record, self.path, leaf_lists=not exists) if v is not None]
         match self.op:
             case "exists":
                 return bool(found)
@@ -98,10 +100,12 @@ def parse_where(text: str) -> Where:
     return Where(text, tuple(path.split(".")), op_text, value, pattern)  # type: ignore[arg-type]
 
 
-def _walk(node: Any, path: Sequence[str]) -> Iterator[Any]:
-    """Every value at `path` under `node` (lists fan out unless indexed)."""
+def _walk(node: Any, path: Sequence[str], *, leaf_lists: bool = True) -> Iterator[Any]:
+    """Every value at `path` under `node`: lists on the way fan out unless indexed; a list
+    at the end fans out too when `leaf_lists` (comparisons test its elements), and is one
+    value otherwise (`exists`: an empty list is there)."""
     if not path:
-        if isinstance(node, list):
+        if leaf_lists and isinstance(node, list):
             yield from node
         else:
             yield node
@@ -110,15 +114,15 @@ def _walk(node: Any, path: Sequence[str]) -> Iterator[Any]:
     if isinstance(node, dict):
         child = node.get(head, _MISSING)
         if child is not _MISSING:
-            yield from _walk(child, rest)
+            yield from _walk(child, rest, leaf_lists=leaf_lists)
     elif isinstance(node, list):
         if head.isdigit():
             index = int(head)
             if index < len(node):
-                yield from _walk(node[index], rest)
+                yield from _walk(node[index], rest, leaf_lists=leaf_lists)
             return
         for item in node:
-            yield from _walk(item, path)
+            yield from _walk(item, path, leaf_lists=leaf_lists)
 
 
 def _text(value: Any) -> str:
