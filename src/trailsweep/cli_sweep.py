@@ -211,8 +211,9 @@ def sweep_command(
     read_ahead: Annotated[
         int | None,
         typer.Option(
-            help="Pages each account/region may fetch ahead of the ordered merge (about "
-            "112 KB each). Default: up to 12, fewer past 100 pairs."
+            help="Pages each account/region may hold ahead of the ordered merge, for its "
+            "read-ahead and its time slices (about 112 KB each). Default: 1,600 pages "
+            "shared by all pairs, at most 40 each."
         ),
     ] = None,
     verbose: Annotated[
