@@ -113,14 +113,23 @@ def test_sliced_resume_after_kills_is_byte_identical(slow: EmulatorThread, tmp_p
     assert _pair_stats(slow)["max_in_flight"] >= 2
 
 
-def test_a_failure_mid_run_leaves_a_prefix(slow: EmulatorThread, tmp_path: Path) -> None:
-    """Access denied while slices are in flight: the pair fails, and what was written is
-    a prefix of the full output (nothing from a later slice past the gap)."""
-    want = _want(slow)
+OR_VALUES = ["--lookup-attributes", "AttributeKey=ReadOnly,AttributeValue=true",
+             "AttributeKey=ReadOnly,AttributeValue=false"]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", [[], OR_VALUES], ids=["slices", "OR chains"])
+def test_a_failure_mid_run_leaves_a_prefix(
+    slow: EmulatorThread, tmp_path: Path, query: list[str]
+) -> None:
+    """Access denied while several chains are in flight (time slices, or one chain per OR
+    value): the pair fails, and what was written is a prefix of the full output (nothing
+    past the gap a failed chain leaves)."""
+    want, _ = _sweep(slow, *query)
+    assert want.count(b"\n") > 300
     account = slow.emulator.world.management.id
     out = tmp_path / "out.ndjson"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trailsweep", *_args(slow), "--output", str(out),
+        [sys.executable, "-m", "trailsweep", *_args(slow), *query, "--output", str(out),
          "--checkpoint-interval", "0.05"],
         env=aws_env(slow), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

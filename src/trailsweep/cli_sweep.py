@@ -68,7 +68,8 @@ WHERE_HELP = (
     "Keep events whose CloudTrail record matches, checked by trailsweep (not the "
     "server): PATH=VALUE, PATH!=VALUE, PATH~REGEX, PATH!~REGEX or 'PATH exists', PATH a "
     "dotted field such as userIdentity.type or requestParameters.bucketName. Repeat to "
-    "AND. != and !~ also hold when the field is absent; exists means present and not null."
+    "AND. != and !~ also hold when the field is absent; exists means present and not null; "
+    "null, true, false and numbers compare as JSON text (errorCode=null)."
 )
 
 

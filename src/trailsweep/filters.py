@@ -9,13 +9,15 @@ other key is checked on each returned event. `--where PATH OP VALUE` clauses tes
 CloudTrail record (the CloudTrailEvent JSON) on the client, all of them ANDed.
 
 Decisions (there was nobody to ask):
-- `!=` and `!~` hold when the field is absent or null (as SQL's IS DISTINCT FROM); add
-  `PATH exists` to require the field.
+- `!=` and `!~` hold when no value at the path matches, an absent field included (as
+  SQL's IS DISTINCT FROM); add `PATH exists` to require the field.
 - `exists` means present and not null: CloudTrail writes `"responseElements": null` for
   calls that return nothing, and "has a response" is what people mean. An empty list or
   object is present.
 - Values are compared as text: strings as they are, true/false/null and numbers as JSON
-  writes them, objects as compact JSON. A path that crosses a list tests every element
+  writes them (`errorCode=null` matches a null), objects as compact JSON. Spaces around
+  the operator are ignored (`userIdentity.type = Root`), so a value cannot start or end
+  with a space; match those with `~`. A path that crosses a list tests every element
   (any match is a match); a number picks one element (`resources.0.ARN`).
 - `~` is a Python regular expression searched anywhere in the text (anchor with ^ $).
 """
@@ -58,13 +60,11 @@ class Where:
     pattern: re.Pattern[str] | None = None
 
     def test(self, record: Any) -> bool:
-        exists = self.op in ("exists", "!exists")
-        found = [v for v in _walk(record, self.path, leaf_lists=not exists) if v is not None]
+        if self.op in ("exists", "!exists"):
+            present = any(v is not None for v in _walk(record, self.path, leaf_lists=False))
+            return present if self.op == "exists" else not present
+        found = list(_walk(record, self.path))
         match self.op:
-            case "exists":
-                return bool(found)
-            case "!exists":
-                return not found
             case "=":
                 return any(_text(v) == self.value for v in found)
             case "!=":
@@ -87,7 +87,7 @@ def parse_where(text: str) -> Where:
             f"--where: cannot read {text!r}; write {_FORMS}, where PATH is a dotted field "
             "of the CloudTrail record (e.g. userIdentity.type=Root, errorCode~AccessDenied)"
         )
-    path, op_text, value = compare.group(1), compare.group(2), compare.group(3)
+    path, op_text, value = compare.group(1), compare.group(2), compare.group(3).strip()
     pattern = None
     if op_text in ("~", "!~"):
         try:

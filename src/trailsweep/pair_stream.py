@@ -90,6 +90,10 @@ async def pair_pages(
             for p in pagers
         ]
         async for event in merge_sorted(sources, key=_key):
+            if pair.failed:
+                # A chain failed: what follows could skip the events it did not fetch.
+                # Stop here, so the pair's written events stay a newest-first prefix.
+                break
             when = -event.key[0]
             if when != second:
                 second, seen = when, set()
