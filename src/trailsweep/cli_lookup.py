@@ -5,15 +5,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import anyio
 import typer
 
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
-from trailsweep.config import Options, build_config
-from trailsweep.config import cli_input_json as parse_cli_input_json
+from trailsweep.config import Options, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
 from trailsweep.lookup import Lookup, run_lookup
 from trailsweep.runner import setup_logging
@@ -123,7 +121,7 @@ def lookup_events_command(
     opts = Options()
     raw_token: str | None = None
     if cli_input_json:
-        opts, raw_token = _input_json(cli_input_json)
+        opts, raw_token = cli_input_json_with_token(cli_input_json, allow_token=True)
     flags = Options(
         lookup_attributes=lookup_attributes or None, where=where or None,
         start_time=start_time, end_time=end_time, event_category=event_category,
@@ -166,28 +164,6 @@ def lookup_events_command(
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         silence_stdout()
-
-
-def _input_json(text: str) -> tuple[Options, str | None]:
-    """--cli-input-json for lookup-events: as the sweep reads it, plus NextToken (a raw API
-    token to start from, as the AWS CLI treats it)."""
-    import orjson
-
-    raw = text
-    if text.startswith("file://"):
-        try:
-            raw = Path(text[7:]).read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"--cli-input-json: cannot read {text[7:]}: {err.strerror}") from None
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        doc = None
-    token = doc.pop("NextToken", None) if isinstance(doc, dict) else None
-    if token is not None and not isinstance(token, str):
-        raise InputError("--cli-input-json: NextToken must be a string")
-    opts = parse_cli_input_json(orjson.dumps(doc).decode() if isinstance(doc, dict) else raw)
-    return opts, token or None
 
 
 def _as_aws(err: InputError) -> InputError:

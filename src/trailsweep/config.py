@@ -156,6 +156,13 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
 
 def cli_input_json(text: str) -> Options:
     """Options from `--cli-input-json` (inline JSON or file://path), the AWS CLI's keys."""
+    return cli_input_json_with_token(text, allow_token=False)[0]
+
+
+def cli_input_json_with_token(text: str, *, allow_token: bool) -> tuple[Options, str | None]:
+    """Options and NextToken from `--cli-input-json`: lookup-events starts from the token
+    (a raw API one, as the AWS CLI takes it); a sweep, which pages every pair itself,
+    refuses it."""
     source = "--cli-input-json"
     if text.startswith("file://"):
         try:
@@ -172,10 +179,13 @@ def cli_input_json(text: str) -> Options:
     unknown = set(doc) - allowed - {"NextToken"}
     if unknown:
         raise InputError(f"{source}: unknown key {sorted(unknown)[0]!r}; known: {sorted(allowed)}")
-    if doc.get("NextToken"):
+    token = doc.get("NextToken") or None
+    if token is not None and not allow_token:
         raise InputError(
             f"{source}: NextToken belongs to one account and region; a sweep pages itself"
         )
+    if token is not None and not isinstance(token, str):
+        raise InputError(f"{source}: NextToken must be a string")
     opts = Options()
     if doc.get("LookupAttributes"):
         attrs = doc["LookupAttributes"]
@@ -192,7 +202,7 @@ def cli_input_json(text: str) -> Options:
         if type(doc["MaxResults"]) is not int:
             raise InputError(f"{source}: MaxResults must be a whole number from 1 to 50")
         opts.page_size = doc["MaxResults"]
-    return opts
+    return opts, token
 
 
 def build_config(opts: Options, *, now: datetime) -> SweepConfig:
