@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import math
 from collections.abc import Awaitable, Callable
 
@@ -341,3 +342,28 @@ def test_repeated_throttles_never_go_below_the_floor() -> None:
     for _ in range(100):
         pace.on_throttle()
     assert limiter.rate == pytest.approx(0.1)
+
+
+def test_late_wakeups_still_go_out_spaced() -> None:
+    """A busy event loop wakes every waiter whose slot has passed in the same tick: with
+    burst 1 they still return about an interval apart, so the server sees no burst."""
+    times: list[float] = []
+
+    async def main(clock: VirtualClock) -> None:
+        limiter = RateLimiter(2.0, clock=clock)
+
+        async def call() -> None:
+            await limiter.acquire()
+            times.append(clock.now)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(call)
+            await clock.sleep(0.25)  # all four have reserved: slots 0, .5, 1, 1.5
+            clock.now += 3.0  # the loop was busy for 3 s: every slot is in the past
+
+    run_virtual(main)
+    assert times[0] == 0.0
+    gaps = [b - a for a, b in itertools.pairwise(times[1:])]
+    assert times[1] == 3.25
+    assert all(g >= 0.98 * 0.5 - EPS for g in gaps), times
