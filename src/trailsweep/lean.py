@@ -1,5 +1,6 @@
-"""The hot call, lean: LookupEvents signed by botocore's SigV4 signer, sent on one shared
-aiohttp session, parsed once with orjson.
+"""The hot call, lean: LookupEvents signed by `signer.Signer` (botocore's SigV4, byte for
+byte, without its per-call machinery), sent on one shared aiohttp session, parsed once
+with orjson.
 
 aiobotocore's per-call pipeline (events, parameter validation, serializers, retry
 handlers, the response parser) costs most of a call's client CPU once the parser is
@@ -18,12 +19,11 @@ from typing import Any
 
 import aiohttp
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 from botocore.httpsession import get_cert_path
 
 from trailsweep.pager import PAGE_KEY
+from trailsweep.signer import Signer, amz_date
 
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 _HEADERS = {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}
@@ -41,7 +41,7 @@ class LeanLookup:
     """`lookup_events(**params)` for one pair, answering `{PAGE_KEY: page}` like the
     aioboto3 client with the orjson hook does."""
 
-    __slots__ = ("_signer_region", "credentials", "http", "url")
+    __slots__ = ("_signer", "credentials", "http", "url")
 
     def __init__(
         self, http: aiohttp.ClientSession, credentials: Any, region: str, endpoint_url: str
@@ -49,14 +49,15 @@ class LeanLookup:
         self.http = http
         self.credentials = credentials
         self.url = endpoint_url.rstrip("/") + "/"
-        self._signer_region = region
+        self._signer = Signer(self.url, region, "cloudtrail", _HEADERS)
 
     async def lookup_events(self, **params: Any) -> dict[str, Any]:
         body = orjson.dumps(params)
         frozen = await self.credentials.get_frozen_credentials()
-        request = AWSRequest(method="POST", url=self.url, data=body, headers=dict(_HEADERS))
-        SigV4Auth(frozen, "cloudtrail", self._signer_region).add_auth(request)
-        async with self.http.post(self.url, data=body, headers=dict(request.headers)) as resp:
+        headers = self._signer.sign(
+            body, frozen.access_key, frozen.secret_key, frozen.token, amz_date()
+        )
+        async with self.http.post(self.url, data=body, headers=headers) as resp:
             payload = await resp.read()
             status = resp.status
             error_type = resp.headers.get("x-amzn-ErrorType", "")
