@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailsweep.merge import interleave, merge_sorted, prefetched
+from trailsweep.merge import interleave, merge_chunks, merge_sorted, prefetched
 
 Item = tuple[int, int, int]  # (key part, source, position): unique across sources
 
@@ -284,3 +284,55 @@ async def test_interleave_stops_its_sources_when_left_early_or_on_error() -> Non
             with pytest.raises(ValueError, match="bad page"):
                 async for _ in interleave([Source([[(0, 0, 0)]] * 50).pages(), bad()], tg):
                     pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(shapes=shapes)
+def test_merge_chunks_is_merge_sorted_in_lists_holding_one_batch_per_source(
+    shapes: list[list[list[int]]],
+) -> None:
+    """The chunks, concatenated, are what merge_sorted yields; no chunk is empty; no source
+    has been read past the batch its next item is in."""
+    sources = make_sources(shapes)
+
+    async def run() -> list[Item]:
+        got: list[Item] = []
+        yielded = [0] * len(sources)
+        async for chunk in merge_chunks([s.pages() for s in sources], key=lambda x: x):
+            assert chunk
+            got.extend(chunk)
+            for item in chunk:
+                yielded[item[1]] += 1
+            for s, source in enumerate(sources):
+                ahead = source.items()[yielded[s] : source.pulled_items]
+                current = [b for b in source.batches[: source.pulled] if b][-1:]
+                assert ahead == (current[0][len(current[0]) - len(ahead) :] if ahead else [])
+        return got
+
+    assert anyio.run(run) == everything(sources)
+    assert all(s.closed or not s.batches for s in sources)
+
+
+@pytest.mark.anyio
+async def test_merge_chunks_never_compares_items_and_passes_errors_on() -> None:
+    class Opaque:
+        def __init__(self, k: int) -> None:
+            self.k = k
+
+    async def pages(keys: list[list[int]], fail: bool = False) -> AsyncIterator[list[Opaque]]:
+        for batch in keys:
+            yield [Opaque(k) for k in batch]
+        if fail:
+            raise ValueError("late")
+
+    merged = merge_chunks([pages([[1, 3], [5, 7]]), pages([[2, 4, 6]])], key=lambda o: o.k)
+    assert [[o.k for o in chunk] async for chunk in merged] == [[1, 2, 3], [4, 5, 6], [7]]
+    got: list[int] = []
+
+    async def drain() -> None:
+        async for chunk in merge_chunks([pages([[1, 3]], fail=True), pages([[2]])], lambda o: o.k):
+            got.extend(o.k for o in chunk)
+
+    with pytest.raises(ValueError, match="late"):
+        await drain()
+    assert got == [1, 2, 3]  # as merge_sorted: everything before the failing pull

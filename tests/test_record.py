@@ -6,7 +6,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trailsweep.record import ndjson_line
+from trailsweep.pair import PageRef, PairState, SweepEvent
+from trailsweep.record import ndjson_line, ndjson_lines
 
 EVENT = {
     "EventId": "e1", "EventName": "ConsoleLogin", "ReadOnly": "false", "AccessKeyId": "AKIA1",
@@ -41,3 +42,43 @@ def test_missing_fields_are_omitted_not_null(missing: set[str]) -> None:
     assert set(missing).isdisjoint(doc)
     assert None not in doc.values()
     assert list(doc) == [k for k in ORDER if k not in missing]
+
+
+_records = st.one_of(
+    st.none(),
+    st.just(EVENT["CloudTrailEvent"]),
+    st.just('{"a": 1,\n "b": [1, 2]}'),  # not compact: parsed and re-serialized
+    st.just('  {"a":"x\\r"}  '),
+    st.builds(
+        lambda d: orjson.dumps(d).decode(),
+        st.dictionaries(st.text(), st.integers(-(2**63), 2**63 - 1)),
+    ),
+)
+
+
+@given(
+    events=st.lists(
+        st.fixed_dictionaries(
+            {"EventTime": st.one_of(st.none(), st.integers(0, 4_000_000_000))},
+            optional={
+                k: st.one_of(st.none(), st.text(max_size=8))
+                for k in ORDER[3:-2]
+                if k != "EventTime"
+            }
+            | {"Resources": st.lists(st.fixed_dictionaries({"ResourceName": st.text()}))},
+        ).flatmap(
+            lambda e: _records.map(
+                lambda r: {**e, "CloudTrailEvent": r} if r is not None else dict(e)
+            )
+        ),
+        max_size=5,
+    ),
+    raw=st.booleans(),
+)
+def test_ndjson_lines_is_ndjson_line_joined(events: list[dict[str, object]], raw: bool) -> None:
+    """The batch writer gives exactly the bytes of ndjson_line on each event."""
+    pair = PairState("111111111111", "eu-west-1")
+    page = PageRef(None, None)
+    sweep_events = [SweepEvent((0, "", "", i), pair, e, page, i) for i, e in enumerate(events)]
+    expected = b"".join(ndjson_line(pair.account, pair.region, e, raw=raw) for e in events)
+    assert ndjson_lines(sweep_events, raw=raw) == expected

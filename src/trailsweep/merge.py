@@ -19,8 +19,9 @@ sources given to `merge_sorted`; `prefetched` and `interleave` close theirs.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 import anyio
@@ -72,6 +73,56 @@ async def merge_sorted(
         else:
             batches[i] = ()  # let the used-up page go before fetching the next
             await pull(i)
+
+
+async def merge_chunks(
+    sources: Sequence[AsyncIterator[Sequence[T]]], key: Callable[[T], K]
+) -> AsyncGenerator[list[T], None]:
+    """`merge_sorted`, in chunks: lists whose concatenation is exactly what `merge_sorted`
+    yields, for a fraction of its CPU per item (one generator step per chunk, C-level
+    bisect and sort instead of a heap operation or key call per item in Python).
+
+    Nothing of a source comes after its current batch, so everything up to the smallest
+    last key of the current batches is final: each chunk is that prefix of every batch,
+    merged; the source(s) whose batch it used up are then asked for their next batch (as
+    in `merge_sorted`, only when used up, and in source order). Holds one batch per
+    source, like `merge_sorted`."""
+    batches: list[Sequence[T]] = [() for _ in sources]
+    starts = [0] * len(sources)
+    live: list[int] = []
+
+    async def pull(i: int) -> None:
+        async for batch in sources[i]:
+            if batch:
+                batches[i], starts[i] = batch, 0
+                return
+        batches[i] = ()
+
+    for i in range(len(sources)):
+        await pull(i)
+        if batches[i]:
+            live.append(i)
+    while live:
+        bound = min([key(batches[i][-1]) for i in live])
+        parts: list[Sequence[T]] = []
+        used: list[int] = []
+        for i in live:
+            batch, start = batches[i], starts[i]
+            end = bisect_right(batch, bound, start, key=key)
+            if end > start:
+                parts.append(batch if start == 0 and end == len(batch) else batch[start:end])
+            if end == len(batch):
+                used.append(i)
+                batches[i] = ()  # let the used-up page go before fetching the next
+            else:
+                starts[i] = end
+        if len(parts) == 1:
+            yield list(parts[0])
+        else:
+            yield sorted([item for part in parts for item in part], key=key)
+        for i in used:
+            await pull(i)
+        live = [i for i in live if batches[i]]
 
 
 class _Done:
@@ -161,8 +212,19 @@ async def interleave(
     sources: Sequence[AsyncIterator[Sequence[T]]], task_group: TaskGroup
 ) -> AsyncGenerator[T, None]:
     """Every item of every source, batch by batch as the batches arrive (order holds only
-    within a source). Each source runs in a task of `task_group`; a source that is ahead
-    waits while its batch is in the unbuffered hand-over, so memory stays bounded.
+    within a source): `interleave_batches`, one item at a time."""
+    async with aclosing(interleave_batches(sources, task_group)) as batches:
+        async for batch in batches:
+            for item in batch:
+                yield item
+
+
+async def interleave_batches(
+    sources: Sequence[AsyncIterator[Sequence[T]]], task_group: TaskGroup
+) -> AsyncGenerator[Sequence[T], None]:
+    """The batches of every source as they arrive (order holds only within a source).
+    Each source runs in a task of `task_group`; a source that is ahead waits while its
+    batch is in the unbuffered hand-over, so memory stays bounded.
     Ending early (or an error) cancels those tasks and closes the sources."""
     send, receive = anyio.create_memory_object_stream[_Message[T]](0)
     scopes = [anyio.CancelScope() for _ in sources]
@@ -179,8 +241,7 @@ async def interleave(
                 if batch is None:
                     remaining -= 1
                     continue
-                for item in batch:
-                    yield item
+                yield batch
     finally:
         for scope in scopes:
             scope.cancel()

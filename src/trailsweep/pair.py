@@ -3,10 +3,11 @@ end (the cursor a checkpoint stores), and the events it yields."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from trailsweep.record import ndjson_line
+from trailsweep.record import ndjson_line, ndjson_lines
 
 State = Literal["pending", "running", "done", "failed"]
 
@@ -127,3 +128,25 @@ class SweepEvent:
 
     def line(self, *, raw: bool = False) -> bytes:
         return ndjson_line(self.pair.account, self.pair.region, self.event, raw=raw)
+
+
+def advance_all(events: Iterable[SweepEvent]) -> None:
+    """`event.pair.cursor.advance(event)` for each of `events` in order, inlined (the sinks
+    call this once per written chunk)."""
+    for event in events:
+        cur = event.pair.cursor
+        page = event.page
+        cur.end = page.end
+        cur.token = page.token
+        cur.skip = event.index + 1
+        when = -event.key[0]
+        if when != cur.oldest:
+            cur.oldest = when
+            cur.ids = []
+        cur.ids.append(str(event.event.get("EventId", "")))
+        cur.written += 1
+
+
+def lines(events: Iterable[SweepEvent], *, raw: bool = False) -> bytes:
+    """The NDJSON lines of `events`, joined (`SweepEvent.line` of each, in one go)."""
+    return ndjson_lines(events, raw=raw)

@@ -26,9 +26,9 @@ from trailsweep.checkpoint import Checkpoint, Lock
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
 from trailsweep.errors import CheckpointError, InputError
-from trailsweep.pair import PairState
+from trailsweep.pair import PairState, advance_all, lines
 from trailsweep.query import Query
-from trailsweep.sweep import SweepReport, sweep
+from trailsweep.sweep import SweepReport, sweep_chunks
 
 _COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
 
@@ -133,7 +133,7 @@ async def run_export(
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
             async with aclosing(
-                sweep(
+                sweep_chunks(
                     cfg,
                     report=report,
                     pairs=pairs,
@@ -141,10 +141,10 @@ async def run_export(
                     unordered=cfg.unordered,
                     lean=cfg.lean,
                 )
-            ) as events:
-                async for event in events:
-                    (out or open_output()).write(event.line(raw=cfg.raw))
-                    event.pair.cursor.advance(event)
+            ) as chunks:
+                async for chunk in chunks:
+                    (out or open_output()).write(lines(chunk, raw=cfg.raw))
+                    advance_all(chunk)
                     dirty = True
             tg.cancel_scope.cancel()
         finished = not report.interrupted
@@ -170,11 +170,11 @@ async def write_stdout(cfg: SweepConfig, report: SweepReport) -> int:
     """Run the sweep and write its NDJSON to stdout; returns the exit code."""
     out: IO[bytes] = sys.stdout.buffer
     try:
-        events_gen = sweep(cfg, report=report, unordered=cfg.unordered, lean=cfg.lean)
-        async with aclosing(events_gen) as events:
-            async for event in events:
-                out.write(event.line(raw=cfg.raw))
-                event.pair.cursor.advance(event)
+        chunks_gen = sweep_chunks(cfg, report=report, unordered=cfg.unordered, lean=cfg.lean)
+        async with aclosing(chunks_gen) as chunks:
+            async for chunk in chunks:
+                out.write(lines(chunk, raw=cfg.raw))
+                advance_all(chunk)
         out.flush()
     except BrokenPipeError:
         silence_stdout()

@@ -4,6 +4,9 @@
         async for event in events:          # SweepEvent, globally ordered
             out.write(event.line())
 
+`sweep_chunks` yields the same events in lists (what the sinks use: one step of the
+async generators per list rather than per event).
+
 Pairs that fail (AccessDenied, region not enabled, retry budget spent) end their stream
 early and are listed in the report; the others go on (DESIGN.md invariant 7).
 """
@@ -11,9 +14,10 @@ early and are listed in the report; the others go on (DESIGN.md invariant 7).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -23,7 +27,7 @@ from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig, auto_read_ahead
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
-from trailsweep.merge import interleave, merge_sorted, prefetched
+from trailsweep.merge import interleave_batches, merge_chunks, prefetched
 from trailsweep.pager import LOOKUP_CONFIG, install_fast_parser
 from trailsweep.pair import PairState, SweepEvent
 from trailsweep.pair_stream import pair_source
@@ -123,6 +127,28 @@ async def sweep(
     `unordered=True` yields each page's events as soon as they arrive: order holds only
     within a pair, nothing waits for the slowest pair. Use `contextlib.aclosing` to stop
     early."""
+    chunks = sweep_chunks(
+        config, report=report, clock=clock, prefetch=prefetch, pairs=pairs, lean=lean,
+        unordered=unordered,
+    )  # fmt: skip
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            for event in chunk:
+                yield event
+
+
+async def sweep_chunks(
+    config: SweepConfig,
+    *,
+    report: SweepReport | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    prefetch: int | None = None,
+    pairs: list[PairState] | None = None,
+    lean: bool = True,
+    unordered: bool = False,
+) -> AsyncGenerator[Sequence[SweepEvent], None]:
+    """`sweep`'s events in order, in lists (each list is counted in `report.written` once
+    the consumer asks for the next one)."""
     report = report if report is not None else SweepReport()
     async with SessionPool(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
@@ -136,15 +162,15 @@ async def sweep(
             await pool.identify()
             report.pairs = pairs
         async with aclosing(_run(pool, config, report, clock, prefetch, lean, unordered)) as run:
-            async for event in run:
-                yield event
+            async for chunk in run:
+                yield chunk
     report.finished = time.monotonic()
 
 
 async def _run(
     pool: SessionPool, config: SweepConfig, report: SweepReport, clock: Clock,
     prefetch: int | None, lean: bool, unordered: bool,
-) -> AsyncGenerator[SweepEvent, None]:  # fmt: skip
+) -> AsyncGenerator[Sequence[SweepEvent], None]:  # fmt: skip
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     if prefetch is not None:
@@ -181,13 +207,18 @@ async def _run(
                 sources.append(pages)
             else:
                 sources.append(await stack.enter_async_context(prefetched(pages, depth, tg)))
-        stream = interleave(sources, tg) if unordered else merge_sorted(sources, key=_key)
+        stream = interleave_batches(sources, tg) if unordered else merge_chunks(sources, key=_key)
         try:
-            async for event in stream:
-                yield event
-                report.written += 1
-                if limit is not None and report.written >= limit:
+            async for chunk in stream:
+                if limit is not None and len(chunk) >= limit - report.written:
+                    # As one event at a time: stop once `limit` are written (and always
+                    # yield one first).
+                    chunk = chunk[: max(1, limit - report.written)]
+                    yield chunk
+                    report.written += len(chunk)
                     break
+                yield chunk
+                report.written += len(chunk)
         except GeneratorExit:
             # The consumer stopped early (aclose, a closed pipe). Stop the pagers and end
             # normally: re-raising inside the task group would come out as an exception
@@ -196,5 +227,4 @@ async def _run(
         tg.cancel_scope.cancel()
 
 
-def _key(event: SweepEvent) -> tuple[int, str, str, int]:
-    return event.key
+_key: Callable[[SweepEvent], tuple[int, str, str, int]] = attrgetter("key")
