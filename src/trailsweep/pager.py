@@ -165,17 +165,25 @@ class Pager:
             if cut is not None and events and int(events[-1]["EventTime"]) < cut:
                 events = [e for e in events if int(e["EventTime"]) >= cut]
                 next_token = None  # the rest belongs to an older slice
-            batch: list[SweepEvent] = []
-            for i, e in enumerate(events):
-                if i < drop:
-                    continue
-                when = int(e["EventTime"])
-                if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
-                    continue
-                if accept is not None and not accept(e):
-                    continue
-                batch.append(SweepEvent((-when, acct, region, seq), pair, e, ref, i))
-                seq += 1
+            batch: list[SweepEvent]
+            if not drop and not boundary and accept is None:  # the usual page: keep them all
+                batch = [
+                    SweepEvent((-int(e["EventTime"]), acct, region, seq + i), pair, e, ref, i)
+                    for i, e in enumerate(events)
+                ]
+                seq += len(batch)
+            else:
+                batch = []
+                for i, e in enumerate(events):
+                    if i < drop:
+                        continue
+                    when = int(e["EventTime"])
+                    if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
+                        continue
+                    if accept is not None and not accept(e):
+                        continue
+                    batch.append(SweepEvent((-when, acct, region, seq), pair, e, ref, i))
+                    seq += 1
             drop = 0
             if events:
                 top = self.floor if self.floor is not None else int(events[0]["EventTime"])
@@ -185,11 +193,17 @@ class Pager:
                 batch = batch[:remaining]
                 remaining -= len(batch)
             if batch:
-                for ev in batch:
-                    when = -ev.key[0]
-                    if when != oldest:
-                        oldest, at_oldest = when, []
-                    at_oldest.append(str(ev.event.get("EventId", "")))
+                # The EventIds yielded at the oldest second so far: times only go down, so
+                # those of this batch are its tail at its last second.
+                last = -batch[-1].key[0]
+                k = len(batch) - 1
+                while k > 0 and -batch[k - 1].key[0] == last:
+                    k -= 1
+                tail = [str(ev.event.get("EventId", "")) for ev in batch[k:]]
+                if k == 0 and last == oldest:
+                    at_oldest.extend(tail)
+                else:
+                    oldest, at_oldest = last, tail
                 if self.track:
                     pair.events += len(batch)
                 yield batch
