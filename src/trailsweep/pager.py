@@ -189,6 +189,8 @@ class Pager:
                 top = self.floor if self.floor is not None else int(events[0]["EventTime"])
                 floor = self.floor = int(events[-1]["EventTime"])
                 self.recent = len(events) / (top - floor + 1)
+                if boundary and floor < boundary[0]:
+                    boundary = None  # past the second it guards: back to the usual page
             if remaining is not None:
                 batch = batch[:remaining]
                 remaining -= len(batch)
