@@ -12,7 +12,6 @@ import anyio
 import typer
 
 from trailsweep.config import SweepConfig, build_config, options_from_mapping, read_toml
-from trailsweep.emulator.server import Emulator
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.errors import ConfigError
 from trailsweep.sink import write_stdout
@@ -61,6 +60,8 @@ def demo_command(
 
 
 async def _demo(settings: EmulatorSettings, opts: Any, report: SweepReport) -> int:
+    from trailsweep.emulator.server import Emulator  # loaded when used (start-up time)
+
     async with Emulator(settings) as emu:
         info = emu.ready_info()
         sys.stderr.write(f"trailsweep demo: emulator at {info['url']}, sweeping it\n")

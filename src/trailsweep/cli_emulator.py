@@ -10,7 +10,6 @@ import anyio
 import orjson
 import typer
 
-from trailsweep.emulator.server import Emulator
 from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults
 from trailsweep.errors import InputError
 from trailsweep.timeparse import parse_time
@@ -83,6 +82,8 @@ def emulator_command(
 
 
 async def _serve(settings: EmulatorSettings) -> None:
+    from trailsweep.emulator.server import Emulator  # loaded when used (start-up time)
+
     async with Emulator(settings) as emu:
         sys.stdout.write(orjson.dumps(emu.ready_info()).decode() + "\n")
         sys.stdout.flush()

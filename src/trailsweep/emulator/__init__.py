@@ -3,8 +3,28 @@ benchmarks and the demo. See shared/LOOKUP_EVENTS.md for the contract it follows
 
 from __future__ import annotations
 
-from trailsweep.emulator.server import Emulator
+from typing import TYPE_CHECKING, Any
+
 from trailsweep.emulator.settings import EmulatorSettings, Faults
-from trailsweep.emulator.thread import EmulatorThread
+
+if TYPE_CHECKING:
+    from trailsweep.emulator.server import Emulator
+    from trailsweep.emulator.thread import EmulatorThread
+
+
+def __getattr__(name: str) -> Any:
+    # The server (aiohttp.web and the event generator) loads on first use: every
+    # `trailsweep` command imports this package for the demo and emulator commands, and
+    # loading the server up front was half of a sweep's start-up (0.13 of ~0.3 s).
+    if name == "Emulator":
+        from trailsweep.emulator.server import Emulator
+
+        return Emulator
+    if name == "EmulatorThread":
+        from trailsweep.emulator.thread import EmulatorThread
+
+        return EmulatorThread
+    raise AttributeError(name)
+
 
 __all__ = ["Emulator", "EmulatorSettings", "EmulatorThread", "Faults"]
