@@ -30,6 +30,17 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 REGIONS = "us-east-1,us-west-2,eu-west-1,ap-southeast-1"
 AWS_CLI = os.environ.get("TRAILSWEEP_AWS_CLI") or str(HERE.parent / ".compat-venv/bin/aws")
+# --against DIR: also run trailsweep from another source tree (DIR/src, e.g. a `git archive`
+# of main), each scenario side by side in the same run, labelled "before".
+AGAINST: Path | None = None
+
+
+def variants(env: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """("", env) and, with --against, ("before", env running the other tree)."""
+    out = [("", env)]
+    if AGAINST is not None:
+        out.insert(0, ("before", {**env, "PYTHONPATH": str(AGAINST / "src")}))
+    return out
 
 
 class Emulator:
@@ -67,18 +78,23 @@ class Emulator:
 
 
 def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run a client to completion: wall time, its own CPU time and peak RSS, lines out."""
+    """Run a client to completion: wall time, its own CPU time and peak RSS, lines out.
+
+    The output is counted in chunks, never read whole: a child's peak RSS (ru_maxrss)
+    starts from its parent's RSS at fork, so a benchmark process that once held a 200 MB
+    output would report that as the next client's peak."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         out.seek(0)
-        data = out.read()
-    try:  # the AWS CLI prints one JSON document; everyone else NDJSON
-        lines = len(json.loads(data)["Events"])
-    except (ValueError, KeyError, TypeError):
-        lines = data.count(b"\n")
+        if out.read(2) in (b"{\n", b"{\r"):  # the AWS CLI prints one JSON document
+            out.seek(0)
+            lines = len(json.loads(out.read())["Events"])
+        else:  # everyone else NDJSON
+            out.seek(0)
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: out.read(1 << 20), b""))
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
@@ -134,13 +150,15 @@ def quota_scenarios(quick: bool, only: list[int] | None = None) -> list[dict[str
             modes = ["slices", "--no-slices"] if latency >= 1000 else ["slices"]
             try:
                 for mode in modes:
-                    emu.reset()
-                    extra = [mode] if mode.startswith("--") else []
-                    result = run(sweep_cmd(emu, 24, rate, *extra), emu.env())
-                    row = {"pairs": pairs, "quota": rate, "latency_ms": latency, "mode": mode,
-                           **result, **utilization(emu, rate)}  # fmt: skip
-                    row["wall_vs_ideal"] = round(row["wall_s"] / max(0.1, row["ideal_s"]), 2)
-                    rows.append(row)
+                    for label, env in variants(emu.env()):
+                        emu.reset()
+                        extra = [mode] if mode.startswith("--") else []
+                        result = run(sweep_cmd(emu, 24, rate, *extra), env)
+                        row = {"pairs": pairs, "quota": rate, "latency_ms": latency,
+                               "mode": f"{mode} {label}".strip(), **result,
+                               **utilization(emu, rate)}  # fmt: skip
+                        row["wall_vs_ideal"] = round(row["wall_s"] / max(0.1, row["ideal_s"]), 2)
+                        rows.append(row)
             finally:
                 emu.stop()
     return rows
@@ -171,9 +189,14 @@ def cpu_rows(quick: bool) -> list[dict[str, Any]]:
 
         empty = clients(emu.now - 89 * 86400, emu.now - 89 * 86400)
         full = clients(emu.now - 86400, emu.now)
+        runs = []
         for name, cmd in full.items():
-            fixed = run(empty[name], env)
-            result = run(cmd, env)
+            both = variants(env) if name.startswith("trailsweep") else [("", env)]
+            for label, v_env in both:
+                runs.append((f"{name} ({label})" if label else name, cmd, empty[name], v_env))
+        for name, cmd, empty_cmd, run_env in runs:
+            fixed = run(empty_cmd, run_env)
+            result = run(cmd, run_env)
             per_event = (result["cpu_s"] - fixed["cpu_s"]) / max(1, result["events"]) * 1e6
             rows.append({"client": name, **result, "fixed_cpu_s": fixed["cpu_s"],
                          "cpu_us_per_event": round(per_event, 1)})  # fmt: skip
@@ -244,7 +267,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer pages per pair")
     parser.add_argument("--only", choices=["quota", "cpu", "skew", "side"], action="append")
     parser.add_argument("--pairs", type=int, action="append", help="quota: only these scales")
+    parser.add_argument("--against", type=Path, help="also run trailsweep from DIR/src")
     args = parser.parse_args()
+    global AGAINST
+    AGAINST = args.against.resolve() if args.against else None
     wanted = set(args.only or ["quota", "cpu", "skew", "side"])
     results: dict[str, Any] = {}
     if "cpu" in wanted:
