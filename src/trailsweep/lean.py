@@ -22,7 +22,7 @@ import orjson
 from botocore.exceptions import ClientError
 from botocore.httpsession import get_cert_path
 
-from trailsweep.pager import PAGE_KEY
+from trailsweep.pager import PAGE_KEY, RAW_KEY
 from trailsweep.signer import Signer, amz_date
 
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
@@ -38,8 +38,8 @@ def http_session(pairs: int) -> aiohttp.ClientSession:
 
 
 class LeanLookup:
-    """`lookup_events(**params)` for one pair, answering `{PAGE_KEY: page}` like the
-    aioboto3 client with the orjson hook does."""
+    """`lookup_events(**params)` for one pair, answering `{PAGE_KEY: page, RAW_KEY: body}`
+    like the aioboto3 client with the orjson hook does."""
 
     __slots__ = ("_signer", "credentials", "http", "url")
 
@@ -63,7 +63,7 @@ class LeanLookup:
             error_type = resp.headers.get("x-amzn-ErrorType", "")
         if status >= 300:
             raise _client_error(status, payload, error_type)
-        return {PAGE_KEY: orjson.loads(payload)}
+        return {PAGE_KEY: orjson.loads(payload), RAW_KEY: payload}
 
 
 def _client_error(status: int, payload: bytes, error_type: str) -> ClientError:

@@ -23,8 +23,10 @@ from trailsweep.limiter import RateLimiter
 from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import Backoff, RetryBudget, classify
+from trailsweep.spool import Batch
 
 PAGE_KEY = "_trailsweep_page"
+RAW_KEY = "_trailsweep_raw"  # the response body PAGE_KEY was parsed from, when at hand
 CALL_LOG = logging.getLogger("trailsweep.calls")
 # One attempt per botocore call: our loop retries, so each attempt passes the limiter and
 # throttles reach us instead of being retried (and hidden) inside botocore.
@@ -41,7 +43,9 @@ def _fast_parse(
 ) -> None:
     """Parse a successful LookupEvents body with orjson and hand botocore an empty one."""
     if response_dict.get("status_code", 500) < 300:
-        customized_response_dict[PAGE_KEY] = orjson.loads(response_dict["body"])
+        body = response_dict["body"]
+        customized_response_dict[PAGE_KEY] = orjson.loads(body)
+        customized_response_dict[RAW_KEY] = body
         response_dict["body"] = b"{}"
 
 
@@ -110,8 +114,12 @@ class Pager:
         self.served = 0  # events LookupEvents returned to this chain
         self.floor: int | None = None  # the oldest second looked at so far
         self.recent = 0.0  # events per second of window in the last page
+        self.raw: bytes | None = None  # the body of the page `call` returned last
+        # Hand each page's body on with its events (Batch.raw), for a reader that may spool
+        # it (slices.SlicedPager); otherwise it is let go at once.
+        self.keep_raw = False
 
-    async def pages(self) -> AsyncIterator[list[SweepEvent]]:
+    async def pages(self) -> AsyncIterator[Batch]:
         """Pages from where the pair's cursor says its written events end (the start, for a
         new pair). A rejected NextToken (expired, say) falls back to asking again with
         EndTime = the oldest second already looked at, skipping the EventIds yielded at it
@@ -165,25 +173,16 @@ class Pager:
             if cut is not None and events and int(events[-1]["EventTime"]) < cut:
                 events = [e for e in events if int(e["EventTime"]) >= cut]
                 next_token = None  # the rest belongs to an older slice
-            batch: list[SweepEvent]
+            batch = Batch(raw=self.raw if self.keep_raw else None)
+            self.raw = None
             if not drop and not boundary and accept is None:  # the usual page: keep them all
-                batch = [
+                batch.extend(
                     SweepEvent((-int(e["EventTime"]), acct, region, seq + i), pair, e, ref, i)
                     for i, e in enumerate(events)
-                ]
-                seq += len(batch)
+                )
             else:
-                batch = []
-                for i, e in enumerate(events):
-                    if i < drop:
-                        continue
-                    when = int(e["EventTime"])
-                    if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
-                        continue
-                    if accept is not None and not accept(e):
-                        continue
-                    batch.append(SweepEvent((-when, acct, region, seq), pair, e, ref, i))
-                    seq += 1
+                batch.extend(self._kept(events, drop, boundary, ref, seq))
+            seq += len(batch)
             drop = 0
             if events:
                 top = self.floor if self.floor is not None else int(events[0]["EventTime"])
@@ -192,7 +191,8 @@ class Pager:
                 if boundary and floor < boundary[0]:
                     boundary = None  # past the second it guards: back to the usual page
             if remaining is not None:
-                batch = batch[:remaining]
+                if len(batch) > remaining:
+                    del batch[remaining:]
                 remaining -= len(batch)
             if batch:
                 # The EventIds yielded at the oldest second so far: times only go down, so
@@ -208,12 +208,35 @@ class Pager:
                     oldest, at_oldest = last, tail
                 if self.track:
                     pair.events += len(batch)
-                yield batch
+                # Hold nothing of the page while suspended here: the reader may spool it
+                # and drop its events (slices.SlicedPager), and this frame would keep them.
+                held = [batch]
+                del page, events, batch
+                yield held.pop()
             token = next_token
             if not token:
                 break
         if self.track:
             pair.state = "done"
+
+    def _kept(
+        self, events: Any, drop: int, boundary: tuple[int, set[str]] | None, ref: PageRef,
+        seq: int,
+    ) -> list[SweepEvent]:  # fmt: skip
+        """The events of a page that are not skipped (already written, or filtered out)."""
+        pair, accept = self.pair, self.accept
+        kept: list[SweepEvent] = []
+        for i, e in enumerate(events):
+            if i < drop:
+                continue
+            when = int(e["EventTime"])
+            if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
+                continue
+            if accept is not None and not accept(e):
+                continue
+            kept.append(SweepEvent((-when, pair.account, pair.region, seq), pair, e, ref, i))
+            seq += 1
+        return kept
 
     async def call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         """One page, retried as needed. Every attempt passes the limiter; throttles slow the
@@ -259,6 +282,7 @@ class Pager:
             pair.rate = self.pace.rate
             self.budget.refund()
             page: dict[str, Any] = response[PAGE_KEY]
+            self.raw = response.get(RAW_KEY)
             return page
         raise PairFailed(
             pair.account, pair.region, code,

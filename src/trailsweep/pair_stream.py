@@ -27,6 +27,7 @@ from trailsweep.pager import Pager
 from trailsweep.pair import PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import RetryBudget
+from trailsweep.spool import Spool
 
 
 def pair_source(
@@ -40,9 +41,11 @@ def pair_source(
     depth: int,
     task_group: TaskGroup,
     sliced: bool = False,
+    spool: Spool | None = None,
 ) -> AsyncIterator[Sequence[SweepEvent]]:
     """The pages of one pair: its one Pager; with `sliced`, a `SlicedPager` (time slices
-    when the latency needs them; it holds up to `depth` pages ahead itself); or, for
+    when the latency needs them; it holds up to `depth` pages ahead itself, those past the
+    sweep's memory budget in `spool`); or, for
     several values of the attribute sent to the API, those chains merged (`pair_pages`),
     each with a share of `depth`."""
     chains = len(query.plan.chains)
@@ -51,7 +54,7 @@ def pair_source(
 
         sliced_pager = SlicedPager(
             pair, client, limiter, query, clock=clock, refresh=refresh, depth=depth,
-            task_group=task_group,
+            task_group=task_group, spool=spool,
         )  # fmt: skip
         sliced_pager.begin()
         return sliced_pager.pages()

@@ -49,6 +49,7 @@ from trailsweep.pager import Pager
 from trailsweep.pair import Cursor, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import RetryBudget
+from trailsweep.spool import Batch, Spool, Spooled
 from trailsweep.timeparse import to_epoch
 
 MAX_CHAINS = 4
@@ -61,7 +62,7 @@ class _Slice:
     lo: int
     hi: int
     pager: Pager
-    pages: deque[list[SweepEvent]] = field(default_factory=deque)
+    pages: deque[Batch | Spooled] = field(default_factory=deque)
     done: bool = False
     split: bool = False  # made by splitting another slice
 
@@ -81,6 +82,7 @@ class SlicedPager:
         depth: int,
         task_group: TaskGroup,
         max_chains: int = MAX_CHAINS,
+        spool: Spool | None = None,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -105,6 +107,8 @@ class SlicedPager:
         self.chains_started = 0
         self.begun = False
         self.empty_splits = 0  # split-off slices that held no event at all
+        self.spool = spool  # where waiting pages go past the sweep's in-memory budget
+        self.wanting = False  # the reader waits for the head slice's next page
 
     # coordination ---------------------------------------------------------------------
     def _notify(self) -> None:
@@ -187,6 +191,7 @@ class SlicedPager:
             start=start or Cursor(), window=(lo, hi),
         )  # fmt: skip
         pager.seq_base = self.chains_started << 40  # unique keys over the pair's slices
+        pager.keep_raw = self.spool is not None
         self.chains_started += 1
         return pager
 
@@ -200,13 +205,15 @@ class SlicedPager:
         with scope:
             try:
                 async for batch in sl.pager.pages():
+                    item = self._stow(sl, batch)
+                    del batch  # a spooled page's events go now, not when the next one comes
                     while True:  # wait for room; the head, with nothing queued, never waits
                         changed = self._changed
                         head = not self.slices or sl is self.slices[0]
                         if self.held <= self.depth or (head and not sl.pages):
                             break
                         await changed.wait()
-                    sl.pages.append(batch)
+                    sl.pages.append(item)
                     self.held += 1
                     self._notify()
                     self._plan()
@@ -219,6 +226,30 @@ class SlicedPager:
                 self.finished_seconds += sl.hi - sl.lo + 1
                 self._notify()
         self._plan()
+
+    def _stow(self, sl: _Slice, batch: Batch) -> Batch | Spooled:
+        """How a fetched page waits: parsed in memory while the sweep's budget allows (or
+        when the reader is waiting for this very page), else spooled to disk. Every page
+        kept parsed is counted in the spool's `in_memory` until it is read."""
+        spool = self.spool
+        if spool is None:
+            return batch
+        wanted = self.wanting and sl is self.slices[0] and not sl.pages
+        if not wanted and spool.in_memory >= spool.budget:
+            spooled = spool.put(batch)
+            if spooled is not None:
+                return spooled
+        batch.raw = None  # parsed is how it waits: the body would double its memory
+        spool.in_memory += 1
+        return batch
+
+    def _unstow(self, item: Batch | Spooled) -> Batch:
+        if isinstance(item, Spooled):
+            assert self.spool is not None
+            return self.spool.take(item)
+        if self.spool is not None:
+            self.spool.in_memory -= 1
+        return item
 
     # output -----------------------------------------------------------------------------
     def begin(self) -> None:
@@ -251,7 +282,7 @@ class SlicedPager:
                 changed = self._changed
                 head = self.slices[0]
                 if head.pages:
-                    batch = head.pages.popleft()
+                    batch = self._unstow(head.pages.popleft())
                     self.held -= 1
                     self._notify()
                     pair.events += len(batch)
@@ -263,10 +294,22 @@ class SlicedPager:
                     self.slices.pop(0)
                     self._plan()
                     continue
-                await changed.wait()
+                self.wanting = True
+                try:
+                    await changed.wait()
+                finally:
+                    self.wanting = False
         finally:
             self.closed = True
             for scope in self.scopes:
                 scope.cancel()
+            for sl in self.slices:  # pages nobody will read give their memory budget back
+                while sl.pages:
+                    item = sl.pages.popleft()
+                    if isinstance(item, Spooled):
+                        if self.spool is not None:
+                            self.spool.drop(item)
+                    elif self.spool is not None:
+                        self.spool.in_memory -= 1
         if not pair.failed:
             pair.state = "done"

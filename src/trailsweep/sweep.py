@@ -33,6 +33,7 @@ from trailsweep.pair import PairState, SweepEvent
 from trailsweep.pair_stream import pair_source
 from trailsweep.retry import classify
 from trailsweep.sessions import SessionPool
+from trailsweep.spool import Spool
 
 _DISCOVERY_CONCURRENCY = 16
 
@@ -46,6 +47,7 @@ class SweepReport:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     interrupted: bool = False
+    spooled: int = 0  # pages that waited on disk rather than in memory (spool.py)
 
     @property
     def failed(self) -> list[PairState]:
@@ -183,6 +185,13 @@ async def _run(
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
         http = await stack.enter_async_context(http_session(len(active))) if lean else None
+        spool = Spool()
+
+        def close_spool() -> None:
+            report.spooled = spool.spooled
+            spool.close()
+
+        stack.callback(close_spool)
         endpoints: dict[str, str] = {}
         for pair in active:
             client: Any
@@ -201,7 +210,7 @@ async def _run(
             pages = pair_source(
                 pair, client, limiter, config.query, clock=clock,
                 refresh=pool.refresher(pair.account), depth=depth, task_group=tg,
-                sliced=sliced,
+                sliced=sliced, spool=spool,
             )  # fmt: skip
             if unordered or sliced:  # a SlicedPager reads ahead on its own
                 sources.append(pages)
