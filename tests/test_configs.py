@@ -59,6 +59,9 @@ def test_read_ahead_stays_within_the_memory_budget() -> None:
     assert auto_read_ahead(10) == 40
     assert auto_read_ahead(100) == 14
     assert auto_read_ahead(1000) == 0
+    # Time-sliced pairs spool what waits: a disk budget, and a few pages even at 1,000.
+    assert auto_read_ahead(1000, spooled=True) == 4
+    assert auto_read_ahead(10, spooled=True) == 40
     for pairs in (1, 7, 100, 150, 400, 1000, 5000):
         depth = auto_read_ahead(pairs)
         assert 0 <= depth <= READ_AHEAD_MAX

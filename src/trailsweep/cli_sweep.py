@@ -213,8 +213,9 @@ def sweep_command(
         int | None,
         typer.Option(
             help="Pages each account/region may hold ahead of the ordered merge, for its "
-            "read-ahead and its time slices (about 112 KB each). Default: 1,600 pages "
-            "shared by all pairs, at most 40 each."
+            "read-ahead and its time slices. Default: at most 40 each, within a budget "
+            "shared by all pairs; past 256 pages in memory, waiting pages go to a "
+            "temporary file."
         ),
     ] = None,
     verbose: Annotated[

@@ -262,7 +262,11 @@ READ_AHEAD_BUDGET = 1600  # pages buffered over all pairs: at most ~180 MB of pa
 READ_AHEAD_MAX = 40
 
 
-def auto_read_ahead(pairs: int) -> int:
+SPOOLED_BUDGET = 6000  # pages waiting over all pairs when they can wait on disk (~450 MB)
+SPOOLED_MIN = 4
+
+
+def auto_read_ahead(pairs: int, *, spooled: bool = False) -> int:
     """Read-ahead per pair within the memory budget.
 
     The ordered merge stalls whenever the pair whose page boundary comes next has nothing
@@ -275,7 +279,14 @@ def auto_read_ahead(pairs: int) -> int:
     the slices behind its head, and the merge can hold a pair back while others catch up.
     8 pairs, 1 s pages, ~30 pages each: 12 pages of room used 62% of the quota on the
     busiest pairs (1.68x the ideal wall time), 40 used 97% (1.08x).
+
+    With time slices on, pages that wait past spool.SPOOL_BUDGET go to a temporary file,
+    so `spooled` budgets disk instead: at least SPOOLED_MIN pages each (1,000 pairs: 4,
+    about 300 MB of disk at most), where memory alone would have left them none.
     """
+    if spooled:  # time-sliced pairs: past spool.SPOOL_BUDGET pages, waiting costs disk
+        budget = max(SPOOLED_MIN, SPOOLED_BUDGET // max(1, pairs) - 2)
+        return min(READ_AHEAD_MAX, budget)
     return max(0, min(READ_AHEAD_MAX, READ_AHEAD_BUDGET // max(1, pairs) - 2))
 
 

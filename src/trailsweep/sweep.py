@@ -180,7 +180,7 @@ async def _run(
     elif config.read_ahead is not None:
         depth = config.read_ahead
     else:
-        depth = auto_read_ahead(len(active))
+        depth = auto_read_ahead(len(active), spooled=config.slices)
     sliced = config.slices
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
