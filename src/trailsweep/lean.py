@@ -14,6 +14,7 @@ HTTP status, so retry classification does not care which path made the call.
 
 from __future__ import annotations
 
+import resource
 import ssl
 from typing import Any
 
@@ -25,14 +26,39 @@ from botocore.httpsession import get_cert_path
 from trailsweep.pager import PAGE_KEY, RAW_KEY
 from trailsweep.signer import Signer, amz_date
 
+_FD_RESERVE = 256  # files kept for everything else: output, checkpoint, spool, logs
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 _HEADERS = {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}
 
 
+def connection_limit(pairs: int) -> int:
+    """Connections for `pairs` pairs: one per chain a pair may run (slices.MAX_CHAINS) plus
+    one. A call the limiter let go must not then queue for a connection: several queued
+    calls of one pair would leave together and be throttled (100 pairs at 1 s a page, with
+    2 connections a pair: 2.2% of calls). The process's open-file limit is raised to its
+    hard limit if need be, and the pool stays inside it."""
+    from trailsweep.slices import MAX_CHAINS
+
+    want = max(100, pairs * (MAX_CHAINS + 1))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want + _FD_RESERVE:
+        target = want + _FD_RESERVE
+        if hard != resource.RLIM_INFINITY:
+            target = min(target, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return want
+    return max(10, min(want, soft - _FD_RESERVE))
+
+
 def http_session(pairs: int) -> aiohttp.ClientSession:
-    """One connection pool for every pair (at least one keep-alive connection each)."""
+    """One connection pool for every pair (see `connection_limit`)."""
     context = ssl.create_default_context(cafile=get_cert_path(True))
-    connector = aiohttp.TCPConnector(limit=max(100, 2 * pairs), ssl=context)
+    connector = aiohttp.TCPConnector(limit=connection_limit(pairs), ssl=context)
     timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
 
