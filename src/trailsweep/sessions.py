@@ -203,9 +203,9 @@ class SessionPool:
         """ACTIVE accounts of the organization, from the management account."""
         ids: list[str] = []
         try:
-            async with self.client(
-                self.base, "organizations", "us-east-1", config=CONTROL_CONFIG
-            ) as org:
+            # The caller's region, not a fixed us-east-1: botocore then finds the
+            # partition's global Organizations endpoint (aws-cn, aws-us-gov included).
+            async with self.client(self.base, "organizations", None, config=CONTROL_CONFIG) as org:
                 async for page in org.get_paginator("list_accounts").paginate():
                     ids.extend(a["Id"] for a in page["Accounts"] if a.get("Status") == "ACTIVE")
         except ClientError as err:
