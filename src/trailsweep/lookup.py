@@ -122,11 +122,10 @@ def decode_starting_token(text: str) -> tuple[Cursor, bool]:
 
 def resume_token(last: SweepEvent, *, chains: int) -> str | None:
     """The token that continues right after `last` (the --max-items-th event printed)."""
-    if chains > 1:
-        cur = last.pair.cursor
-        return encode_token({CURSOR_KEY: {"time": cur.oldest, "ids": cur.ids}})
     page, following = last.page, last.index + 1
-    if page.end is not None:  # asked again with EndTime after a token fallback
+    # Several chains, or one asked again with EndTime after a token fallback: no single
+    # API token continues it; the time cursor does.
+    if chains > 1 or page.end is not None:
         cur = last.pair.cursor
         return encode_token({CURSOR_KEY: {"time": cur.oldest, "ids": cur.ids}})
     if following < page.size:

@@ -147,9 +147,7 @@ class Pager:
         limit = self.query.max_items
         remaining = None if limit is None else max(0, limit - cur.written)
         if self.track:
-            pair.events = cur.written
-            pair.state = "running"
-            pair.rate = self.pace.rate
+            pair.begin_run(self.pace.rate)
         seq = self.seq_base
         while remaining != 0:
             params = base if end is None else dict(base, EndTime=end)
@@ -217,7 +215,7 @@ class Pager:
             if not token:
                 break
         if self.track:
-            pair.state = "done"
+            pair.end_run()
 
     def _kept(
         self, events: Any, drop: int, boundary: tuple[int, set[str]] | None, ref: PageRef,

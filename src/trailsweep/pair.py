@@ -3,8 +3,9 @@ end (the cursor a checkpoint stores), and the events it yields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal
 
 from trailsweep.record import ndjson_line, ndjson_lines
@@ -78,6 +79,17 @@ class PairState:
     def failed(self) -> bool:
         return self.state == "failed"
 
+    def begin_run(self, rate: float) -> None:
+        """The pair starts fetching from its cursor (whatever runs its chains calls this)."""
+        self.events = self.cursor.written
+        self.state = "running"
+        self.rate = rate
+
+    def end_run(self) -> None:
+        """Its chains ended: done, unless one of them failed it."""
+        if not self.failed:
+            self.state = "done"
+
     def fail(self, code: str, reason: str) -> None:
         self.state = "failed"
         self.error = f"{code}: {reason}"
@@ -150,3 +162,8 @@ def advance_all(events: Iterable[SweepEvent]) -> None:
 def lines(events: Iterable[SweepEvent], *, raw: bool = False) -> bytes:
     """The NDJSON lines of `events`, joined (`SweepEvent.line` of each, in one go)."""
     return ndjson_lines(events, raw=raw)
+
+
+# The merge key of an event (newest first, then account, region, API order); attrgetter
+# runs in C, and the merges call it for every page head.
+event_key: Callable[[SweepEvent], tuple[int, str, str, int]] = attrgetter("key")

@@ -24,7 +24,7 @@ from trailsweep.clock import Clock
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import merge_sorted, prefetched
 from trailsweep.pager import Pager
-from trailsweep.pair import PairState, SweepEvent
+from trailsweep.pair import PairState, SweepEvent, event_key
 from trailsweep.query import Query
 from trailsweep.retry import RetryBudget
 from trailsweep.spool import Spool
@@ -71,19 +71,13 @@ def pair_source(
     return pair_pages(pagers, max(1, depth // chains), task_group, query.page_size)
 
 
-def _key(event: SweepEvent) -> tuple[int, str, str, int]:
-    return event.key
-
-
 async def pair_pages(
     pagers: Sequence[Pager], depth: int, task_group: TaskGroup, batch: int = 50
 ) -> AsyncIterator[list[SweepEvent]]:
     """The merged, de-duplicated events of `pagers` (one pair), in lists of up to `batch`."""
     pair = pagers[0].pair
     cur = pair.cursor
-    pair.events = cur.written
-    pair.state = "running"
-    pair.rate = pagers[0].pace.rate
+    pair.begin_run(pagers[0].pace.rate)
     second: int | None = cur.oldest
     seen: set[str] = set(cur.ids)
     out: list[SweepEvent] = []
@@ -92,7 +86,7 @@ async def pair_pages(
             await stack.enter_async_context(prefetched(p.pages(), depth, task_group))
             for p in pagers
         ]
-        async for event in merge_sorted(sources, key=_key):
+        async for event in merge_sorted(sources, key=event_key):
             if pair.failed:
                 # A chain failed: what follows could skip the events it did not fetch.
                 # Stop here, so the pair's written events stay a newest-first prefix.
@@ -112,5 +106,4 @@ async def pair_pages(
     if out:
         pair.events += len(out)
         yield out
-    if not pair.failed:
-        pair.state = "done"
+    pair.end_run()

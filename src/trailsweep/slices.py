@@ -260,9 +260,7 @@ class SlicedPager:
             return
         self.begun = True
         pair, cur = self.pair, self.pair.cursor
-        pair.events = cur.written
-        pair.state = "running"
-        pair.rate = self.pace.rate
+        pair.begin_run(self.pace.rate)
         hi = to_epoch(self.query.end) if cur.oldest is None else cur.oldest
         first = _Slice(
             self.start,
@@ -311,5 +309,4 @@ class SlicedPager:
                             self.spool.drop(item)
                     elif self.spool is not None:
                         self.spool.in_memory -= 1
-        if not pair.failed:
-            pair.state = "done"
+        pair.end_run()

@@ -14,10 +14,9 @@ early and are listed in the report; the others go on (DESIGN.md invariant 7).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -29,7 +28,7 @@ from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import interleave_batches, merge_chunks, prefetched
 from trailsweep.pager import LOOKUP_CONFIG, install_fast_parser
-from trailsweep.pair import PairState, SweepEvent
+from trailsweep.pair import PairState, SweepEvent, event_key
 from trailsweep.pair_stream import pair_source
 from trailsweep.retry import classify
 from trailsweep.sessions import SessionPool
@@ -216,7 +215,10 @@ async def _run(
                 sources.append(pages)
             else:
                 sources.append(await stack.enter_async_context(prefetched(pages, depth, tg)))
-        stream = interleave_batches(sources, tg) if unordered else merge_chunks(sources, key=_key)
+        if unordered:
+            stream = interleave_batches(sources, tg)
+        else:
+            stream = merge_chunks(sources, key=event_key)
         try:
             async for chunk in stream:
                 if limit is not None and len(chunk) >= limit - report.written:
@@ -234,6 +236,3 @@ async def _run(
             # group instead of a clean close.
             pass
         tg.cancel_scope.cancel()
-
-
-_key: Callable[[SweepEvent], tuple[int, str, str, int]] = attrgetter("key")
