@@ -43,6 +43,7 @@ from trailsweep.emulator.sigv4 import (
     parse_authorization,
     signature_matches,
 )
+from trailsweep.emulator.tamper import Call, Tamper
 from trailsweep.emulator.world import Principal, World, stable_hash
 
 CLOUDTRAIL = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
@@ -66,6 +67,7 @@ class Emulator:
         self.port = self.settings.port
         self.requests = 0  # every AWS request received, whatever its outcome
         self.auth_failures: Counter[str] = Counter()  # by error code, before any pair counts
+        self.tamper: Tamper | None = None  # tests of hostile servers answer for us (tamper.py)
 
     # lifecycle ---------------------------------------------------------------------
     async def __aenter__(self) -> Emulator:
@@ -144,26 +146,53 @@ class Emulator:
                     raise ApiError("UnknownOperationException", f"Unknown operation {target}")
                 caller, region = self._authenticate(request, body, protocol)
                 req = _json_body(body)
-                if prefix == CLOUDTRAIL:
-                    return await self._cloudtrail(request, op, caller, region, req)
-                if op != "ListAccounts":
-                    raise ApiError("UnknownOperationException", f"Unknown operation {op}")
-                return json_response(services.list_accounts(self.world, caller, req))
-            if request.path == "/listRegions":
-                protocol = "rest-json"
+                service = "cloudtrail" if prefix == CLOUDTRAIL else "organizations"
+            elif request.path == "/listRegions":
+                protocol, service, op = "rest-json", "account", "ListRegions"
                 caller, region = self._authenticate(request, body, protocol)
-                out = services.list_regions(self.world, caller, _json_body(body))
-                return json_response(out, "application/json")
-            params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            scope = request.headers.get("Authorization", "").split("/")
-            protocol = "ec2" if len(scope) > 3 and scope[3] == "ec2" else "query"
-            caller, region = self._authenticate(request, body, protocol)
-            return self._query(protocol, params, caller, region)
+                req = _json_body(body)
+            else:
+                req = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+                scope = request.headers.get("Authorization", "").split("/")
+                protocol = "ec2" if len(scope) > 3 and scope[3] == "ec2" else "query"
+                service, op = ("ec2" if protocol == "ec2" else "sts"), str(req.get("Action", ""))
+                caller, region = self._authenticate(request, body, protocol)
+
+            async def honest() -> web.StreamResponse:
+                try:
+                    return await self._answer(request, service, op, caller, region, req)
+                except ApiError as err:
+                    return error_response(protocol, err)
+
+            if self.tamper is not None:
+                call = Call(service, op, req, caller.account, region, request)
+                return await self.tamper(call, honest)
+            return await self._answer(request, service, op, caller, region, req)
         except SignatureProblem as sp:
             status = 403 if sp.code == "MissingAuthenticationTokenException" else 400
             return error_response(protocol, ApiError(sp.code, sp.message, status))
         except ApiError as err:
             return error_response(protocol, err)
+
+    async def _answer(
+        self,
+        request: web.Request,
+        service: str,
+        op: str,
+        caller: Principal,
+        region: str,
+        req: dict[str, Any],
+    ) -> web.StreamResponse:
+        if service == "cloudtrail":
+            return await self._cloudtrail(request, op, caller, region, req)
+        if service == "organizations":
+            if op != "ListAccounts":
+                raise ApiError("UnknownOperationException", f"Unknown operation {op}")
+            return json_response(services.list_accounts(self.world, caller, req))
+        if service == "account":
+            out = services.list_regions(self.world, caller, req)
+            return json_response(out, "application/json")
+        return self._query("ec2" if service == "ec2" else "query", req, caller, region)
 
     def _authenticate(
         self, request: web.Request, body: bytes, protocol: Protocol

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.emulator.server import Emulator
 from trailsweep.emulator.settings import EmulatorSettings
+from trailsweep.emulator.tamper import Tamper
 
 T = TypeVar("T")
 
@@ -76,3 +77,7 @@ class EmulatorThread:
 
     def set_faults(self, **changes: Any) -> None:
         self.call(self.emulator.faults.update, changes)
+
+    def set_tamper(self, tamper: Tamper | None) -> None:
+        """Answer requests with `tamper` (see tamper.py) from now on; None: honest again."""
+        self.call(setattr, self.emulator, "tamper", tamper)
