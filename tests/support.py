@@ -14,7 +14,8 @@ from botocore.config import Config
 from trailsweep.emulator import EmulatorSettings, EmulatorThread, Faults
 
 # The data clock of every test emulator: the current hour, so "90 days back" agrees with the
-# client's real clock, and all data is fixed for the whole test run.
+# client's real clock, and all data is fixed for the whole test run. The random draws count
+# hours from NOW too (draw_origin), so the last N hours hold the same events at any hour.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 NOW_EPOCH = int(NOW.timestamp())
 
@@ -24,6 +25,7 @@ def settings(**kw: Any) -> EmulatorSettings:
     faults = Faults(**kw.pop("faults", {}))
     base: dict[str, Any] = {
         "now": NOW,
+        "draw_origin": NOW,
         "members": 3,
         "suspended": 1,
         "regions": ("us-east-1", "eu-west-1"),

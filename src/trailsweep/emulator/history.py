@@ -106,6 +106,8 @@ class History:
 
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
+        origin = settings.draw_origin
+        self._origin = int(origin.timestamp()) // HOUR if origin is not None else 0
         self._cache: OrderedDict[tuple[str, str, int, bool], _Block] = OrderedDict()
         self._cached_events = 0
         self._regional = [t for t in TEMPLATES if not t.global_service]
@@ -125,20 +127,23 @@ class History:
         s = self.settings
         if insight:
             return s.insights_per_day / 24.0
-        day = hour // 24
-        if stable_hash("idle", s.seed, account, region, day) % 1000 < s.idle_day_share * 1000:
+        draw = hour - self._origin  # the draws count hours from the origin; the clock does not
+        idle = stable_hash("idle", s.seed, account, region, draw // 24) % 1000
+        if idle < s.idle_day_share * 1000:
             return 0.0
         office, weekend = 1.0, 1.0
         if s.diurnal:
+            day = hour // 24
             office = 1.6 if 8 <= hour % 24 < 20 else 0.4
             weekend = 0.5 if (day + 3) % 7 >= 5 else 1.1  # 1970-01-01 was a Thursday
-        burst = 12.0 if stable_hash("burst", s.seed, account, region, hour) % 100 < 2 else 1.0
+        burst = 12.0 if stable_hash("burst", s.seed, account, region, draw) % 100 < 2 else 1.0
         per_hour = s.events_per_day * self.pair_factor(account, region) / 24.0
         return per_hour * office * weekend * burst
 
     # generation --------------------------------------------------------------------
     def _generate(self, account: str, region: str, hour: int, insight: bool) -> tuple[Event, ...]:
-        seed = stable_hash("hour", self.settings.seed, account, region, hour, insight)
+        draw = hour - self._origin
+        seed = stable_hash("hour", self.settings.seed, account, region, draw, insight)
         rng = random.Random(seed)
         n = _poisson(rng, self._hour_rate(account, region, hour, insight))
         if n == 0:
