@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from trailsweep.cli import main
 from trailsweep.config import Options, SweepConfig, build_config
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest, Tamper
+from trailsweep.merge import merge_chunks
 from trailsweep.page_check import MAX_IDLE_PAGES
 from trailsweep.sweep import SweepReport, sweep
 from trailsweep.timeparse import format_time, from_epoch
@@ -209,20 +210,28 @@ def body(
     return lambda: _const(text, content_type)
 
 
-def endless_body() -> Tamper:
-    """A 200 whose body never ends (stops at 64 MiB, so today's client is not stuck)."""
+ENDLESS_MIB = 64
+
+
+def endless_body(sent: list[int] | None = None) -> Tamper:
+    """A 200 whose body never ends (stops at ENDLESS_MIB, so today's client is not stuck);
+    the MiB written before the client hung up are appended to `sent`."""
 
     async def tamper(call: Call, honest: Honest) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/x-amz-json-1.1"})
         await response.prepare(call.request)
         await response.write(b'{"Events": [], "padding": "')
         chunk = b"x" * (1 << 20)
+        written = 0
         try:
-            for _ in range(64):
+            for _ in range(ENDLESS_MIB):
                 await response.write(chunk)
+                written += 1
             await response.write(b'"}')
         except (ConnectionError, RuntimeError):
             pass  # the client hung up: what it should do
+        if sent is not None:
+            sent.append(written)
         return response
 
     return tamper
@@ -515,3 +524,35 @@ def test_lookup_events_single_call_checks_its_page(
     assert len(err.strip().splitlines()) == 1, err
     assert "(InvalidResponse)" in err
     assert needle in err
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "aioboto3"])
+def test_an_endless_body_is_not_read_to_its_end(
+    emu: EmulatorThread, lying: Callable[[Tamper], None], lean: bool
+) -> None:
+    """The client hangs up soon after the 16 MiB cap: the server cannot write the rest
+    (socket buffers take a few MiB more at most)."""
+    sent: list[int] = []
+    lying(endless_body(sent))
+    _, report = _sweep(_config(emu), lean=lean)
+    assert len(report.failed) == 1
+    assert "over 16,777,216 bytes" in (report.failed[0].error or "")
+    assert sent, "the tamper did not finish"
+    assert max(sent) < 32, sent
+
+
+@pytest.mark.timeout(10)  # today: a spin, stopped by the timeout
+def test_the_merge_refuses_a_batch_out_of_order() -> None:
+    """merge_chunks given a page out of key order (what a lying server sends, were it not
+    refused before) raises instead of spinning forever."""
+
+    async def pages(batch: list[int]) -> AsyncIterator[list[int]]:
+        yield batch
+
+    async def go() -> list[list[int]]:
+        merged = merge_chunks([pages([9, 8, 1]), pages([5, 6])], key=lambda item: item)
+        return [chunk async for chunk in merged]
+
+    with pytest.raises(ValueError, match="not in key order"):
+        anyio.run(go)
