@@ -153,8 +153,11 @@ class Pager:
             pair.begin_run(self.pace.rate)
         seq = self.seq_base
         # Order across pages, repeated tokens, endless empty pages, EventIds served twice
-        # (check_page in `call` has checked each page on its own).
-        chain_check = ChainCheck(oldest, at_oldest)
+        # (check_page in `call` has checked each page on its own). It goes on from the
+        # cursor only when the first page is asked to end at its oldest second: a page asked
+        # again by token (or by the EndTime of a fallback) serves written events newer than
+        # that first, and `drop` skips them.
+        chain_check = ChainCheck(oldest, at_oldest) if self.by_time else ChainCheck()
         while remaining != 0:
             params = base if end is None else dict(base, EndTime=end)
             try:
