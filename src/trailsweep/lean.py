@@ -23,6 +23,8 @@ import orjson
 from botocore.exceptions import ClientError
 from botocore.httpsession import get_cert_path
 
+from trailsweep.body_cap import read_capped
+from trailsweep.page_check import parse_body
 from trailsweep.pager import PAGE_KEY, RAW_KEY
 from trailsweep.signer import Signer, amz_date
 
@@ -84,12 +86,12 @@ class LeanLookup:
             body, frozen.access_key, frozen.secret_key, frozen.token, amz_date()
         )
         async with self.http.post(self.url, data=body, headers=headers) as resp:
-            payload = await resp.read()
+            payload = await read_capped(resp)
             status = resp.status
             error_type = resp.headers.get("x-amzn-ErrorType", "")
         if status >= 300:
             raise _client_error(status, payload, error_type)
-        return {PAGE_KEY: orjson.loads(payload), RAW_KEY: payload}
+        return {PAGE_KEY: parse_body(payload), RAW_KEY: payload}
 
 
 def _client_error(status: int, payload: bytes, error_type: str) -> ClientError:

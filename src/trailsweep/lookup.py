@@ -37,6 +37,7 @@ from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.errors import InputError, PairFailed, TrailsweepError
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
+from trailsweep.page_check import CODE as INVALID_RESPONSE
 from trailsweep.pager import Pager, TokenRejected
 from trailsweep.pair import Cursor, PairState, SweepEvent
 from trailsweep.pair_stream import pair_source
@@ -76,7 +77,9 @@ class LookupFailed(TrailsweepError):
             f"An error occurred ({code}) when calling the LookupEvents operation: {message}"
         )
         self.code = code
-        self.exit_code = 2 if code.startswith("Invalid") or "Validation" in code else 1
+        bad_input = code.startswith("Invalid") or "Validation" in code
+        # InvalidResponse is the server's fault (page_check.py), not the user's input.
+        self.exit_code = 2 if bad_input and code != INVALID_RESPONSE else 1
 
 
 # tokens ---------------------------------------------------------------------------------

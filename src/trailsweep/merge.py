@@ -116,6 +116,10 @@ async def merge_chunks(
                 batches[i] = ()  # let the used-up page go before fetching the next
             else:
                 starts[i] = end
+        if not parts:
+            # Only a batch out of key order leaves the bound short of its own last item;
+            # looping on would spin forever (the pagers refuse such pages: page_check.py).
+            raise ValueError("merge_chunks: a source's batch is not in key order")
         if len(parts) == 1:
             yield list(parts[0])
         else:

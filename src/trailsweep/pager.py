@@ -13,13 +13,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import orjson
-from botocore.config import Config
+from aiobotocore.config import AioConfig
 
 from trailsweep.adaptive import AdaptiveRate
+from trailsweep.body_cap import CappedAIOHTTPSession
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.errors import PairFailed
 from trailsweep.limiter import RateLimiter
+from trailsweep.page_check import CODE, ChainCheck, InvalidResponse, check_page, parse_body
 from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import Backoff, RetryBudget, classify
@@ -30,7 +31,9 @@ RAW_KEY = "_trailsweep_raw"  # the response body PAGE_KEY was parsed from, when 
 CALL_LOG = logging.getLogger("trailsweep.calls")
 # One attempt per botocore call: our loop retries, so each attempt passes the limiter and
 # throttles reach us instead of being retried (and hidden) inside botocore.
-LOOKUP_CONFIG = Config(
+# Bodies are read with a size cap (body_cap.py).
+LOOKUP_CONFIG = AioConfig(
+    http_session_cls=CappedAIOHTTPSession,
     retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=10,
     read_timeout=60,
@@ -44,7 +47,7 @@ def _fast_parse(
     """Parse a successful LookupEvents body with orjson and hand botocore an empty one."""
     if response_dict.get("status_code", 500) < 300:
         body = response_dict["body"]
-        customized_response_dict[PAGE_KEY] = orjson.loads(body)
+        customized_response_dict[PAGE_KEY] = parse_body(body)
         customized_response_dict[RAW_KEY] = body
         response_dict["body"] = b"{}"
 
@@ -149,6 +152,12 @@ class Pager:
         if self.track:
             pair.begin_run(self.pace.rate)
         seq = self.seq_base
+        # Order across pages, repeated tokens, endless empty pages, EventIds served twice
+        # (check_page in `call` has checked each page on its own). It goes on from the
+        # cursor only when the first page is asked to end at its oldest second: a page asked
+        # again by token (or by the EndTime of a fallback) serves written events newer than
+        # that first, and `drop` skips them.
+        chain_check = ChainCheck(oldest, at_oldest) if self.by_time else ChainCheck()
         while remaining != 0:
             params = base if end is None else dict(base, EndTime=end)
             try:
@@ -163,8 +172,13 @@ class Pager:
             except PairFailed as failed:
                 pair.fail(failed.code, failed.reason)
                 return
-            events = page.get("Events") or ()
+            events = page["Events"]
             next_token = page.get("NextToken")
+            try:
+                repeats = chain_check.repeats(events, token, next_token)
+            except InvalidResponse as bad:
+                pair.fail(CODE, str(bad))
+                return
             ref = PageRef(token, end, len(events), next_token)
             self.served += len(events)
             cut = self.cut
@@ -173,13 +187,13 @@ class Pager:
                 next_token = None  # the rest belongs to an older slice
             batch = Batch(raw=self.raw if self.keep_raw else None)
             self.raw = None
-            if not drop and not boundary and accept is None:  # the usual page: keep them all
+            if not drop and not boundary and accept is None and not repeats:  # the usual page
                 batch.extend(
                     SweepEvent((-int(e["EventTime"]), acct, region, seq + i), pair, e, ref, i)
                     for i, e in enumerate(events)
                 )
             else:
-                batch.extend(self._kept(events, drop, boundary, ref, seq))
+                batch.extend(self._kept(events, drop, boundary, ref, seq, repeats))
             seq += len(batch)
             drop = 0
             if events:
@@ -219,13 +233,14 @@ class Pager:
 
     def _kept(
         self, events: Any, drop: int, boundary: tuple[int, set[str]] | None, ref: PageRef,
-        seq: int,
+        seq: int, repeats: set[int] | None = None,
     ) -> list[SweepEvent]:  # fmt: skip
-        """The events of a page that are not skipped (already written, or filtered out)."""
+        """The events of a page that are not skipped (already written, served twice, or
+        filtered out)."""
         pair, accept = self.pair, self.accept
         kept: list[SweepEvent] = []
         for i, e in enumerate(events):
-            if i < drop:
+            if i < drop or (repeats and i in repeats):
                 continue
             when = int(e["EventTime"])
             if boundary and when == boundary[0] and e.get("EventId") in boundary[1]:
@@ -249,6 +264,9 @@ class Pager:
             started = self.clock.monotonic()
             try:
                 response = await self.client.lookup_events(**kwargs)
+            except InvalidResponse as bad:  # not retried: see page_check.py
+                _log(pair, started, self.clock, CODE)
+                raise PairFailed(pair.account, pair.region, CODE, str(bad)) from None
             except Exception as exc:
                 kind, code, message = classify(exc)
                 _log(pair, started, self.clock, code)
@@ -280,6 +298,10 @@ class Pager:
             pair.rate = self.pace.rate
             self.budget.refund()
             page: dict[str, Any] = response[PAGE_KEY]
+            try:
+                check_page(page, kwargs)
+            except InvalidResponse as bad:
+                raise PairFailed(pair.account, pair.region, CODE, str(bad)) from None
             self.raw = response.get(RAW_KEY)
             return page
         raise PairFailed(
