@@ -5,22 +5,26 @@ in-process through `trailsweep.cli:main` unless a real process is the point (rli
 from __future__ import annotations
 
 import hashlib
+import os
 import resource
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.cli import main
 from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, settings
+from support import NOW_EPOCH, aws_env, run_cli, settings
 
 START, END = NOW_EPOCH - 4 * 3600, NOW_EPOCH - 1
 FAST = {"rate": 10_000.0, "burst": 10_000.0}
@@ -122,3 +126,124 @@ def test_file_size_limit_then_rerun_is_byte_identical(
     code, err = cli(args(out), capsys)
     assert code == 0, err
     assert _sha(out.read_bytes()) == _sha(reference)
+
+
+# 2. files an export cannot use --------------------------------------------------------
+
+
+@pytest.fixture
+def calls(emu: EmulatorThread) -> Iterator[list[str]]:
+    """Every authenticated request the emulator gets during the test (operation names)."""
+    seen: list[str] = []
+
+    async def count(call: Call, honest: Honest) -> web.StreamResponse:
+        seen.append(call.operation)
+        return await honest()
+
+    emu.set_tamper(count)
+    yield seen
+    emu.set_tamper(None)
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """`directory` takes no new files, for root too (chattr +i where mode bits do not bind)."""
+    directory.chmod(0o555)
+    immutable = os.access(directory, os.W_OK)  # root ignores the mode bits
+    if immutable:
+        subprocess.run(["chattr", "+i", str(directory)], check=True, capture_output=True)
+    try:
+        assert not os.access(directory, os.W_OK)
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=True, capture_output=True)
+        directory.chmod(0o755)
+
+
+def refused_before_anything(
+    argv: list[str], needle: str, calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = cli(argv, capsys)
+    assert code == 2, err
+    one_line(err, needle)
+    assert calls == []
+
+
+def test_device_output_is_refused_before_any_call(
+    env: dict[str, str], calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--output /dev/full (or /dev/null): not a file an export can cut back and resume;
+    exit 2 before any call, and nothing created in /dev."""
+    for device in ("/dev/full", "/dev/null"):
+        refused_before_anything(args(device), "stdout", calls, capsys)
+        assert not Path(device + ".checkpoint.json.lock").exists()
+        assert not Path(device + ".checkpoint.json").exists()
+
+
+def test_fifo_output_is_refused_without_waiting_for_a_reader(
+    emu: EmulatorThread, env: dict[str, str], tmp_path: Path
+) -> None:
+    """--output FIFO: exit 2 at once (no open that waits for a reader), nothing created.
+    (A process: on today's code the open blocks, and the timeout is the failure.)"""
+    fifo = tmp_path / "pipe.ndjson"
+    os.mkfifo(fifo)
+    result = run_cli(args(fifo), env=env, timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    one_line(err, "FIFO")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.ndjson"]
+
+
+def test_dev_stdout_output_is_refused(emu: EmulatorThread, env: dict[str, str]) -> None:
+    """--output /dev/stdout names a descriptor (a pipe here), not a resumable file: exit 2
+    with the alternative (leave out --output); stdout stays empty. (A process: fd 1.)"""
+    result = run_cli(args("/dev/stdout"), env=env, timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    one_line(err, "leave out --output")
+    assert result.stdout == b""
+    assert not Path("/dev/stdout.checkpoint.json.lock").exists()
+
+
+def test_stdout_on_a_full_disk_is_one_line_exit_1(emu: EmulatorThread, env: dict[str, str]) -> None:
+    """`trailsweep sweep > /dev/full`: one line naming ENOSPC, exit 1, no traceback."""
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "trailsweep", *args("-")], env=env, stdout=full,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60, check=False,
+        )  # fmt: skip
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    one_line(err, "ENOSPC")
+
+
+def test_missing_or_read_only_checkpoint_directory_is_refused(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--checkpoint in a directory that does not exist, or takes no new files: exit 2 before
+    any call, no output, no lock left behind."""
+    out = tmp_path / "out.ndjson"
+    missing = tmp_path / "nope" / "ck.json"
+    refused_before_anything(
+        args(out, "--checkpoint", str(missing)), "does not exist", calls, capsys
+    )
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    with read_only(locked):
+        refused_before_anything(
+            args(out, "--checkpoint", str(locked / "ck.json")), "read-only", calls, capsys
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ro"]
+    assert list(locked.iterdir()) == []
+
+
+def test_unwritable_output_directory_is_refused(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--output in a directory that takes no new files: exit 2 before any call."""
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    with read_only(locked):
+        refused_before_anything(args(locked / "out.ndjson"), str(locked), calls, capsys)
+    assert list(locked.iterdir()) == []
