@@ -247,3 +247,55 @@ def test_unwritable_output_directory_is_refused(
     with read_only(locked):
         refused_before_anything(args(locked / "out.ndjson"), str(locked), calls, capsys)
     assert list(locked.iterdir()) == []
+
+
+# 3. planted symlinks --------------------------------------------------------------------
+
+VICTIM = b"precious: must survive any sweep\n"
+
+
+def test_planted_checkpoint_temp_symlink_is_not_followed(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symlink planted at `<checkpoint>.tmp` (the old fixed temp name) pointing at a
+    victim: the export writes its checkpoint through a fresh temp file of its own, the
+    victim keeps its bytes, and the export is complete."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(VICTIM)
+    out = tmp_path / "out.ndjson"
+    ckpt = ckpt_mod.default_path(out)
+    planted = ckpt.with_name(ckpt.name + ".tmp")
+    planted.symlink_to(victim)
+    code, err = cli(args(out, "--checkpoint-interval", "0.01"), capsys)
+    assert code == 0, err
+    assert victim.read_bytes() == VICTIM
+    assert out.read_bytes() == reference
+    assert ckpt_mod.load(ckpt).finished
+    assert planted.is_symlink()  # not ours: left as it was
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p != planted]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "hard link"])
+def test_planted_lock_link_is_refused_and_its_target_untouched(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    kind: str,
+) -> None:  # fmt: skip
+    """A symlink or hard link planted at the lock's name: exit 2 before any call, the file
+    it points to neither truncated nor created, the planted link left alone."""
+    victim = tmp_path / "victim.txt"
+    out = tmp_path / "out.ndjson"
+    lock = ckpt_mod.default_path(out).with_name(out.name + ".checkpoint.json.lock")
+    if kind == "hard link":
+        victim.write_bytes(VICTIM)
+        os.link(victim, lock)
+    else:
+        if kind == "symlink":
+            victim.write_bytes(VICTIM)
+        lock.symlink_to(victim)
+    refused_before_anything(args(out), "left alone", calls, capsys)
+    if kind == "dangling symlink":
+        assert not victim.exists()
+    else:
+        assert victim.read_bytes() == VICTIM
+    assert lock.is_symlink() or lock.stat().st_nlink == 2
+    assert not out.exists()
