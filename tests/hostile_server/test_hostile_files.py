@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -299,3 +300,76 @@ def test_planted_lock_link_is_refused_and_its_target_untouched(
         assert victim.read_bytes() == VICTIM
     assert lock.is_symlink() or lock.stat().st_nlink == 2
     assert not out.exists()
+
+
+# 4. one lock per output file; files that collide ---------------------------------------
+
+
+def _locks(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".lock"))
+
+
+def test_lock_is_keyed_on_the_output_file_not_its_spelling(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While one run writes real.ndjson, a run reaching it through a symlink, or naming
+    another --checkpoint, is refused (exit 2, one line) and leaves no lock of its own."""
+    real = tmp_path / "real.ndjson"
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(real)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "trailsweep", *args(real, "--rate", "0.5")], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        lock = tmp_path / "real.ndjson.checkpoint.json.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text()):
+            assert first.poll() is None and time.monotonic() < deadline
+        for argv in (args(link), args(real, "--checkpoint", str(tmp_path / "other.json"))):
+            code, err = cli(argv, capsys)
+            assert code == 2, err
+            one_line(err, "another trailsweep")
+            assert _locks(tmp_path) == [lock.name]
+        assert first.poll() is None  # the first run was never disturbed
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    assert not (tmp_path / "other.json").exists()
+    assert not (tmp_path / "link.ndjson.checkpoint.json").exists()
+
+
+def test_checkpoint_or_summary_naming_the_output_is_refused(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--checkpoint or --summary-json equal to (or resolving to) --output would overwrite
+    the export: exit 2 before any call, the existing output untouched, no lock left."""
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(VICTIM)
+    alias = tmp_path / "alias.json"
+    alias.symlink_to(out)
+    other = str(tmp_path / "c.json")
+    cases = [
+        args(out, "--checkpoint", str(out)),
+        args(out, "--checkpoint", str(alias)),
+        args(out, "--summary-json", str(out)),
+        args(out, "--summary-json", str(alias)),
+        args(out, "--checkpoint", other, "--summary-json", other),
+    ]  # fmt: skip
+    for argv in cases:
+        refused_before_anything(argv, "the same file", calls, capsys)
+        assert out.read_bytes() == VICTIM
+        assert _locks(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alias.json", "out.ndjson"]
+
+
+def test_refused_checkpoint_leaves_no_lock(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt checkpoint is refused (exit 2, before any call) and no .lock stays behind."""
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(VICTIM)
+    ckpt_mod.default_path(out).write_bytes(b'{"sha256":"00","body":{}}\n')
+    refused_before_anything(args(out), "corrupt", calls, capsys)
+    assert out.read_bytes() == VICTIM
+    assert _locks(tmp_path) == []
