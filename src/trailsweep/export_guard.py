@@ -114,7 +114,8 @@ def _query_problem(ckpt: Checkpoint) -> tuple[str | None, SweepConfig | None]:
     if first is None:
         return "its spec does not make a valid sweep", None
     keys = sorted(k for k in set(first) | set(ckpt.query) if first.get(k) != ckpt.query.get(k))
-    return "query " + ", ".join(keys) + " differ from its spec", None
+    verb = "differs" if len(keys) == 1 else "differ"
+    return f"its query's {', '.join(keys)} {verb} from what its spec asks", None
 
 
 def _pairs_problem(ckpt: Checkpoint, cfg: SweepConfig) -> str | None:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from trailsweep import checkpoint as ckpt_mod
 from trailsweep.cli import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
+from trailsweep.pair import PairState
 from trailsweep.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
@@ -373,3 +375,84 @@ def test_refused_checkpoint_leaves_no_lock(
     refused_before_anything(args(out), "corrupt", calls, capsys)
     assert out.read_bytes() == VICTIM
     assert _locks(tmp_path) == []
+
+
+# 5. checkpoints edited with their sha256 recomputed -------------------------------------
+
+
+def _edit(path: Path, original: bytes, change: Any) -> None:
+    """Rewrite the checkpoint with `change(body)` applied and a correct sha256."""
+    path.write_bytes(original)
+    ckpt = ckpt_mod.load(path)
+    change(ckpt)
+    ckpt_mod.save(path, ckpt)
+
+
+def test_edited_checkpoint_with_fixed_hash_is_refused(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint whose query drops a filter, widens the window, or whose pairs add or
+    drop an account or a region (sha256 recomputed, spec left alone) is refused with exit 2
+    naming the mismatch; the output is untouched and no lock stays. The checkpoint as
+    written resumes."""
+    accounts = sorted({orjson.loads(line)["account"] for line in reference.splitlines()})
+    out = tmp_path / "out.ndjson"
+    question = args(
+        out, "--accounts", ",".join(accounts), "--regions", "us-east-1,eu-west-1",
+        "--lookup-attributes", "AttributeKey=ReadOnly,AttributeValue=false",
+        "--where", "userIdentity.type exists",
+    )  # fmt: skip
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    path = ckpt_mod.default_path(out)
+    done = ckpt_mod.load(path)
+    done.finished = False  # as if stopped right after its last line
+    ckpt_mod.save(path, done)
+    original, before = path.read_bytes(), out.read_bytes()
+
+    def add_pair(c: ckpt_mod.Checkpoint, account: str, region: str) -> None:
+        c.pairs.append(PairState(account, region))
+
+    edits = {
+        "attributes": lambda c: c.query.update(attributes=[]),
+        "where": lambda c: c.query.update(where=[]),
+        "start": lambda c: c.query.update(start=format_time(from_epoch(START - 3600))),
+        "page_size": lambda c: c.query.update(page_size=7),
+        "999999999999": lambda c: add_pair(c, "999999999999", "us-east-1"),
+        "twice": lambda c: add_pair(c, accounts[0], "us-east-1"),
+        "us-west-2": lambda c: add_pair(c, accounts[0], "us-west-2"),
+        "have no pair": lambda c: c.pairs.__setitem__(slice(None), c.pairs[2:]),
+    }
+    for needle, change in edits.items():
+        _edit(path, original, change)
+        code, err = cli(question, capsys)
+        assert code == 2, (needle, err)
+        one_line(err, "does not agree")
+        assert needle in err, err
+        assert out.read_bytes() == before
+        assert _locks(tmp_path) == []
+    path.write_bytes(original)
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    assert out.read_bytes() == before
+
+
+def test_checkpoint_of_relative_times_resumes(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ages ("3h") pin the window when the export starts: the check above accepts the
+    checkpoint of such an export, whenever it is resumed."""
+    out = tmp_path / "out.ndjson"
+    question = ["sweep", "--regions", "us-east-1", "--start-time", "3h", "--end-time", "1h",
+                "--rate", "100", "--output", str(out), "--no-progress"]  # fmt: skip
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    path = ckpt_mod.default_path(out)
+    done = ckpt_mod.load(path)
+    done.finished = False
+    ckpt_mod.save(path, done)
+    before = out.read_bytes()
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    assert out.read_bytes() == before
+    assert ckpt_mod.load(path).finished
