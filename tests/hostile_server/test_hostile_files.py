@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from trailsweep.cli import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.pair import PairState
+from trailsweep.spool import BUDGET_ENV
 from trailsweep.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
@@ -456,3 +458,25 @@ def test_checkpoint_of_relative_times_resumes(
     assert code == 0, err
     assert out.read_bytes() == before
     assert ckpt_mod.load(path).finished
+
+
+# 2b. no room for the spool ------------------------------------------------------------
+
+
+def test_no_room_to_spool_keeps_pages_in_memory(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Every waiting page is spooled (budget 0) but the temporary directory takes no files:
+    one warning, the pages wait in memory, and the export is complete and exact."""
+    monkeypatch.setenv(BUDGET_ENV, "0")
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    out = tmp_path / "out.ndjson"
+    with read_only(spool_dir):
+        code, err = cli(args(out), capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert err.count("cannot spool") == 1, err
+    assert out.read_bytes() == reference
