@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -480,3 +480,36 @@ def test_no_room_to_spool_keeps_pages_in_memory(
     assert "Traceback" not in err
     assert err.count("cannot spool") == 1, err
     assert out.read_bytes() == reference
+
+
+def test_checkpoint_directory_turning_read_only_mid_run_is_exit_1_then_resumes(
+    emu: EmulatorThread, env: dict[str, str], reference: bytes, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The checkpoint's directory stops taking files halfway (the 10th LookupEvents call):
+    one line naming the checkpoint, exit 1, the last good checkpoint kept; once writable
+    again the same command finishes the same bytes as one run."""
+    ck_dir = tmp_path / "ck"
+    ck_dir.mkdir()
+    out = tmp_path / "out.ndjson"
+    argv = args(out, "--checkpoint", str(ck_dir / "ck.json"), "--checkpoint-interval", "0.01")
+    seen: list[str] = []
+    with ExitStack() as stack:
+
+        async def freeze(call: Call, honest: Honest) -> web.StreamResponse:
+            seen.append(call.operation)
+            if seen.count("LookupEvents") == 10:
+                stack.enter_context(read_only(ck_dir))
+            return await honest()
+
+        emu.set_tamper(freeze)
+        try:
+            code, err = cli(argv, capsys)
+        finally:
+            emu.set_tamper(None)
+    assert code == 1, err
+    one_line(err, "cannot save the checkpoint")
+    assert not [p for p in ck_dir.iterdir() if p.name.endswith(".tmp")]
+    code, err = cli(argv, capsys)
+    assert code == 0, err
+    assert _sha(out.read_bytes()) == _sha(reference)
