@@ -22,22 +22,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
 from trailsweep.errors import InputError, OutputFailed
 
-_FD_PREFIXES = ("/dev/", "/proc/")
+# A descriptor spelled as a path. (Other names under /dev, such as /dev/shm/x.ndjson, are
+# fine when they are regular files; devices are caught by the S_ISREG check below.)
+_DESCRIPTOR = re.compile(r"^/dev/(std(in|out|err)$|fd/)|^/proc/")
 
 
 def check_target(output: Path) -> None:
     """Refuse (InputError, exit 2) an --output that an export cannot write and resume."""
-    spelled = str(output.absolute())
-    real = os.path.realpath(output)
-    if spelled.startswith(_FD_PREFIXES) or real.startswith(_FD_PREFIXES):
+    spelled = os.path.normpath(output.absolute())
+    if _DESCRIPTOR.match(spelled) or _DESCRIPTOR.match(os.path.realpath(output)):
         raise InputError(
-            f"--output: {output} is a device or file descriptor, not a file an export can "
-            "resume; leave out --output to write NDJSON to stdout (and redirect it)"
+            f"--output: {output} names a file descriptor, not a file an export can resume; "
+            "leave out --output to write NDJSON to stdout (and redirect it)"
         )
     try:
         info = output.stat()
@@ -46,7 +48,12 @@ def check_target(output: Path) -> None:
     except OSError as err:
         raise InputError(f"--output: cannot use {output}: {err.strerror}") from None
     if not stat.S_ISREG(info.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+        mode = info.st_mode
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )  # fmt: skip
         raise InputError(
             f"--output: {output} is {kind}; an export needs a file it can cut back and "
             "resume; leave out --output to write NDJSON to stdout (and pipe it)"
