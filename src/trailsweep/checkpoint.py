@@ -6,16 +6,14 @@ output byte offset up to which the output is fsynced, and one cursor per pair. I
 written atomically (temp file, fsync, rename, fsync of the directory) and carries a
 sha256 of its own body, so a torn or edited file is detected and refused.
 
-A lock file next to it (`.lock`, held with flock) keeps two runs off one output; a lock
-left by a dead process is released by the kernel, so taking it over needs nothing special.
+A lock file beside the output (safe_files.Lock, held with flock) keeps two runs off one
+output; a lock left by a dead process is released by the kernel, so taking it over needs
+nothing special.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,17 @@ import orjson
 
 from trailsweep.errors import CheckpointError
 from trailsweep.pair import Cursor, PairState
+from trailsweep.safe_files import atomic_write, resolved
 
 VERSION = 1
 _STATES = ("pending", "running", "done", "failed")
 
 
 def default_path(output: Path) -> Path:
-    return output.with_name(output.name + ".checkpoint.json")
+    """Beside the output's real file: a run through a symlink to the output finds (and
+    continues) the checkpoint of a run that named the file itself."""
+    real = resolved(output)
+    return real.with_name(real.name + ".checkpoint.json")
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
@@ -63,22 +65,11 @@ class Checkpoint:
 
 
 def save(path: Path, ckpt: Checkpoint) -> None:
-    """Write atomically: temp file, fsync, rename over, fsync the directory."""
+    """Write atomically: a fresh temp file (O_EXCL, random name, so a planted symlink is
+    never followed), fsync, rename over, fsync the directory (safe_files.atomic_write)."""
     body = orjson.dumps(ckpt.body(), option=orjson.OPT_SORT_KEYS)
     doc = b'{"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'","body":' + body + b"}\n"
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, doc)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, doc)
 
 
 def load(path: Path) -> Checkpoint:
@@ -141,35 +132,3 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if old.get(key) != new.get(key):
             out.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
     return out
-
-
-class Lock:
-    """An exclusive lock on `<checkpoint>.lock`, held for the whole run."""
-
-    def __init__(self, checkpoint: Path) -> None:
-        self.path = checkpoint.with_name(checkpoint.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self, output: Path) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise CheckpointError(
-                f"{output} is being written by another trailsweep ({holder}); wait for it "
-                "to finish or stop it, or choose another --output"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}".encode())
-        self._fd = fd
-
-    def release(self, *, remove: bool) -> None:
-        if self._fd is None:
-            return
-        if remove:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-        os.close(self._fd)
-        self._fd = None

@@ -271,7 +271,12 @@ def sweep_command(
     report = SweepReport()
     export = None
     if cfg.output is not None:
-        export = prepare_export(cfg, spec_of(opts, cfg), Path(checkpoint) if checkpoint else None)
+        export = prepare_export(
+            cfg,
+            spec_of(opts, cfg),
+            Path(checkpoint) if checkpoint else None,
+            summary=Path(summary_json) if summary_json else None,
+        )
     setup_logging(verbose=verbose)
     show = sys.stderr.isatty() if progress is None else progress
 

@@ -5,8 +5,10 @@
     ├── ConfigError (2)             unreadable or invalid config file
     ├── CheckpointError (2)         corrupt, mismatched or locked checkpoint
     ├── CredentialsError (2)        no usable base credentials before any call
-    └── PairFailed (1)              one (account, region) pair could not complete
-                                    (AccessDenied, region not enabled, retry budget spent)
+    ├── PairFailed (1)              one (account, region) pair could not complete
+    │                               (AccessDenied, region not enabled, retry budget spent)
+    └── OutputFailed (1)            the output or checkpoint could not be written during
+                                    the run (disk full, EFBIG); the last checkpoint is kept
 
 The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
 Messages never contain secrets.
@@ -63,3 +65,11 @@ class PairFailed(TrailsweepError):
         self.region = region
         self.code = code
         self.reason = reason
+
+
+class OutputFailed(TrailsweepError):
+    """Writing the output or the checkpoint failed during the run (disk full, file too
+    large, I/O error). Exit 1, not 2: calls were made and lines written; the checkpoint on
+    disk holds only whole, fsynced lines, so the same command resumes byte-identically."""
+
+    exit_code = 1

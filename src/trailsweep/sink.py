@@ -22,12 +22,15 @@ from typing import IO, Any
 import anyio
 
 from trailsweep import checkpoint as ckpt_mod
-from trailsweep.checkpoint import Checkpoint, Lock
+from trailsweep.checkpoint import Checkpoint
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
-from trailsweep.errors import CheckpointError, InputError
+from trailsweep.errors import CheckpointError, InputError, OutputFailed
+from trailsweep.export_guard import check_checkpoint_dir, check_consistent, refuse_collisions
+from trailsweep.outfile import OutputFile, check_target, describe
 from trailsweep.pair import PairState, advance_all, lines
 from trailsweep.query import Query
+from trailsweep.safe_files import Lock
 from trailsweep.sweep import SweepReport, sweep_chunks
 
 _COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
@@ -45,9 +48,16 @@ class Export:
     resume: Checkpoint | None = None
 
 
-def prepare_export(cfg: SweepConfig, spec: dict[str, Any], checkpoint: Path | None) -> Export:
+def prepare_export(
+    cfg: SweepConfig,
+    spec: dict[str, Any],
+    checkpoint: Path | None,
+    *,
+    summary: Path | None = None,
+) -> Export:
     """Lock the output and decide between a fresh run and a resume; refuse (exit 2, output
-    untouched) a corrupt checkpoint or one that belongs to another question."""
+    untouched, no lock left behind) an output that cannot be resumed, files that collide,
+    a corrupt checkpoint or one that belongs to another question."""
     assert cfg.output is not None
     output = cfg.output
     if output.suffix in _COMPRESSED:
@@ -55,9 +65,12 @@ def prepare_export(cfg: SweepConfig, spec: dict[str, Any], checkpoint: Path | No
             f"--output: {output.name} is compressed; trailsweep cannot resume a compressed "
             "file exactly, so write plain NDJSON (compress it afterwards) or pipe stdout"
         )
+    check_target(output)
     path = checkpoint or ckpt_mod.default_path(output)
-    lock = Lock(path)
-    lock.acquire(output)
+    refuse_collisions(output, path, summary)
+    check_checkpoint_dir(path)
+    lock = Lock(output)
+    lock.acquire()
     try:
         previous = ckpt_mod.load(path) if path.exists() else None
         if previous is not None and not previous.finished:
@@ -68,6 +81,7 @@ def prepare_export(cfg: SweepConfig, spec: dict[str, Any], checkpoint: Path | No
                     f"command (or `trailsweep sweep --resume {output}`) to finish it, or "
                     "delete the checkpoint and the output to start over"
                 )
+            check_consistent(path, previous)
             size = output.stat().st_size if output.exists() else -1
             if size < previous.offset:
                 raise CheckpointError(
@@ -77,7 +91,7 @@ def prepare_export(cfg: SweepConfig, spec: dict[str, Any], checkpoint: Path | No
             return Export(cfg, output, path, spec, lock, previous)
         return Export(cfg, output, path, spec, lock)
     except BaseException:
-        lock.release(remove=False)
+        lock.release()
         raise
 
 
@@ -88,7 +102,11 @@ async def run_export(
     clock: Clock = SYSTEM_CLOCK,
     interval: float = 2.0,
 ) -> int:
-    """Write the sweep to the output file, checkpointing as it goes; returns the exit code."""
+    """Write the sweep to the output file, checkpointing as it goes; returns the exit code.
+
+    The checkpoint only ever records bytes that were written whole and fsynced
+    (outfile.OutputFile.committed); a write or fsync that fails stops the export with
+    OutputFailed (exit 1) and the last good checkpoint kept."""
     cfg, prior = export.cfg, export.resume
     pairs: list[PairState] | None = None
     if prior is not None:
@@ -96,16 +114,13 @@ async def run_export(
         pairs = prior.pairs
         report.written = prior.written
     state = Checkpoint(spec=export.spec, query=cfg.query.describe(), pairs=[])
-    out: IO[bytes] | None = None
+    out: OutputFile | None = None
 
-    def open_output() -> IO[bytes]:
+    def open_output() -> OutputFile:
         # Opened on first use, after discovery: a sweep that fails before its first event
         # (credentials refused, say) leaves no file behind.
         nonlocal out
-        out = export.output.open("r+b" if prior is not None else "wb")
-        if prior is not None:
-            out.truncate(prior.offset)
-            out.seek(prior.offset)
+        out = OutputFile(export.output, resume_at=None if prior is None else prior.offset)
         return out
 
     dirty = False
@@ -113,12 +128,17 @@ async def run_export(
     def save(*, finished: bool) -> None:
         nonlocal dirty
         f = out if out is not None else open_output()
-        f.flush()
-        os.fsync(f.fileno())
-        state.pairs, state.offset = report.pairs, f.tell()
+        f.sync()
+        state.pairs, state.offset = report.pairs, f.committed
         state.written = sum(p.cursor.written for p in report.pairs)
         state.finished = finished
-        ckpt_mod.save(export.checkpoint, state)
+        try:
+            ckpt_mod.save(export.checkpoint, state)
+        except OSError as err:
+            raise OutputFailed(
+                f"cannot save the checkpoint {export.checkpoint}: {describe(err)}; the "
+                "previous one is kept: make room and run the same command again to resume"
+            ) from None
         dirty = False
 
     async def every_interval() -> None:
@@ -128,7 +148,7 @@ async def run_export(
             if dirty:
                 save(finished=False)
 
-    finished = False
+    finished = failed = False
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
@@ -143,18 +163,26 @@ async def run_export(
                 )
             ) as chunks:
                 async for chunk in chunks:
+                    # Cursors advance only once the chunk's lines are all in the file.
                     (out or open_output()).write(lines(chunk, raw=cfg.raw))
                     advance_all(chunk)
                     dirty = True
             tg.cancel_scope.cancel()
         finished = not report.interrupted
+    except BaseException:
+        failed = True
+        raise
     finally:
-        if report.pairs:
-            save(finished=finished)
-        if out is not None:
-            out.close()
-        untouched = out is None and not export.checkpoint.exists()
-        export.lock.release(remove=finished or untouched)
+        try:
+            if report.pairs:
+                save(finished=finished)
+        except OutputFailed:
+            if not failed:  # else the first failure is the one to report
+                raise
+        finally:
+            if out is not None:
+                out.close()
+            export.lock.release()
     return report.exit_code
 
 
@@ -169,13 +197,25 @@ def _with_query(cfg: SweepConfig, pinned: dict[str, Any]) -> SweepConfig:
 async def write_stdout(cfg: SweepConfig, report: SweepReport) -> int:
     """Run the sweep and write its NDJSON to stdout; returns the exit code."""
     out: IO[bytes] = sys.stdout.buffer
+
+    def put(data: bytes | None) -> None:
+        try:
+            out.write(data) if data is not None else out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            # stdout on a full disk (`> file` with no room, `> /dev/full`): one line and
+            # exit 1, as for --output; a stream has nothing to resume.
+            silence_stdout()
+            raise OutputFailed(f"cannot write to stdout: {describe(err)}") from None
+
     try:
         chunks_gen = sweep_chunks(cfg, report=report, unordered=cfg.unordered, lean=cfg.lean)
         async with aclosing(chunks_gen) as chunks:
             async for chunk in chunks:
-                out.write(lines(chunk, raw=cfg.raw))
+                put(lines(chunk, raw=cfg.raw))
                 advance_all(chunk)
-        out.flush()
+        put(None)
     except BrokenPipeError:
         silence_stdout()
     return report.exit_code

@@ -16,7 +16,9 @@ once, not as the sweep.
 
 from __future__ import annotations
 
+import errno
 import heapq
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ import orjson
 
 from trailsweep.pair import PageRef, PairState, SweepEvent
 
+_LOG = logging.getLogger("trailsweep")
 CHUNK = 64 * 1024
 SPOOL_BUDGET = 256  # waiting pages kept parsed in memory, over all pairs (~30 MB)
 BUDGET_ENV = "TRAILSWEEP_SPOOL_PAGES"  # overrides SPOOL_BUDGET (tests, benchmarks)
@@ -71,29 +74,42 @@ class Spool:
         self._chunks = 0  # chunks in the file
         self.spooled = 0  # pages written, for tests and benchmarks
         self.peak_chunks = 0
+        self.failed: str | None = None  # why the spool file could not be written
 
     # disk -------------------------------------------------------------------------------
     def put(self, batch: Batch) -> Spooled | None:
         """`batch` written to disk, or None if its body is not at hand (it stays parsed)."""
         raw = batch.raw
-        if raw is None or not batch:
+        if raw is None or not batch or self.failed is not None:
             return None
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115 - closed in close()
-        fd = self._file.fileno()
-        need = -(-len(raw) // CHUNK)
         chunks: list[int] = []
-        view = memoryview(raw)
-        for n in range(need):
-            if self._free:
-                chunk = heapq.heappop(self._free)
-            else:
-                chunk = self._chunks
-                self._chunks += 1
-            chunks.append(chunk)
-            part = view[n * CHUNK : (n + 1) * CHUNK]
-            if os.pwrite(fd, part, chunk * CHUNK) != len(part):
-                raise OSError("short write to the spool file")
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115 - closed in close()
+            fd = self._file.fileno()
+            need = -(-len(raw) // CHUNK)
+            view = memoryview(raw)
+            for n in range(need):
+                if self._free:
+                    chunk = heapq.heappop(self._free)
+                else:
+                    chunk = self._chunks
+                    self._chunks += 1
+                chunks.append(chunk)
+                part = view[n * CHUNK : (n + 1) * CHUNK]
+                if os.pwrite(fd, part, chunk * CHUNK) != len(part):
+                    raise OSError(errno.ENOSPC, "short write to the spool file")
+        except OSError as err:
+            # No room for the spool (TMPDIR full or read-only): the pages wait in memory
+            # instead. Memory may then grow past the usual bound, but an export hours in is
+            # not thrown away for want of temporary space; say so once on stderr.
+            for chunk in chunks:
+                heapq.heappush(self._free, chunk)
+            self.failed = err.strerror or str(err)
+            _LOG.warning(
+                "cannot spool waiting pages to disk (%s); they wait in memory", self.failed
+            )
+            return None
         self.peak_chunks = max(self.peak_chunks, self._chunks - len(self._free))
         self.spooled += 1
         first = batch[0]

@@ -1,0 +1,138 @@
+"""Files trailsweep creates beside an export (checkpoint, its temp file, the lock), made so
+that a file planted at the same name cannot redirect our writes (issue 12).
+
+- A temp file is always a new file: a random name, `O_CREAT | O_EXCL` (which never
+  follows a symlink), written, fsynced, then renamed over the target; `rename` replaces
+  a symlink at the target itself, never the file it points to.
+- The lock file is opened with `O_NOFOLLOW` and must be a plain file with one link before
+  we write our pid into it: a symlink or hard link planted there is refused (exit 2), the
+  file it points to untouched.
+- The lock is keyed on the output file (its resolved path), not on how the output or the
+  checkpoint were spelled: two runs that reach one file through a symlink, or name two
+  different --checkpoint files, still meet at one lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from trailsweep.errors import CheckpointError, InputError
+
+
+def resolved(path: Path) -> Path:
+    """`path` with every symlink followed (also for a file that does not exist yet)."""
+    return Path(os.path.realpath(path))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: one resolved path, or one inode (hard links)."""
+    if resolved(a) == resolved(b):
+        return True
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: fresh temp file (O_EXCL, random name), fsync, rename,
+    fsync the directory. On any failure the temp file is removed and `path` is as it was."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def lock_path(output: Path) -> Path:
+    """The lock of an export: beside the output's real file, whatever --checkpoint says."""
+    real = resolved(output)
+    return real.with_name(real.name + ".checkpoint.json.lock")
+
+
+class Lock:
+    """An exclusive flock on `lock_path(output)`, held for the whole run."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.path = lock_path(output)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise CheckpointError (exit 2). Creates the file if need be."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        while True:
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise CheckpointError(
+                        f"{self.path} is a symbolic link, not a lock trailsweep made; it is "
+                        "left alone: remove it and run again"
+                    ) from None
+                raise InputError(
+                    f"cannot create the lock file {self.path}: {err.strerror}; "
+                    "choose an --output in a writable directory"
+                ) from None
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                os.close(fd)
+                raise CheckpointError(
+                    f"{self.path} is not a lock trailsweep made (a "
+                    f"{'hard link' if stat.S_ISREG(info.st_mode) else 'special file'}); it is "
+                    "left alone: remove it and run again"
+                )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise CheckpointError(
+                    f"{self.output} is being written by another trailsweep ({holder}); wait "
+                    "for it to finish or stop it, or choose another --output"
+                ) from None
+            # The holder before us may have removed the file after we opened it (release
+            # unlinks it): then we hold a lock nobody else can see; take the new file.
+            try:
+                current = self.path.lstat()
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_dev, current.st_ino) == (
+                info.st_dev,
+                info.st_ino,
+            ):
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the lock file and let go. Safe: we hold the flock, and a run that opened
+        the file before the unlink finds it gone and tries again (see `acquire`)."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None

@@ -1,0 +1,515 @@
+"""Hostile files: full disks, torn writes, symlinks, shared locks and crafted checkpoints
+(issue 12, file part). Every sweep runs the real client against the emulator over HTTP;
+in-process through `trailsweep.cli:main` unless a real process is the point (rlimits)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from trailsweep import checkpoint as ckpt_mod
+from trailsweep.cli import main
+from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator.tamper import Call, Honest
+from trailsweep.pair import PairState
+from trailsweep.spool import BUDGET_ENV
+from trailsweep.timeparse import format_time, from_epoch
+
+from support import NOW_EPOCH, aws_env, run_cli, settings
+
+START, END = NOW_EPOCH - 4 * 3600, NOW_EPOCH - 1
+FAST = {"rate": 10_000.0, "burst": 10_000.0}
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorThread]:
+    """2 accounts x 2 regions, a quota no test waits on."""
+    with EmulatorThread(settings(members=1, suspended=0, faults=FAST)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def env(emu: EmulatorThread, use_emu: Any) -> dict[str, str]:
+    """This process's AWS SDKs (and any subprocess given the result) point at `emu`."""
+    use_emu(emu)
+    return aws_env(emu)
+
+
+def args(out: Path | str, *extra: str) -> list[str]:
+    return [
+        "sweep", "--accounts", "org", "--regions", "all", "--rate", "100", "--page-size", "20",
+        "--start-time", format_time(from_epoch(START)), "--end-time", format_time(from_epoch(END)),
+        "--output", str(out), "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run `trailsweep ARGV` in this process: (exit code, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), capsys.readouterr().err
+
+
+def one_line(err: str, needle: str) -> None:
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err, err
+    assert "Traceback" not in err, err
+
+
+@pytest.fixture(scope="module")
+def reference(emu: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The bytes of one uninterrupted export."""
+    out = tmp_path_factory.mktemp("ref") / "ref.ndjson"
+    result = subprocess.run(
+        [sys.executable, "-m", "trailsweep", *args(out)], env=aws_env(emu),
+        capture_output=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    data = out.read_bytes()
+    assert data.count(b"\n") > 200
+    return data
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# 1. torn writes ------------------------------------------------------------------------
+
+
+def _file_size_limit(limit: int) -> Any:
+    def preexec() -> None:
+        # As `ulimit -f`: a write past `limit` bytes writes what fits, then fails with
+        # EFBIG (SIGXFSZ ignored, as a shell that traps it would).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+def test_file_size_limit_then_rerun_is_byte_identical(
+    emu: EmulatorThread,
+    env: dict[str, str],
+    reference: bytes,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Under `ulimit -f` the export stops with one line and exit 1, the checkpoint records
+    only whole lines that reached the disk, and a rerun without the limit finishes the
+    same bytes as an uninterrupted run (no torn line, no duplicates)."""
+    out = tmp_path / "out.ndjson"
+    limit = int(len(reference) * 0.55) + 7  # mid-line, on purpose
+    limited = subprocess.run(
+        [sys.executable, "-m", "trailsweep", *args(out)], env=env, capture_output=True,
+        stdin=subprocess.DEVNULL, timeout=120, check=False, preexec_fn=_file_size_limit(limit),
+    )  # fmt: skip
+    err = limited.stderr.decode()
+    assert limited.returncode == 1, err
+    one_line(err, str(out))
+    assert "resume" in err
+    written = out.read_bytes()
+    assert written == reference[: len(written)]  # only whole lines are left
+    assert written.endswith(b"\n") or written == b""
+    ckpt = ckpt_mod.load(ckpt_mod.default_path(out))
+    assert not ckpt.finished
+    assert ckpt.offset == len(written)
+    code, err = cli(args(out), capsys)
+    assert code == 0, err
+    assert _sha(out.read_bytes()) == _sha(reference)
+
+
+# 2. files an export cannot use --------------------------------------------------------
+
+
+@pytest.fixture
+def calls(emu: EmulatorThread) -> Iterator[list[str]]:
+    """Every authenticated request the emulator gets during the test (operation names)."""
+    seen: list[str] = []
+
+    async def count(call: Call, honest: Honest) -> web.StreamResponse:
+        seen.append(call.operation)
+        return await honest()
+
+    emu.set_tamper(count)
+    yield seen
+    emu.set_tamper(None)
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """`directory` takes no new files, for root too (chattr +i where mode bits do not bind)."""
+    directory.chmod(0o555)
+    immutable = os.access(directory, os.W_OK)  # root ignores the mode bits
+    if immutable:
+        subprocess.run(["chattr", "+i", str(directory)], check=True, capture_output=True)
+    try:
+        assert not os.access(directory, os.W_OK)
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=True, capture_output=True)
+        directory.chmod(0o755)
+
+
+def refused_before_anything(
+    argv: list[str], needle: str, calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = cli(argv, capsys)
+    assert code == 2, err
+    one_line(err, needle)
+    assert calls == []
+
+
+def test_device_output_is_refused_before_any_call(
+    env: dict[str, str], calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--output /dev/full (or /dev/null): not a file an export can cut back and resume;
+    exit 2 before any call, and nothing created in /dev."""
+    for device in ("/dev/full", "/dev/null"):
+        refused_before_anything(args(device), "stdout", calls, capsys)
+        assert not Path(device + ".checkpoint.json.lock").exists()
+        assert not Path(device + ".checkpoint.json").exists()
+
+
+def test_fifo_output_is_refused_without_waiting_for_a_reader(
+    emu: EmulatorThread, env: dict[str, str], tmp_path: Path
+) -> None:
+    """--output FIFO: exit 2 at once (no open that waits for a reader), nothing created.
+    (A process: on today's code the open blocks, and the timeout is the failure.)"""
+    fifo = tmp_path / "pipe.ndjson"
+    os.mkfifo(fifo)
+    result = run_cli(args(fifo), env=env, timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    one_line(err, "FIFO")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.ndjson"]
+
+
+def test_dev_stdout_output_is_refused(emu: EmulatorThread, env: dict[str, str]) -> None:
+    """--output /dev/stdout names a descriptor (a pipe here), not a resumable file: exit 2
+    with the alternative (leave out --output); stdout stays empty. (A process: fd 1.)"""
+    result = run_cli(args("/dev/stdout"), env=env, timeout=60)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    one_line(err, "leave out --output")
+    assert result.stdout == b""
+    assert not Path("/dev/stdout.checkpoint.json.lock").exists()
+
+
+def test_stdout_on_a_full_disk_is_one_line_exit_1(emu: EmulatorThread, env: dict[str, str]) -> None:
+    """`trailsweep sweep > /dev/full`: one line naming ENOSPC, exit 1, no traceback."""
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "trailsweep", *args("-")], env=env, stdout=full,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60, check=False,
+        )  # fmt: skip
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    one_line(err, "ENOSPC")
+
+
+def test_missing_or_read_only_checkpoint_directory_is_refused(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--checkpoint in a directory that does not exist, or takes no new files: exit 2 before
+    any call, no output, no lock left behind."""
+    out = tmp_path / "out.ndjson"
+    missing = tmp_path / "nope" / "ck.json"
+    refused_before_anything(
+        args(out, "--checkpoint", str(missing)), "does not exist", calls, capsys
+    )
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    with read_only(locked):
+        refused_before_anything(
+            args(out, "--checkpoint", str(locked / "ck.json")), "read-only", calls, capsys
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ro"]
+    assert list(locked.iterdir()) == []
+
+
+def test_unwritable_output_directory_is_refused(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--output in a directory that takes no new files: exit 2 before any call."""
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    with read_only(locked):
+        refused_before_anything(args(locked / "out.ndjson"), str(locked), calls, capsys)
+    assert list(locked.iterdir()) == []
+
+
+# 3. planted symlinks --------------------------------------------------------------------
+
+VICTIM = b"precious: must survive any sweep\n"
+
+
+def test_planted_checkpoint_temp_symlink_is_not_followed(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symlink planted at `<checkpoint>.tmp` (the old fixed temp name) pointing at a
+    victim: the export writes its checkpoint through a fresh temp file of its own, the
+    victim keeps its bytes, and the export is complete."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(VICTIM)
+    out = tmp_path / "out.ndjson"
+    ckpt = ckpt_mod.default_path(out)
+    planted = ckpt.with_name(ckpt.name + ".tmp")
+    planted.symlink_to(victim)
+    code, err = cli(args(out, "--checkpoint-interval", "0.01"), capsys)
+    assert code == 0, err
+    assert victim.read_bytes() == VICTIM
+    assert out.read_bytes() == reference
+    assert ckpt_mod.load(ckpt).finished
+    assert planted.is_symlink()  # not ours: left as it was
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p != planted]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "hard link"])
+def test_planted_lock_link_is_refused_and_its_target_untouched(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    kind: str,
+) -> None:  # fmt: skip
+    """A symlink or hard link planted at the lock's name: exit 2 before any call, the file
+    it points to neither truncated nor created, the planted link left alone."""
+    victim = tmp_path / "victim.txt"
+    out = tmp_path / "out.ndjson"
+    lock = ckpt_mod.default_path(out).with_name(out.name + ".checkpoint.json.lock")
+    if kind == "hard link":
+        victim.write_bytes(VICTIM)
+        os.link(victim, lock)
+    else:
+        if kind == "symlink":
+            victim.write_bytes(VICTIM)
+        lock.symlink_to(victim)
+    refused_before_anything(args(out), "left alone", calls, capsys)
+    if kind == "dangling symlink":
+        assert not victim.exists()
+    else:
+        assert victim.read_bytes() == VICTIM
+    assert lock.is_symlink() or lock.stat().st_nlink == 2
+    assert not out.exists()
+
+
+# 4. one lock per output file; files that collide ---------------------------------------
+
+
+def _locks(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".lock"))
+
+
+def test_lock_is_keyed_on_the_output_file_not_its_spelling(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While one run writes real.ndjson, a run reaching it through a symlink, or naming
+    another --checkpoint, is refused (exit 2, one line) and leaves no lock of its own."""
+    real = tmp_path / "real.ndjson"
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(real)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "trailsweep", *args(real, "--rate", "0.5")], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        lock = tmp_path / "real.ndjson.checkpoint.json.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text()):
+            assert first.poll() is None and time.monotonic() < deadline
+        for argv in (args(link), args(real, "--checkpoint", str(tmp_path / "other.json"))):
+            code, err = cli(argv, capsys)
+            assert code == 2, err
+            one_line(err, "another trailsweep")
+            assert _locks(tmp_path) == [lock.name]
+        assert first.poll() is None  # the first run was never disturbed
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    assert not (tmp_path / "other.json").exists()
+    assert not (tmp_path / "link.ndjson.checkpoint.json").exists()
+
+
+def test_checkpoint_or_summary_naming_the_output_is_refused(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--checkpoint or --summary-json equal to (or resolving to) --output would overwrite
+    the export: exit 2 before any call, the existing output untouched, no lock left."""
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(VICTIM)
+    alias = tmp_path / "alias.json"
+    alias.symlink_to(out)
+    other = str(tmp_path / "c.json")
+    cases = [
+        args(out, "--checkpoint", str(out)),
+        args(out, "--checkpoint", str(alias)),
+        args(out, "--summary-json", str(out)),
+        args(out, "--summary-json", str(alias)),
+        args(out, "--checkpoint", other, "--summary-json", other),
+    ]  # fmt: skip
+    for argv in cases:
+        refused_before_anything(argv, "the same file", calls, capsys)
+        assert out.read_bytes() == VICTIM
+        assert _locks(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alias.json", "out.ndjson"]
+
+
+def test_refused_checkpoint_leaves_no_lock(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt checkpoint is refused (exit 2, before any call) and no .lock stays behind."""
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(VICTIM)
+    ckpt_mod.default_path(out).write_bytes(b'{"sha256":"00","body":{}}\n')
+    refused_before_anything(args(out), "corrupt", calls, capsys)
+    assert out.read_bytes() == VICTIM
+    assert _locks(tmp_path) == []
+
+
+# 5. checkpoints edited with their sha256 recomputed -------------------------------------
+
+
+def _edit(path: Path, original: bytes, change: Any) -> None:
+    """Rewrite the checkpoint with `change(body)` applied and a correct sha256."""
+    path.write_bytes(original)
+    ckpt = ckpt_mod.load(path)
+    change(ckpt)
+    ckpt_mod.save(path, ckpt)
+
+
+def test_edited_checkpoint_with_fixed_hash_is_refused(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint whose query drops a filter, widens the window, or whose pairs add or
+    drop an account or a region (sha256 recomputed, spec left alone) is refused with exit 2
+    naming the mismatch; the output is untouched and no lock stays. The checkpoint as
+    written resumes."""
+    accounts = sorted({orjson.loads(line)["account"] for line in reference.splitlines()})
+    out = tmp_path / "out.ndjson"
+    question = args(
+        out, "--accounts", ",".join(accounts), "--regions", "us-east-1,eu-west-1",
+        "--lookup-attributes", "AttributeKey=ReadOnly,AttributeValue=false",
+        "--where", "userIdentity.type exists",
+    )  # fmt: skip
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    path = ckpt_mod.default_path(out)
+    done = ckpt_mod.load(path)
+    done.finished = False  # as if stopped right after its last line
+    ckpt_mod.save(path, done)
+    original, before = path.read_bytes(), out.read_bytes()
+
+    def add_pair(c: ckpt_mod.Checkpoint, account: str, region: str) -> None:
+        c.pairs.append(PairState(account, region))
+
+    edits = {
+        "attributes": lambda c: c.query.update(attributes=[]),
+        "where": lambda c: c.query.update(where=[]),
+        "start": lambda c: c.query.update(start=format_time(from_epoch(START - 3600))),
+        "page_size": lambda c: c.query.update(page_size=7),
+        "999999999999": lambda c: add_pair(c, "999999999999", "us-east-1"),
+        "twice": lambda c: add_pair(c, accounts[0], "us-east-1"),
+        "us-west-2": lambda c: add_pair(c, accounts[0], "us-west-2"),
+        "have no pair": lambda c: c.pairs.__setitem__(slice(None), c.pairs[2:]),
+    }
+    for needle, change in edits.items():
+        _edit(path, original, change)
+        code, err = cli(question, capsys)
+        assert code == 2, (needle, err)
+        one_line(err, "does not agree")
+        assert needle in err, err
+        assert out.read_bytes() == before
+        assert _locks(tmp_path) == []
+    path.write_bytes(original)
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    assert out.read_bytes() == before
+
+
+def test_checkpoint_of_relative_times_resumes(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ages ("3h") pin the window when the export starts: the check above accepts the
+    checkpoint of such an export, whenever it is resumed."""
+    out = tmp_path / "out.ndjson"
+    question = ["sweep", "--regions", "us-east-1", "--start-time", "3h", "--end-time", "1h",
+                "--rate", "100", "--output", str(out), "--no-progress"]  # fmt: skip
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    path = ckpt_mod.default_path(out)
+    done = ckpt_mod.load(path)
+    done.finished = False
+    ckpt_mod.save(path, done)
+    before = out.read_bytes()
+    code, err = cli(question, capsys)
+    assert code == 0, err
+    assert out.read_bytes() == before
+    assert ckpt_mod.load(path).finished
+
+
+# 2b. no room for the spool ------------------------------------------------------------
+
+
+def test_no_room_to_spool_keeps_pages_in_memory(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Every waiting page is spooled (budget 0) but the temporary directory takes no files:
+    one warning, the pages wait in memory, and the export is complete and exact."""
+    monkeypatch.setenv(BUDGET_ENV, "0")
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    out = tmp_path / "out.ndjson"
+    with read_only(spool_dir):
+        code, err = cli(args(out), capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert err.count("cannot spool") == 1, err
+    assert out.read_bytes() == reference
+
+
+def test_checkpoint_directory_turning_read_only_mid_run_is_exit_1_then_resumes(
+    emu: EmulatorThread, env: dict[str, str], reference: bytes, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The checkpoint's directory stops taking files halfway (the 10th LookupEvents call):
+    one line naming the checkpoint, exit 1, the last good checkpoint kept; once writable
+    again the same command finishes the same bytes as one run."""
+    ck_dir = tmp_path / "ck"
+    ck_dir.mkdir()
+    out = tmp_path / "out.ndjson"
+    argv = args(out, "--checkpoint", str(ck_dir / "ck.json"), "--checkpoint-interval", "0.01")
+    seen: list[str] = []
+    with ExitStack() as stack:
+
+        async def freeze(call: Call, honest: Honest) -> web.StreamResponse:
+            seen.append(call.operation)
+            if seen.count("LookupEvents") == 10:
+                stack.enter_context(read_only(ck_dir))
+            return await honest()
+
+        emu.set_tamper(freeze)
+        try:
+            code, err = cli(argv, capsys)
+        finally:
+            emu.set_tamper(None)
+    assert code == 1, err
+    one_line(err, "cannot save the checkpoint")
+    assert not [p for p in ck_dir.iterdir() if p.name.endswith(".tmp")]
+    code, err = cli(argv, capsys)
+    assert code == 0, err
+    assert _sha(out.read_bytes()) == _sha(reference)
