@@ -133,18 +133,26 @@ def _json(value: Any) -> str:
     return "" if value == {} else json.dumps(value, indent=4, ensure_ascii=False) + "\n"
 
 
+def _drawn(spec: OutputSpec, value: Any) -> str:
+    """text or table of one value. Both fail where the CLI's fail (ragged rows, a list of
+    dicts and scalars): one line instead of the CLI's traceback, nothing printed."""
+    try:
+        if spec.format == "text":
+            return format_text(value)
+        return format_table(TABLE_TITLE, value)
+    except (ValueError, IndexError, TypeError, AttributeError) as err:
+        raise InputError(
+            f"--output {spec.format} cannot show this --query result ({err}); use --output json"
+        ) from None
+
+
 def _whole(spec: OutputSpec, value: Any) -> str:
     """The formats that print the whole result at once."""
     if spec.format == "json":
         return _json(value)
     if spec.format == "yaml":
         return "" if value == {} else dump_yaml(value)
-    try:
-        return format_table(TABLE_TITLE, value)
-    except (ValueError, IndexError, TypeError, AttributeError) as err:
-        raise InputError(
-            f"--output table cannot draw this --query result ({err}); use --output json"
-        ) from None
+    return _drawn(spec, value)
 
 
 def render(
@@ -155,8 +163,6 @@ def render(
     events = _stamped(document.get("Events") or [], spec)
     whole = dict(document, Events=events)
     if not paginated:  # one response: every format takes it whole
-        if spec.format == "text":
-            return format_text(_search(spec, whole)).encode()
         if spec.format == "yaml-stream":
             return dump_yaml_stream_item(_search(spec, whole)).encode()
         return _whole(spec, _search(spec, whole)).encode()
@@ -168,11 +174,12 @@ def render(
         part: dict[str, Any] = {"Events": events[start : start + page.count]}
         start += page.count
         if spec.format == "text":
-            out.append(format_text(_search(spec, part)))
+            out.append(_drawn(spec, _search(spec, part)))
         else:
             if page.next_token is not None:
                 part["NextToken"] = page.next_token
             out.append(dump_yaml_stream_item(_search(spec, part)))
     if spec.format == "text" and document.get("NextToken") is not None:
-        out.append(format_text(_search(spec, {"NextToken": {"NextToken": document["NextToken"]}})))
+        last = {"NextToken": {"NextToken": document["NextToken"]}}
+        out.append(_drawn(spec, _search(spec, last)))
     return "".join(out).encode()
