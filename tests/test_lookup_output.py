@@ -260,6 +260,43 @@ def test_yaml_stream_is_one_list_item_per_page(
     assert names == [[e["EventName"] for e in want[0:2]], [want[2]["EventName"]]]
 
 
+def test_several_chains_are_cut_into_pages_of_max_results(
+    emu: EmulatorThread, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """Two values of the server-side key (no AWS CLI equivalent): the merged events in
+    pages of --page-size, with no API token (none continues a merge)."""
+    names = ["AttributeKey=EventName,AttributeValue=Decrypt",
+             "AttributeKey=EventName,AttributeValue=AssumeRole"]  # fmt: skip
+    args = [*WINDOW, "--lookup-attributes", *names, "--page-size", "3", "--max-items", "7"]
+    merged = json.loads(ok(capsysbinary, *args))["Events"]
+    assert len(merged) == 7
+    pages = safe_yaml(ok(capsysbinary, *args, "--output", "yaml-stream"))
+    assert [p["Events"] for p in pages] == [merged[0:3], merged[3:6], merged[6:7]]
+    assert all("NextToken" not in p for p in pages)
+    text = ok(capsysbinary, *args, "--output", "text", "--query", "Events[].EventId")
+    assert text.splitlines()[:3] == ["\t".join(e["EventId"] for e in merged[i : i + 3])
+                                     for i in (0, 3, 6)]  # fmt: skip
+
+
+def test_nothing_found(emu: EmulatorThread, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """No event: one empty page, printed as the CLI prints an empty response."""
+    args = [*WINDOW, "--lookup-attributes", "AttributeKey=EventId,AttributeValue=nothing-has-this"]
+    assert ok(capsysbinary, *args, "--output", "yaml-stream") == "- Events: []\n"
+    assert ok(capsysbinary, *args, "--output", "yaml") == "Events: []\n"
+    assert ok(capsysbinary, *args, "--output", "text") == ""
+    # the CLI's box for a dict whose only value is empty: the title alone
+    assert ok(capsysbinary, *args, "--output", "table") == (
+        "--------------\n|LookupEvents|\n+------------+\n"
+    )
+    assert ok(capsysbinary, *args, "--output", "text", "--query", "length(Events)") == "0\n"
+
+
+def test_bad_skeleton_kind(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    code, out, err = run(capsysbinary, "--generate-cli-skeleton", "yaml")
+    assert (code, out) == (2, b"")
+    assert "yaml-input" in err
+
+
 # where the output and timestamp format come from -----------------------------------------
 def test_output_from_env_then_config_then_flag(
     emu: EmulatorThread, capsysbinary: pytest.CaptureFixture[bytes],

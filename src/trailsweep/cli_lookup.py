@@ -140,6 +140,11 @@ def lookup_events_command(
     one; --max-items must be 1 or more; the whole output is printed when the run ended
     well (text and yaml-stream too, which the CLI prints page by page).
     """
+    if generate_cli_skeleton not in (None, "", "input", "output", "yaml-input"):
+        raise InputError(
+            f"--generate-cli-skeleton: {generate_cli_skeleton!r} is not valid; use input, "
+            "output or yaml-input"
+        )
     if generate_cli_skeleton == "yaml-input":
         sys.stdout.buffer.write(YAML_INPUT_SKELETON.encode())
         return
