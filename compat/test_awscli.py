@@ -268,11 +268,11 @@ def same_bytes(emu: EmulatorThread, *args: str, **env: str) -> bytes:
 # No NextToken in these outputs: API tokens carry the time they were issued, so two runs
 # never print the same one (the token cases are compared by what they decode to, below).
 FORMATTED = {
-    "text, a window": ["--output", "text", *_window(0, 72)],
-    "table, a window": ["--output", "table", *_window(0, 48)],
-    "text, pages and a query": ["--output", "text", *_window(0, 72), "--page-size", "7",
+    "text, a window": ["--output", "text", *_window(0, 12)],
+    "table, a window": ["--output", "table", *_window(0, 6)],
+    "text, pages and a query": ["--output", "text", *_window(0, 12), "--page-size", "7",
                                 "--query", "Events[].[EventName, EventTime]"],
-    "text, a query per page": ["--output", "text", *_window(0, 72), "--page-size", "5",
+    "text, a query per page": ["--output", "text", *_window(0, 12), "--page-size", "5",
                                "--query", "Events[0].Resources"],
     "table, a query": ["--output", "table", "--max-items", "9",
                        "--query", "Events[].{Name: EventName, When: EventTime, R: Resources}"],
@@ -317,13 +317,13 @@ def test_text_token_line(emu: EmulatorThread) -> None:
 def test_iso8601_from_the_config_file(emu: EmulatorThread, tmp_path: Path, fmt: str) -> None:
     config = tmp_path / "config"
     config.write_text(f"[default]\ncli_timestamp_format = iso8601\noutput = {fmt}\n")
-    out = same_bytes(emu, *_window(0, 72), "--query", "Events[].[EventTime, EventId]",
+    out = same_bytes(emu, *_window(0, 12), "--query", "Events[].[EventTime, EventId]",
                      AWS_CONFIG_FILE=str(config))  # fmt: skip
     assert b"+00:00" in out
 
 
 def test_output_from_the_environment(emu: EmulatorThread) -> None:
-    assert same_bytes(emu, *_window(0, 72), AWS_DEFAULT_OUTPUT="text").count(b"\nEVENTS\t") > 3
+    assert same_bytes(emu, *_window(0, 12), AWS_DEFAULT_OUTPUT="text").count(b"\nEVENTS\t") > 3
 
 
 @pytest.mark.parametrize(
