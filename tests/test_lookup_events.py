@@ -152,7 +152,7 @@ def test_filters_cost_no_extra_calls(
         (["--starting-token", "garbage"], "InvalidNextTokenException", 2),
         (["--next-token", "garbage"], "InvalidNextTokenException", 2),
         (["--region", "ap-south-2"], "UnrecognizedClientException", 1),
-        (["--output", "text"], "--output", 2),
+        (["--output", "xml"], "--output", 2),
         (["--max-items", "0"], "--max-items", 2),
         (["--where", "nonsense"], "--where", 2),
         (["--no-paginate", "--page-size", "3"], "--no-paginate", 2),

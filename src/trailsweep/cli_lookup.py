@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,10 +15,12 @@ import typer
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.config import Options, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
-from trailsweep.lookup import Lookup, run_lookup
+from trailsweep.lookup import Lookup, PrintedPage, run_lookup
+from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
 from trailsweep.runner import setup_logging
 from trailsweep.sink import silence_stdout
 from trailsweep.timeparse import parse_time
+from trailsweep.yaml_input import YAML_INPUT_SKELETON, load_cli_input_yaml
 
 
 def lookup_events_command(
@@ -76,9 +80,19 @@ def lookup_events_command(
             "--generate-cli-skeleton input. NextToken there is a raw API token to start from."
         ),
     ] = None,
+    cli_input_yaml: Annotated[
+        str | None,
+        typer.Option(
+            help="Parameters as YAML, inline or file://path (flags override it); see "
+            "--generate-cli-skeleton yaml-input. Not with --cli-input-json."
+        ),
+    ] = None,
     generate_cli_skeleton: Annotated[
         str | None,
-        typer.Option(help="Print the input (default) or output JSON skeleton and exit."),
+        typer.Option(
+            help="Print the input (default) or output JSON skeleton, or the yaml-input "
+            "skeleton, and exit."
+        ),
     ] = None,
     region: Annotated[
         str | None, typer.Option(help="Region to ask. Default: AWS_REGION / the profile's.")
@@ -89,8 +103,23 @@ def lookup_events_command(
         typer.Option(help="Send the calls here (e.g. the emulator). AWS_ENDPOINT_URL works too."),
     ] = None,
     output: Annotated[
-        str, typer.Option("--output", help="Output format: json (the only one).")
-    ] = "json",
+        str | None,
+        typer.Option(
+            "--output",
+            help=f"Output format: {', '.join(FORMATS)}. Default: AWS_DEFAULT_OUTPUT, then "
+            "`output` in the profile's AWS config, then json. EventTime is epoch seconds "
+            "unless the profile sets cli_timestamp_format = iso8601.",
+            show_default=False,
+        ),
+    ] = None,
+    query_text: Annotated[
+        str | None,
+        typer.Option(
+            "--query",
+            help="JMESPath expression applied to the result, as the AWS CLI applies it "
+            "(after pagination; page by page for text and yaml-stream).",
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call on stderr.")
     ] = False,
@@ -108,20 +137,28 @@ def lookup_events_command(
 
     Differences from the AWS CLI, on purpose: bad input is found before any call and exits
     2 (the CLI exits 255), naming the same API error code where the API would have given
-    one; --max-items must be 1 or more; only --output json.
+    one; --max-items must be 1 or more; the whole output is printed when the run ended
+    well (text and yaml-stream too, which the CLI prints page by page).
     """
+    if generate_cli_skeleton not in (None, "", "input", "output", "yaml-input"):
+        raise InputError(
+            f"--generate-cli-skeleton: {generate_cli_skeleton!r} is not valid; use input, "
+            "output or yaml-input"
+        )
+    if generate_cli_skeleton == "yaml-input":
+        sys.stdout.buffer.write(YAML_INPUT_SKELETON.encode())
+        return
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
         return
-    if output != "json":
-        raise InputError(
-            f"--output: {output!r} is not supported; lookup-events prints JSON (--output json), "
-            "pipe it to jq for other shapes"
-        )
     opts = Options()
     raw_token: str | None = None
+    if cli_input_json is not None and cli_input_yaml is not None:
+        raise InputError("Only one --cli-input- parameter may be specified: drop one of them")
     if cli_input_json:
         opts, raw_token = cli_input_json_with_token(cli_input_json, allow_token=True)
+    if cli_input_yaml is not None:
+        opts, raw_token = load_cli_input_yaml(cli_input_yaml, allow_token=True)
     flags = Options(
         lookup_attributes=lookup_attributes or None, where=where or None,
         start_time=start_time, end_time=end_time, event_category=event_category,
@@ -158,12 +195,26 @@ def lookup_events_command(
         starting_token=starting_token or raw_token, single_call=single,
         next_token=next_token,
     )  # fmt: skip
+    spec = resolve_output(output, query_text, opts.profile)
     setup_logging(verbose=verbose)
     try:
-        anyio.run(run_lookup, lookup, sys.stdout.buffer)
+        if spec.streams_document:
+            anyio.run(run_lookup, lookup, sys.stdout.buffer)
+        else:
+            sys.stdout.buffer.write(_rendered(lookup, spec))
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         silence_stdout()
+
+
+def _rendered(lookup: Lookup, spec: OutputSpec) -> bytes:
+    """The run's document re-rendered: --query, another --output or ISO timestamps (the
+    whole result is held in memory, as the AWS CLI holds it)."""
+    document = io.BytesIO()
+    pages: list[PrintedPage] = []
+    anyio.run(lambda: run_lookup(lookup, document, pages=pages))
+    parsed = json.loads(document.getvalue())
+    return render(parsed, pages, paginated=not lookup.single_call, spec=spec)
 
 
 def _as_aws(err: InputError) -> InputError:

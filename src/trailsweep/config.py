@@ -175,6 +175,14 @@ def cli_input_json_with_token(text: str, *, allow_token: bool) -> tuple[Options,
         raise InputError(f"{source}: not valid JSON ({err}); see --generate-cli-skeleton") from None
     if not isinstance(doc, dict):
         raise InputError(f"{source}: expected a JSON object; see --generate-cli-skeleton")
+    return options_from_input(doc, source, allow_token=allow_token)
+
+
+def options_from_input(
+    doc: dict[str, Any], source: str, *, allow_token: bool
+) -> tuple[Options, str | None]:
+    """Options and NextToken from a parsed --cli-input-json / --cli-input-yaml document
+    (the AWS CLI's keys); `source` names the flag in messages."""
     allowed = {"LookupAttributes", "StartTime", "EndTime", "EventCategory", "MaxResults"}
     unknown = set(doc) - allowed - {"NextToken"}
     if unknown:
@@ -195,9 +203,13 @@ def cli_input_json_with_token(text: str, *, allow_token: bool) -> tuple[Options,
         opts.lookup_attributes = [orjson.dumps(a).decode() for a in attrs]
     for key, name in (("StartTime", "start_time"), ("EndTime", "end_time")):
         if doc.get(key) is not None:
+            if isinstance(doc[key], bool) or not isinstance(doc[key], str | int | float):
+                raise InputError(f"{source}: {key} must be a time (ISO 8601 text or epoch seconds)")
             setattr(opts, name, str(doc[key]))
     if doc.get("EventCategory") is not None:
-        opts.event_category = str(doc["EventCategory"])
+        if not isinstance(doc["EventCategory"], str):
+            raise InputError(f"{source}: EventCategory must be a string (insight)")
+        opts.event_category = doc["EventCategory"]
     if doc.get("MaxResults") is not None:
         if type(doc["MaxResults"]) is not int:
             raise InputError(f"{source}: MaxResults must be a whole number from 1 to 50")

@@ -39,7 +39,7 @@ from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.page_check import CODE as INVALID_RESPONSE
 from trailsweep.pager import Pager, TokenRejected
-from trailsweep.pair import Cursor, PairState, SweepEvent
+from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.pair_stream import pair_source
 from trailsweep.query import Query
 from trailsweep.sessions import SessionPool
@@ -66,6 +66,17 @@ class Lookup:
     next_token: str | None = None  # the raw API token of a single call
     access_key_id: str | None = None
     secret_access_key: str | None = None
+
+
+@dataclass(slots=True)
+class PrintedPage:
+    """One page as the AWS CLI's paginator yields it, for the formats that show pages
+    (text, yaml-stream): how many of the printed events it holds and the raw API NextToken
+    it came back with. A question with several chains has no API pages: its merged events
+    are cut into pages of MaxResults (what one chain would have served), without a token."""
+
+    count: int
+    next_token: str | None = None
 
 
 class LookupFailed(TrailsweepError):
@@ -164,8 +175,12 @@ def write_document(out: IO[bytes], events: IO[bytes], count: int, token: str | N
 
 
 # the run --------------------------------------------------------------------------------
-async def run_lookup(lookup: Lookup, out: IO[bytes], *, clock: Clock = SYSTEM_CLOCK) -> PairState:
-    """Run `lookup` and write its document to `out`; raises LookupFailed on an API error."""
+async def run_lookup(
+    lookup: Lookup, out: IO[bytes], *, clock: Clock = SYSTEM_CLOCK,
+    pages: list[PrintedPage] | None = None,
+) -> PairState:  # fmt: skip
+    """Run `lookup` and write its document to `out`; raises LookupFailed on an API error.
+    `pages`, when given, receives the printed events' pages in order (at least one)."""
     async with SessionPool(
         profile=lookup.profile, region=lookup.region, endpoint_url=lookup.endpoint_url,
         access_key_id=lookup.access_key_id, secret_access_key=lookup.secret_access_key,
@@ -183,10 +198,15 @@ async def run_lookup(lookup: Lookup, out: IO[bytes], *, clock: Clock = SYSTEM_CL
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             async with http_session(1) as http:
                 client = LeanLookup(http, creds, region, endpoint)
+                log: list[PrintedPage] = [] if pages is None else pages
                 if lookup.single_call:
-                    count, token = await _single_call(lookup, pair, client, limiter, clock, spool)
+                    count, token = await _single_call(
+                        lookup, pair, client, limiter, clock, spool, log
+                    )
                 else:
-                    count, token = await _paginate(lookup, pair, client, limiter, clock, spool)
+                    count, token = await _paginate(lookup, pair, client, limiter, clock, spool, log)
+                if not log:
+                    log.append(PrintedPage(0))
             if pair.failed:
                 code, _, message = (pair.error or "Unknown: failed").partition(": ")
                 raise LookupFailed(code, message)
@@ -196,7 +216,7 @@ async def run_lookup(lookup: Lookup, out: IO[bytes], *, clock: Clock = SYSTEM_CL
 
 async def _single_call(
     lookup: Lookup, pair: PairState, client: Any, limiter: RateLimiter, clock: Clock,
-    spool: IO[bytes],
+    spool: IO[bytes], pages: list[PrintedPage],
 ) -> tuple[int, str | None]:  # fmt: skip
     plan = lookup.query.plan
     if len(plan.pushed) > 1:
@@ -220,12 +240,13 @@ async def _single_call(
             spool.write((",\n        " if count else "").encode() + event_json(event).encode())
             count += 1
     pair.state = "done"
+    pages.append(PrintedPage(count, page.get("NextToken")))
     return count, page.get("NextToken")
 
 
 async def _paginate(
     lookup: Lookup, pair: PairState, client: Any, limiter: RateLimiter, clock: Clock,
-    spool: IO[bytes],
+    spool: IO[bytes], pages: list[PrintedPage],
 ) -> tuple[int, str | None]:  # fmt: skip
     query = lookup.query
     chains = len(query.plan.chains)
@@ -244,6 +265,7 @@ async def _paginate(
         query = dataclasses.replace(query, max_items=limit + 1)
     count = 0
     last: SweepEvent | None = None
+    served_by: PageRef | None = None
     async with anyio.create_task_group() as tg:
         source = pair_source(
             pair, client, limiter, query, clock=clock, refresh=None, depth=2, task_group=tg
@@ -256,6 +278,13 @@ async def _paginate(
                     break
                 spool.write((",\n        " if count else "").encode())
                 spool.write(event_json(event.event).encode())
+                if chains > 1:
+                    if count % query.page_size == 0:
+                        pages.append(PrintedPage(0))
+                elif event.page is not served_by:
+                    served_by = event.page
+                    pages.append(PrintedPage(0, served_by.next))
+                pages[-1].count += 1
                 pair.cursor.advance(event)
                 count += 1
                 last = event
