@@ -416,3 +416,44 @@ def _attempt(draw: Any, value: Any) -> str | None:
     except (ValueError, IndexError, TypeError, AttributeError):
         return None
     return text
+
+
+# YAML (AWS CLI v2 only): v1's data, dumped the way v2 documents and dumps it ------------
+def _v2_yaml(value: Any) -> str:
+    """AWS CLI v2's YAMLDumper: ruamel.yaml safe, block style; a bare scalar as JSON."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    if value is None or isinstance(value, int | float | str):
+        return json.dumps(value, ensure_ascii=False) + "\n"
+    yaml = YAML(typ="safe")
+    yaml.representer.default_flow_style = False
+    out = io.StringIO()
+    yaml.dump(value, out)
+    return out.getvalue()
+
+
+def test_yaml_is_v1s_result_in_v2s_shape(emu: EmulatorThread, tmp_path: Path) -> None:
+    """v2 prints ISO 8601 times by default; with that set, v1's JSON result dumped as v2
+    dumps it is what `--output yaml` prints."""
+    config = tmp_path / "config"
+    config.write_text("[default]\ncli_timestamp_format = iso8601\n")
+    args = _window(0, 6)
+    aws = json.loads(_bytes(_with_env(emu, [str(AWS), "cloudtrail", "lookup-events", *args],
+                                      AWS_CONFIG_FILE=str(config)), "aws"))  # fmt: skip
+    assert aws["Events"]
+    ts = _with_env(emu, [sys.executable, "-m", "trailsweep", "lookup-events", *args,
+                         "--output", "yaml"], AWS_CONFIG_FILE=str(config))  # fmt: skip
+    assert _bytes(ts, "trailsweep").decode() == _v2_yaml(aws)
+
+
+def test_yaml_stream_is_one_item_per_page(emu: EmulatorThread) -> None:
+    """yaml-stream: each page (here 4 events) as a list of one item, the query per page."""
+    args = [*_window(0, 6), "--page-size", "4"]
+    ids = [e["EventId"] for e in json.loads(_bytes(aws_raw(emu, *args), "aws"))["Events"]]
+    assert len(ids) > 8
+    want = "".join(_v2_yaml([ids[i : i + 4]]) for i in range(0, len(ids), 4))
+    got = _bytes(ts_raw(emu, *args, "--output", "yaml-stream", "--query", "Events[].EventId"),
+                 "trailsweep")  # fmt: skip
+    assert got.decode() == want
