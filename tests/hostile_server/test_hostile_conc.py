@@ -1,0 +1,166 @@
+"""Concurrency under a hostile network (issue 12): a sliced pair that must not deadlock,
+calls that must time out, and a limiter that must shrug off a stalled process."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+from trailsweep.clock import SYSTEM_CLOCK
+from trailsweep.config import Options, SweepConfig, build_config
+from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator.tamper import Call, Honest
+from trailsweep.lean import LeanLookup, http_session
+from trailsweep.limiter import RateLimiter
+from trailsweep.pair import PairState
+from trailsweep.sessions import SessionPool
+from trailsweep.slices import SlicedPager
+from trailsweep.timeparse import format_time, from_epoch
+
+from support import NOW_EPOCH, settings
+
+HOUR = 3600
+
+
+def _config(emu: EmulatorThread, start: int, end: int, **kw: Any) -> SweepConfig:
+    info = emu.emulator.ready_info()
+    read_ahead = kw.pop("read_ahead", None)
+    opts = Options(
+        start_time=format_time(from_epoch(start)), end_time=format_time(from_epoch(end)), **kw
+    )
+    cfg = build_config(opts, now=datetime.now(UTC))
+    return dataclasses.replace(
+        cfg, endpoint_url=info["url"], region=info["region"], read_ahead=read_ahead,
+        access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"],
+    )  # fmt: skip
+
+
+def _pool(cfg: SweepConfig) -> SessionPool:
+    return SessionPool(
+        region=cfg.region, endpoint_url=cfg.endpoint_url,
+        access_key_id=cfg.access_key_id, secret_access_key=cfg.secret_access_key,
+    )  # fmt: skip
+
+
+# 1. Deadlock ----------------------------------------------------------------------------
+
+
+class HeadLast:
+    """Answers the slices of one pair in the order that used to deadlock (slices.py).
+
+    The head chain (EndTime = the window's end) has a slow first page, so the pair wants
+    three chains and splits twice at once: head, `behind` (just below it), `oldest`. The
+    oldest slice then fills the read-ahead budget (`fill` calls: its pages plus one in
+    hand), and only after that does `behind` get its first page, which has no room to
+    wait in. The head's later calls wait for `release` (the test's signal)."""
+
+    def __init__(self, end: int, first_latency: float, fill: int) -> None:
+        self.end = end
+        self.first_latency = first_latency
+        self.fill = fill
+        self.head_calls = 0
+        self.ends: Counter[int] = Counter()
+        self.split = asyncio.Event()
+        self.filled = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
+        if call.operation != "LookupEvents":
+            return await honest()
+        end = int(call.params["EndTime"])
+        if end == self.end:
+            self.head_calls += 1
+            if self.head_calls == 1:
+                await asyncio.sleep(self.first_latency)  # server latency, not a test wait
+            else:
+                await self.release.wait()
+            return await honest()
+        self.ends[end] += 1
+        if len(self.ends) >= 2:
+            self.split.set()
+        await self.split.wait()
+        if end == max(self.ends):  # the slice right behind the head
+            await self.filled.wait()
+            return await honest()
+        response = await honest()
+        if self.ends[end] >= self.fill:
+            self.filled.set()
+        return response
+
+
+async def _until(condition: Any, what: str, seconds: float = 10.0) -> None:
+    """Poll `condition()` until it holds; fail naming `what` past the deadline."""
+    with anyio.move_on_after(seconds):
+        while True:
+            if condition():
+                return
+            await anyio.sleep(0.005)  # polling state of this loop, under a deadline
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+@pytest.mark.timeout(60)  # a hang fails at fail_after; this bounds anything else
+def test_a_finished_head_slice_wakes_the_chain_behind_it() -> None:
+    """The head slice ends while the slice behind it holds a page it had no room for:
+    dropping the head must wake that chain, or the pair hangs with no calls."""
+    emu_settings = settings(
+        members=0, suspended=0, regions=("us-east-1",), events_per_day=2000.0, seed=3,
+        faults={"rate": 100.0, "burst": 100.0},
+    )  # fmt: skip
+    end = NOW_EPOCH - 1
+    with EmulatorThread(emu_settings) as emu:
+        cfg = _config(emu, end - 6 * HOUR, end, rate=20.0, page_size=5)
+        # depth 2: the oldest slice holds 3 pages (it may add one while 2 wait) and has
+        # its 4th in hand: 4 calls fill the budget.
+        tamper = HeadLast(end, first_latency=0.1, fill=4)
+        emu.set_tamper(tamper)
+        account = emu.emulator.world.management.id
+        truth = emu.truth(account, "us-east-1", start=end - 6 * HOUR, end=end)
+        got: list[str] = []
+        hung = False
+
+        async def run() -> None:
+            nonlocal hung
+            async with _pool(cfg) as pool, http_session(1) as http:
+                await pool.identify()
+                url = await pool.endpoint("cloudtrail", "us-east-1")
+                client = LeanLookup(http, await pool.credentials(account), "us-east-1", url)
+                pair = PairState(account, "us-east-1")
+                limiter = RateLimiter(cfg.rate)
+                async with anyio.create_task_group() as tg:
+                    sliced = SlicedPager(
+                        pair, client, limiter, cfg.query, clock=SYSTEM_CLOCK, refresh=None,
+                        depth=2, task_group=tg,
+                    )  # fmt: skip
+                    pages = sliced.pages()
+                    got.extend(e.event["EventId"] for e in await anext(pages))
+                    assert len(sliced.slices) == 3  # the head was split twice at once
+                    head, behind = sliced.slices[0], sliced.slices[1]
+                    # `behind` has its first page in hand and no room for it.
+                    await _until(lambda: behind.pager.served > 0, "behind got a page")
+                    assert not behind.pages and sliced.held > sliced.depth
+                    emu.call(tamper.release.set)
+                    # Read the head to its end, without ever waiting on an empty head.
+                    while True:
+                        await _until(lambda: head.pages or head.done, "the head moves")
+                        if not head.pages:
+                            break
+                        got.extend(e.event["EventId"] for e in await anext(pages))
+                    await anyio.wait_all_tasks_blocked()  # the chains saw the head end
+                    try:
+                        with anyio.fail_after(5):
+                            async for batch in pages:
+                                got.extend(e.event["EventId"] for e in batch)
+                    except TimeoutError:
+                        hung = True
+                    tg.cancel_scope.cancel()
+
+        anyio.run(run)
+        assert not hung, "the pair hung after its head slice ended"
+        assert got == [e["EventId"] for e in truth]
