@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +26,7 @@ from trailsweep.sessions import SessionPool
 from trailsweep.slices import SlicedPager
 from trailsweep.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 
 HOUR = 3600
 
@@ -164,3 +166,73 @@ def test_a_finished_head_slice_wakes_the_chain_behind_it() -> None:
         anyio.run(run)
         assert not hung, "the pair hung after its head slice ended"
         assert got == [e["EventId"] for e in truth]
+
+
+# 2. Timeouts ----------------------------------------------------------------------------
+
+
+def _silent_in(region: str, gate: asyncio.Event) -> Any:
+    """A tamper under which LookupEvents in `region` is accepted and never answered (until
+    `gate` is set, which only the test's cleanup does, so the emulator can stop)."""
+
+    async def tamper(call: Call, honest: Honest) -> web.StreamResponse:
+        if call.operation == "LookupEvents" and call.region == region:
+            await gate.wait()
+        return await honest()
+
+    return tamper
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("path", ["--lean", "--no-lean"])
+def test_a_call_that_never_answers_times_out_and_fails_its_pair_alone(path: str) -> None:
+    """LookupEvents in one region hangs forever: that pair fails within a bounded time
+    with one line naming the read timeout; the other pair is written whole (exit 1)."""
+    with EmulatorThread(settings(faults={"rate": 100.0, "burst": 100.0})) as emu:
+        gate = emu.call(asyncio.Event)
+        emu.set_tamper(_silent_in("eu-west-1", gate))
+        account = emu.emulator.world.management.id
+        end = NOW_EPOCH - 1
+        start = end - 2 * HOUR
+        args = [
+            sys.executable, "-m", "trailsweep", "sweep", "--regions", "us-east-1,eu-west-1",
+            "--start-time", format_time(from_epoch(start)),
+            "--end-time", format_time(from_epoch(end)),
+            "--read-timeout", "0.2", path,
+        ]  # fmt: skip
+        try:
+            with subprocess.Popen(
+                args, env=aws_env(emu), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+            ) as proc:  # fmt: skip
+                try:
+                    # Far below the 378-514 s it took before, far above 3 x 0.2 s + backoff.
+                    out, err = proc.communicate(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                    pytest.fail("the sweep did not give up on a server that never answers")
+        finally:
+            emu.call(gate.set)
+        want = expected_ndjson(emu, [(account, "us-east-1")], start=start, end=end)
+    assert proc.returncode == 1, err.decode()
+    assert out == want
+    failed = [line for line in err.decode().splitlines() if "failed " in line]
+    assert failed == [
+        f"trailsweep: failed {account}/eu-west-1: TimedOut: LookupEvents timed out 3 times "
+        "in a row (no answer within 0.2 s); raise --read-timeout if the network is this slow"
+    ]
+    assert "Traceback" not in err.decode()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--read-timeout", "0"), ("--connect-timeout", "-1"), ("--read-timeout", "inf")],
+)
+def test_bad_timeouts_are_refused_before_any_call(flag: str, value: str) -> None:
+    """A timeout that is not a positive number of seconds: one line, exit 2."""
+    result = run_cli(["sweep", "--regions", "us-east-1", flag, value])
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and flag in lines[0], lines
+    assert result.stdout == b""
