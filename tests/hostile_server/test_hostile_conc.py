@@ -15,6 +15,7 @@ import anyio
 import pytest
 from aiohttp import web
 
+from test_limiter import VirtualClock, assert_within_bound, run_virtual
 from trailsweep.clock import SYSTEM_CLOCK
 from trailsweep.config import Options, SweepConfig, build_config
 from trailsweep.emulator import EmulatorThread
@@ -236,3 +237,52 @@ def test_bad_timeouts_are_refused_before_any_call(flag: str, value: str) -> None
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and flag in lines[0], lines
     assert result.stdout == b""
+
+
+# 3. A stalled process -------------------------------------------------------------------
+
+
+def _stalled_pair(chains: int, calls: int) -> tuple[list[float], float, RateLimiter]:
+    """`chains` NextToken chains of one pair (2 calls/s, 0.3 s a call) on a virtual clock;
+    when the clock passes 5 s the process is stopped for 3 s (SIGSTOP, a suspended laptop):
+    the clock jumps and every waiter wakes late. Returns the times calls went out, when the
+    process woke, and the limiter."""
+    times: list[float] = []
+    woke = 0.0
+    limiter: RateLimiter | None = None
+
+    async def main(clock: VirtualClock) -> None:
+        nonlocal woke, limiter
+        limiter = RateLimiter(2.0, clock=clock)
+
+        async def chain() -> None:
+            nonlocal woke
+            for _ in range(calls):
+                await limiter.acquire()  # type: ignore[union-attr]
+                times.append(clock.now)
+                await clock.sleep(0.3)  # the call
+                if clock.now >= 5.0 and not woke:
+                    clock.now += 3.0  # stopped mid-call: nothing runs for 3 s
+                    woke = clock.now
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(chains):
+                tg.start_soon(chain)
+
+    run_virtual(main)
+    assert limiter is not None
+    return sorted(times), woke, limiter
+
+
+@pytest.mark.parametrize("chains", [1, 4])
+def test_after_a_stall_the_pace_recovers_at_once_and_is_not_repaid(chains: int) -> None:
+    """After a 3 s stall, calls resume at once at 2/s: not spread by the stall for minutes,
+    not faster than 2/s to catch up (the quota would throttle), rate unchanged."""
+    times, woke, limiter = _stalled_pair(chains, calls=240 // chains)
+    assert_within_bound(times, rate=2.0, burst=1.0)
+    after = [t for t in times if t >= woke]
+    # From waking on, the k-th call goes out by k intervals (a hair of tolerance): the
+    # stall is neither repaid nor dragged along.
+    for k, t in enumerate(after):
+        assert t <= woke + 0.5 * k + 0.05, (k, t - woke)
+    assert limiter.rate == 2.0
