@@ -161,6 +161,17 @@ def sweep_command(
     rate: Annotated[
         float | None, typer.Option(help="LookupEvents calls/s per account and region. Default 2.")
     ] = None,
+    connect_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a LookupEvents call may take to connect. Default 10."),
+    ] = None,
+    read_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a LookupEvents call may wait for its answer. Default 30; 3 "
+            "timeouts of one page in a row fail that account/region."
+        ),
+    ] = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write NDJSON here instead of stdout.")
     ] = None,
@@ -243,6 +254,7 @@ def sweep_command(
         start_time=start_time, end_time=end_time,
         event_category=event_category, max_items=max_items, page_size=page_size, rate=rate,
         output=output, raw=raw, unordered=unordered,
+        connect_timeout=connect_timeout, read_timeout=read_timeout,
     )  # fmt: skip
     if checkpoint_interval <= 0:
         raise InputError("--checkpoint-interval must be above 0 seconds")

@@ -28,7 +28,11 @@ import orjson
 from trailsweep.attributes import parse_lookup_attributes
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
+from trailsweep.timeouts import Timeouts
 
+_NOT_STRINGS = (
+    "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
+)  # fmt: skip
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
@@ -56,6 +60,8 @@ class Options:
     output: str | None = None
     raw: bool | None = None
     unordered: bool | None = None
+    connect_timeout: float | None = None  # seconds per LookupEvents call (timeouts.py)
+    read_timeout: float | None = None
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -91,6 +97,8 @@ class SweepConfig:
     # Pages each pair may hold ready beyond the one being fetched; None: as many as a
     # budget of READ_AHEAD_BUDGET pages over all pairs allows, at most 12 (auto_read_ahead).
     read_ahead: int | None = None
+    # Per-call limits of LookupEvents (timeouts.py): connect and read, in seconds.
+    timeouts: Timeouts = field(default_factory=Timeouts)
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
@@ -142,13 +150,15 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in ("max_items", "page_size") and type(value) is not int:
             raise ConfigError(f"--config: {path}: {key} must be a whole number")
-        elif key == "rate" and not isinstance(value, int | float):
+        elif key in ("rate", "connect_timeout", "read_timeout") and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            if key != "rate":
+                raise ConfigError(f"--config: {path}: {key} must be a number of seconds")
             raise ConfigError(f"--config: {path}: rate must be a number (calls per second)")
         elif key in ("raw", "unordered") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
-        elif key not in ("max_items", "page_size", "rate", "raw", "unordered") and not isinstance(
-            value, str
-        ):
+        elif key not in _NOT_STRINGS and not isinstance(value, str):
             raise ConfigError(f"--config: {path}: {key} must be a string")
         setattr(opts, key, value)
     return opts
@@ -254,6 +264,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         external_id=opts.external_id, session_name=opts.session_name or "trailsweep",
         profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
         rate=rate, output=output, raw=bool(opts.raw), unordered=bool(opts.unordered),
+        timeouts=Timeouts.of(opts.connect_timeout, opts.read_timeout),
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from trailsweep.body_cap import read_capped
 from trailsweep.page_check import parse_body
 from trailsweep.pager import PAGE_KEY, RAW_KEY
 from trailsweep.signer import Signer, amz_date
+from trailsweep.timeouts import Timeouts
 
 _FD_RESERVE = 256  # files kept for everything else: output, checkpoint, spool, logs
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
@@ -57,11 +58,12 @@ def connection_limit(pairs: int) -> int:
     return max(10, min(want, soft - _FD_RESERVE))
 
 
-def http_session(pairs: int) -> aiohttp.ClientSession:
-    """One connection pool for every pair (see `connection_limit`)."""
+def http_session(pairs: int, timeouts: Timeouts | None = None) -> aiohttp.ClientSession:
+    """One connection pool for every pair (see `connection_limit`), every call bounded by
+    `timeouts` (timeouts.py)."""
     context = ssl.create_default_context(cafile=get_cert_path(True))
     connector = aiohttp.TCPConnector(limit=connection_limit(pairs), ssl=context)
-    timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)
+    timeout = (timeouts or Timeouts()).client_timeout()
     return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
 
 
@@ -69,7 +71,7 @@ class LeanLookup:
     """`lookup_events(**params)` for one pair, answering `{PAGE_KEY: page, RAW_KEY: body}`
     like the aioboto3 client with the orjson hook does."""
 
-    __slots__ = ("_signer", "credentials", "http", "url")
+    __slots__ = ("_signer", "credentials", "http", "timeouts", "url")
 
     def __init__(
         self, http: aiohttp.ClientSession, credentials: Any, region: str, endpoint_url: str
@@ -78,6 +80,7 @@ class LeanLookup:
         self.credentials = credentials
         self.url = endpoint_url.rstrip("/") + "/"
         self._signer = Signer(self.url, region, "cloudtrail", _HEADERS)
+        self.timeouts = _session_timeouts(http)
 
     async def lookup_events(self, **params: Any) -> dict[str, Any]:
         body = orjson.dumps(params)
@@ -110,3 +113,11 @@ def _client_error(status: int, payload: bytes, error_type: str) -> ClientError:
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
     return ClientError(response, "LookupEvents")
+
+
+def _session_timeouts(http: aiohttp.ClientSession) -> Timeouts:
+    """What the session's per-call limits are, for the failure line of a pair that timed out."""
+    t = http.timeout
+    if t.sock_connect is not None and t.sock_read is not None:
+        return Timeouts(t.sock_connect, t.sock_read)
+    return Timeouts()

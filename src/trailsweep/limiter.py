@@ -15,6 +15,16 @@ waiters late, every waiter whose slot has passed would return in the same tick a
 server would see a burst; several NextToken chains per pair (slices.py) made that happen
 (100 pairs at 1 s latency: 2.2% of calls throttled).
 
+A stalled process (SIGSTOP, a suspended laptop, a long GC pause) wakes its waiters long
+after their slots. The time lost is not repaid and not dragged along (issue 12: after a
+3 s SIGSTOP, calls stayed 0.49 s apart, above the quota, for ~150 s while the schedule
+caught up): each waiter that wakes makes sure the schedule's end lies at least an interval beyond
+its own due time for every waiter still asleep behind it, so the queued waiters go out an
+interval apart from the moment the process runs again, and new reservations fall in
+behind them, on the same pace as before the stall. (In normal running that end is
+already there and nothing changes.)
+Nothing else changes: a stall is not server slowness, and never lowers the rate.
+
 Cancellation: a waiter cancelled before its slot gives the slot back when nobody reserved
 after it (the TAT is restored). Otherwise the slot is simply lost: the callers behind it
 keep their slots, so the limiter stays safe and is only a little slower.
@@ -32,8 +42,9 @@ import anyio
 
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 
-# With burst 1, calls that return are at least this share of an interval apart (a little
-# under 1, so a wake-up a hair early on a busy loop does not cost a whole extra sleep).
+# With burst 1, a call due this close to its time (as a share of an interval) goes at
+# once: a wake-up a hair early on a busy loop does not cost a whole extra sleep. Late
+# waiters are spaced by whole intervals (0.98 of one let them catch up above the rate).
 _SPACING = 0.98
 
 
@@ -46,7 +57,9 @@ def _check_rate(rate: float) -> float:
 class RateLimiter:
     """At most `burst` calls at once, then `rate` calls per second, served first come first."""
 
-    __slots__ = ("_burst", "_clock", "_interval", "_last", "_rate", "_slot", "_tat", "acquired")
+    __slots__ = (
+        "_asleep", "_burst", "_clock", "_interval", "_last", "_rate", "_slot", "_tat", "acquired",
+    )  # fmt: skip
 
     def __init__(self, rate: float, burst: float = 1.0, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._rate = _check_rate(rate)
@@ -58,6 +71,7 @@ class RateLimiter:
         self._tat = -math.inf  # theoretical arrival time of the next call
         self._last = -math.inf  # when the last `acquire` returned (or will: burst 1)
         self._slot = -math.inf  # the last slot reserved
+        self._asleep = 0  # waiters still sleeping until their slot
         self.acquired = 0  # how many `acquire` calls have returned
 
     @property
@@ -81,18 +95,27 @@ class RateLimiter:
         slot = max(now, tat - (self._burst - 1.0) * self._interval)
         previous = self._tat
         self._tat = reserved = tat + self._interval
-        spacing, self._slot = slot - self._slot, slot  # what the slots intend between calls
+        # What the slots intend between calls: at most an interval (after a stall or an
+        # idle spell the gap between two slots says nothing about the pace).
+        spacing, self._slot = min(slot - self._slot, self._interval), slot
+        self._asleep += 1
         try:
-            if slot > now:
-                await self._clock.sleep(slot - now)
-            else:
-                await anyio.lowlevel.checkpoint()
+            try:
+                if slot > now:
+                    await self._clock.sleep(slot - now)
+                else:
+                    await anyio.lowlevel.checkpoint()
+            finally:
+                self._asleep -= 1
             if self._burst == 1.0:
                 # Woken late (a busy event loop), the waiters behind us would wake in the
                 # same tick and go out together: keep the calls actually made spaced.
                 now = self._clock.monotonic()
-                due = self._last = max(now, self._last + _SPACING * spacing)
-                if due > now:
+                due = self._last = max(now, self._last + spacing)
+                # After a stall, the waiters still asleep go out an interval apart after
+                # us, and new reservations after them (see the module doc).
+                self._tat = max(self._tat, due + (self._asleep + 1) * self._interval)
+                if due - now > (1.0 - _SPACING) * spacing:  # a hair early is on time
                     await self._clock.sleep(due - now)
         except BaseException:
             if self._tat == reserved:  # nobody reserved after us: give the slot back

@@ -25,6 +25,13 @@ from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import Backoff, RetryBudget, classify
 from trailsweep.spool import Batch
+from trailsweep.timeouts import (
+    CONNECT_TIMEOUT,
+    MAX_TIMEOUTS,
+    READ_TIMEOUT,
+    timed_out_reason,
+    timeout_phase,
+)
 
 PAGE_KEY = "_trailsweep_page"
 RAW_KEY = "_trailsweep_raw"  # the response body PAGE_KEY was parsed from, when at hand
@@ -35,8 +42,8 @@ CALL_LOG = logging.getLogger("trailsweep.calls")
 LOOKUP_CONFIG = AioConfig(
     http_session_cls=CappedAIOHTTPSession,
     retries={"mode": "standard", "total_max_attempts": 1},
-    connect_timeout=10,
-    read_timeout=60,
+    connect_timeout=CONNECT_TIMEOUT,  # the sweep merges in its own (timeouts.py)
+    read_timeout=READ_TIMEOUT,
     max_pool_connections=4,
 )
 
@@ -258,6 +265,7 @@ class Pager:
         pair = self.pair
         kwargs = dict(params, NextToken=token) if token else params
         code, message = "Unknown", ""
+        timeouts = 0  # timeouts of this page in a row (timeouts.MAX_TIMEOUTS fail the pair)
         for attempt in range(self.max_attempts):
             await self.limiter.acquire()
             pair.calls += 1
@@ -274,6 +282,11 @@ class Pager:
                     raise TokenRejected(code, message) from None
                 if kind in ("fatal", "token"):
                     raise PairFailed(pair.account, pair.region, code, message) from None
+                phase = timeout_phase(exc)
+                timeouts = timeouts + 1 if phase else 0
+                if phase and timeouts >= MAX_TIMEOUTS:
+                    reason = timed_out_reason(self.client, phase, timeouts)
+                    raise PairFailed(pair.account, pair.region, "TimedOut", reason) from None
                 if not self.budget.spend():
                     raise PairFailed(
                         pair.account, pair.region, code,

@@ -290,6 +290,10 @@ class SlicedPager:
                     if pair.failed:
                         break  # nothing after a failed slice: the written part stays a prefix
                     self.slices.pop(0)
+                    # The next slice is the head now: its chain may be waiting for room
+                    # with a page in hand (the head never waits), and nothing else would
+                    # wake it (issue 12: 784 pairs hung with no calls).
+                    self._notify()
                     self._plan()
                     continue
                 self.wanting = True

@@ -183,7 +183,11 @@ async def _run(
     sliced = config.slices
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
         sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
-        http = await stack.enter_async_context(http_session(len(active))) if lean else None
+        http = (
+            await stack.enter_async_context(http_session(len(active), config.timeouts))
+            if lean
+            else None
+        )
         spool = Spool()
 
         def close_spool() -> None:
@@ -201,8 +205,9 @@ async def _run(
                 client = LeanLookup(http, creds, pair.region, endpoints[pair.region])
             else:
                 session = pool.for_account(pair.account)
+                lookup_config = LOOKUP_CONFIG.merge(config.timeouts.botocore())
                 client = await stack.enter_async_context(
-                    pool.client(session, "cloudtrail", pair.region, config=LOOKUP_CONFIG)
+                    pool.client(session, "cloudtrail", pair.region, config=lookup_config)
                 )
                 install_fast_parser(client)
             limiter = RateLimiter(config.rate, clock=clock)

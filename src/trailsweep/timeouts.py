@@ -1,0 +1,113 @@
+"""How long one LookupEvents call may take, on both call paths, and how often in a row.
+
+Before issue 12 a server that accepted the connection and never answered held a pair for
+378 to 514 s: botocore's 60 s read timeout (aiohttp's 60 s total on the lean path) times 8
+attempts, plus backoff. Now:
+
+- `connect` (default 10 s): to open the TCP/TLS connection. A healthy AWS endpoint
+  connects in well under a second; 10 s rides out a lost SYN or two.
+- `read` (default 30 s): to wait for the answer, and for each further chunk of its body.
+  LookupEvents answers in about a second even for a full page; 30 s is ample for a slow
+  network and still short enough that a stuck call is noticed. On the lean path the whole
+  call is also bounded by ``connect + 2 x read``, so a body dripped a byte at a time ends.
+- `MAX_TIMEOUTS` (3) timeouts of the same page in a row fail the pair ("timed out"), with
+  the setting named; the rest of the sweep goes on. A server that never answers costs a
+  pair at most about ``3 x (connect + read)`` plus backoff (about 2 minutes at worst with
+  the defaults, 91 s typically) instead of 8 attempts; a timeout that is followed by an
+  answer just counts as a retry, as before.
+
+Both are settable: ``--connect-timeout`` / ``--read-timeout`` or ``connect_timeout`` /
+``read_timeout`` in a config file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from botocore.config import Config
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+from trailsweep.errors import InputError
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+MAX_TIMEOUTS = 3
+_MAX_SECONDS = 3600.0
+
+Phase = Literal["connect", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds one call may spend connecting, and waiting for its answer."""
+
+    connect: float = CONNECT_TIMEOUT
+    read: float = READ_TIMEOUT
+
+    @classmethod
+    def of(cls, connect: float | None, read: float | None) -> Timeouts:
+        """Checked settings (None: the default); a bad value is an InputError (exit 2)."""
+        return cls(
+            _check("--connect-timeout", CONNECT_TIMEOUT if connect is None else connect),
+            _check("--read-timeout", READ_TIMEOUT if read is None else read),
+        )
+
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        """The lean path's per-call limits (aiohttp)."""
+        return aiohttp.ClientTimeout(
+            total=self.connect + 2 * self.read, sock_connect=self.connect, sock_read=self.read
+        )
+
+    def botocore(self) -> Config:
+        """The aioboto3 path's per-call limits, to merge into its client Config."""
+        return Config(connect_timeout=self.connect, read_timeout=self.read)
+
+    def seconds(self, phase: Phase) -> float:
+        return self.connect if phase == "connect" else self.read
+
+
+def _check(flag: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{flag}: {value!r} is not a number of seconds")
+    if not (math.isfinite(value) and 0 < value <= _MAX_SECONDS):
+        raise InputError(f"{flag}: {value} must be above 0 and at most {_MAX_SECONDS:.0f} s")
+    return float(value)
+
+
+def timeout_phase(exc: BaseException) -> Phase | None:
+    """Which limit a failed call ran into: 'connect', 'read', or None (not a timeout)."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | ConnectTimeoutError):
+        return "connect"
+    if isinstance(exc, ReadTimeoutError | aiohttp.SocketTimeoutError):
+        return "read"
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "read"  # the lean path's bound on the whole call
+    return None
+
+
+def timeouts_of(client: Any) -> Timeouts:
+    """The limits a LookupEvents client was made with (lean or aioboto3)."""
+    own = getattr(client, "timeouts", None)
+    if isinstance(own, Timeouts):
+        return own
+    config = getattr(getattr(client, "meta", None), "config", None)
+    connect = getattr(config, "connect_timeout", None)
+    read = getattr(config, "read_timeout", None)
+    if isinstance(connect, int | float) and isinstance(read, int | float):
+        return Timeouts(float(connect), float(read))
+    return Timeouts()
+
+
+def timed_out_reason(client: Any, phase: Phase, times: int) -> str:
+    """The pair's failure line: which limit, its value, and how to change it."""
+    seconds = timeouts_of(client).seconds(phase)
+    flag = f"--{phase}-timeout"
+    what = "connecting" if phase == "connect" else "no answer"
+    return (
+        f"LookupEvents timed out {times} times in a row ({what} within {seconds:g} s); "
+        f"raise {flag} if the network is this slow"
+    )
