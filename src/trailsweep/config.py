@@ -27,10 +27,11 @@ import orjson
 
 from trailsweep.attributes import parse_lookup_attributes
 from trailsweep.errors import ConfigError, InputError
+from trailsweep.names import ACCOUNT, REGION
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+_ACCOUNT = ACCOUNT
+_REGION = REGION
 
 
 @dataclass(slots=True)
