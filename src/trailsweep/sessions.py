@@ -21,7 +21,7 @@ from aiobotocore.session import AioSession
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from trailsweep import answers
+from trailsweep import answers, sanitize
 from trailsweep.errors import BadAnswer, CredentialsError, InputError, ServerFailed
 
 # Control-plane calls (STS, Organizations, Account, EC2) are few and not under our limiter,
@@ -123,7 +123,15 @@ class SessionPool:
         except BotoCoreError as err:
             raise CredentialsError(f"cannot reach STS: {err}") from None
         self.caller_account = answers.caller_account(ident)
+        await self._remember_base()
         return self.caller_account
+
+    async def _remember_base(self) -> None:
+        """Have `sanitize` redact the base credentials wherever a server echoes them."""
+        creds = await self.base.get_credentials()
+        if creds is not None:
+            frozen = await creds.get_frozen_credentials()
+            sanitize.remember(frozen.access_key, frozen.secret_key, frozen.token)
 
     def _assumed(self, account: str) -> AioDeferredRefreshableCredentials:
         """The account's refreshable AssumeRole credentials, made once (no call yet)."""
@@ -159,6 +167,7 @@ class SessionPool:
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
+        await self._remember_base()
         return creds
 
     async def endpoint(self, service: str, region: str) -> str:
@@ -191,7 +200,9 @@ class SessionPool:
                 params["ExternalId"] = self.external_id
             what = f"STS AssumeRole into {account}"
             resp = await answers.asked(what, (await self._sts()).assume_role(**params))
-            return answers.assumed_credentials(resp, account)
+            fresh = answers.assumed_credentials(resp, account)
+            sanitize.remember(fresh["access_key"], fresh["secret_key"], fresh["token"])
+            return fresh
 
         return refresh
 

@@ -235,3 +235,90 @@ def test_bad_region_names_fail_that_account_alone(
     )
     stored = orjson.loads((tmp_path / "out.ndjson.checkpoint.json").read_bytes())["body"]["pairs"]
     assert {p["region"] for p in stored} == {"*", "eu-west-1", "us-east-1"}
+
+
+# Server text: sanitized before it reaches stderr, the summary JSON or the checkpoint ------
+FORGED = "\ntrailsweep: 9 pairs, 9 complete, 0 failed\x1b[2J\x1b]0;pwned\x07\u202egnp.exe"
+
+
+def echoing(accounts: set[str], seen: list[str]) -> Tamper:
+    """LookupEvents of `accounts` refused with a message that echoes the request's
+    Authorization and session token headers, forges a summary line, clears the screen,
+    and runs on for 20,000 characters; what was echoed is collected in `seen`."""
+
+    async def tamper(call: Call, honest: Honest) -> web.StreamResponse:
+        if call.operation != "LookupEvents" or call.account not in accounts:
+            return await honest()
+        auth = call.request.headers.get("Authorization", "")
+        token = call.request.headers.get("X-Amz-Security-Token", "")
+        seen.extend(v for v in (auth, token) if v)
+        message = f"denied for {auth} with {token}{FORGED} " + "blah " * 4000
+        return json_answer(
+            {"__type": "AccessDenied\x1b[31m\nException", "message": message}, status=400
+        )
+
+    return tamper
+
+
+def _secrets_of(emu: EmulatorThread, seen: list[str]) -> list[str]:
+    """Everything that must never be shown: the echoed headers' key ids, signatures and
+    session tokens, and the base credentials."""
+    info = emu.emulator.ready_info()
+    found = [info["access_key_id"], info["secret_access_key"]]
+    for value in seen:
+        if value.startswith("AWS4-HMAC-SHA256"):
+            found.append(value.split("Credential=")[1].split("/")[0])
+            found.append(value.split("Signature=")[1])
+        else:
+            found.append(value)
+    return found
+
+
+def _assert_safe(text: str, secrets: list[str]) -> None:
+    for secret in secrets:
+        assert secret not in text
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+
+
+def test_server_error_text_is_sanitized_everywhere(emu: EmulatorThread, tmp_path: Path) -> None:
+    """Newlines, escapes, echoed credentials and endless text never reach the user raw."""
+    management, members = _members(emu)
+    seen: list[str] = []
+    summary = tmp_path / "summary.json"
+    ran = sweep(emu, tmp_path, echoing({management, members[0]}, seen), "--accounts", "org",
+                "--regions", "us-east-1", "--summary-json", str(summary))  # fmt: skip
+    assert ran.code == 1, ran.err
+    secrets = _secrets_of(emu, seen)
+    assert any(s.startswith("ASIA") for s in secrets)  # a member's session was echoed
+    assert all(line.startswith("trailsweep: ") for line in ran.err.splitlines())
+    failed = [line for line in ran.err_lines if line.startswith("trailsweep: failed ")]
+    assert len(failed) == 2 and len(ran.err_lines) == 3, ran.err
+    assert all(
+        len(line) <= len("trailsweep: failed 123456789012/us-east-1: ") + 300 for line in failed
+    )
+    for text in (
+        ran.err,
+        summary.read_text(),
+        (tmp_path / "out.ndjson.checkpoint.json").read_text(),
+    ):
+        _assert_safe(text, secrets)
+    good = [(members[1], "us-east-1")]
+    assert (tmp_path / "out.ndjson").read_bytes() == expected_ndjson(
+        emu, good, start=START, end=END
+    )
+    errors = [p["error"] for p in orjson.loads(summary.read_bytes())["failures"]]
+    assert all(e.startswith("AccessDenied\\x1b[31m\\nException: denied for ") for e in errors)
+
+
+def test_lookup_events_error_is_one_clean_line(emu: EmulatorThread) -> None:
+    """lookup-events prints a refused call as the AWS CLI does, minus the hostile parts."""
+    seen: list[str] = []
+    emu.set_tamper(echoing({emu.emulator.world.management.id}, seen))
+    try:
+        ran = run_main(["lookup-events", "--region", "eu-west-1", "--max-items", "1"], aws_env(emu))
+    finally:
+        emu.set_tamper(None)
+    assert ran.code == 1 and ran.out == b""
+    assert len(ran.err.splitlines()) == 1, ran.err
+    assert ran.err.startswith("trailsweep: error: An error occurred (AccessDenied")
+    _assert_safe(ran.err, _secrets_of(emu, seen))
