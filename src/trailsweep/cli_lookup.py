@@ -10,6 +10,7 @@ from typing import Annotated
 import anyio
 import typer
 
+from trailsweep.checks import check_environment
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.config import Options, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
@@ -118,9 +119,10 @@ def lookup_events_command(
             f"--output: {output!r} is not supported; lookup-events prints JSON (--output json), "
             "pipe it to jq for other shapes"
         )
+    check_environment()
     opts = Options()
     raw_token: str | None = None
-    if cli_input_json:
+    if cli_input_json is not None:
         opts, raw_token = cli_input_json_with_token(cli_input_json, allow_token=True)
     flags = Options(
         lookup_attributes=lookup_attributes or None, where=where or None,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
 
 from trailsweep import checkpoint as ckpt_mod
+from trailsweep.checks import check_path
 from trailsweep.errors import InputError
 from trailsweep.sanitize import clean
 from trailsweep.timeparse import parse_time
@@ -58,7 +58,7 @@ def status_command(
 ) -> None:
     """Show how far an --output export got: per pair state, events written, how far back in
     the window it reached, failures; and the overall progress. Reads only the checkpoint."""
-    path = Path(target)
+    path = check_path(target, "status")
     if not path.name.endswith(".checkpoint.json"):
         path = ckpt_mod.default_path(path)
     if not path.exists():

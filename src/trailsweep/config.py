@@ -26,6 +26,7 @@ from typing import Any, Literal
 import orjson
 
 from trailsweep.attributes import parse_lookup_attributes
+from trailsweep.checks import OUTPUT_RESERVE, check_endpoint, check_path, check_region
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.names import ACCOUNT, REGION
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
@@ -108,7 +109,7 @@ def _as_list(value: Any, key: str) -> list[str]:
 def read_toml(path: str) -> dict[str, Any]:
     """A TOML file as a dict; a missing, unreadable or invalid file is a ConfigError."""
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(check_path(path, "--config").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"--config: {path} does not exist; check the path") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -167,7 +168,7 @@ def cli_input_json_with_token(text: str, *, allow_token: bool) -> tuple[Options,
     source = "--cli-input-json"
     if text.startswith("file://"):
         try:
-            text = Path(text[7:]).read_text(encoding="utf-8")
+            text = check_path(text[7:], source).read_text(encoding="utf-8")
         except OSError as err:
             raise InputError(f"{source}: cannot read {text[7:]}: {err.strerror}") from None
     try:
@@ -234,8 +235,15 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
     rate = 2.0 if opts.rate is None else float(opts.rate)
     if not 0 < rate <= 100:
         raise InputError(f"--rate: {rate} must be above 0 and at most 100 calls/s per pair")
-    output = Path(opts.output) if opts.output and opts.output != "-" else None
-    if output is not None:
+    # Where to connect: checked here, before any call, rather than deep in botocore's
+    # first one (a traceback there). AWS_* variables are checks.check_environment's.
+    if opts.region is not None:
+        check_region(opts.region, "--region")
+    if opts.endpoint_url is not None:
+        check_endpoint(opts.endpoint_url, "--endpoint-url")
+    output = None
+    if opts.output is not None and opts.output != "-":
+        output = check_path(opts.output, "--output", reserve=OUTPUT_RESERVE)
         check_writable(output)
     return SweepConfig(
         query=query, accounts=accounts, regions=regions,
@@ -291,17 +299,20 @@ def auto_read_ahead(pairs: int, *, spooled: bool = False) -> int:
     return max(0, min(READ_AHEAD_MAX, READ_AHEAD_BUDGET // max(1, pairs) - 2))
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, option: str = "--output") -> None:
     """Fail now, before any call, if the output could not be written."""
-    if path.is_dir():
-        raise InputError(f"--output: {path} is a directory; name a file")
-    parent = path.parent if str(path.parent) else Path()
-    if not parent.is_dir():
-        raise InputError(f"--output: directory {parent} does not exist; create it first")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise InputError(f"--output: {path} is not writable; choose another file")
-    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--output: cannot create files in {parent}; choose another directory")
+    try:
+        if path.is_dir():
+            raise InputError(f"{option}: {path} is a directory; name a file")
+        parent = path.parent if str(path.parent) else Path()
+        if not parent.is_dir():
+            raise InputError(f"{option}: directory {parent} does not exist; create it first")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise InputError(f"{option}: {path} is not writable; choose another file")
+        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"{option}: cannot create files in {parent}; choose another directory")
+    except OSError as err:  # a name too long, a loop of symlinks, no permission to look
+        raise InputError(f"{option}: cannot use {path}: {err.strerror}") from None
 
 
 def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:

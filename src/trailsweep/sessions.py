@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from trailsweep import answers, sanitize
 from trailsweep.errors import BadAnswer, CredentialsError, InputError, ServerFailed
+from trailsweep.names import is_region, shown
 
 # Control-plane calls (STS, Organizations, Account, EC2) are few and not under our limiter,
 # so botocore's own standard retries are right for them.
@@ -57,7 +58,13 @@ class SessionPool:
             )
         except BotoCoreError as err:  # e.g. ProfileNotFound
             raise CredentialsError(f"--profile: {err}") from None
-        self.region = region or self.base.region_name
+        self.region = region or self.base.region_name or None  # "" (an empty variable): unset
+        if self.region is not None and not is_region(self.region):
+            # From a profile's config file: flags and AWS_* were checked before this.
+            raise InputError(
+                f"the AWS config gives the region {shown(self.region)}, not a region name; "
+                "fix the profile's region or pass --region"
+            )
         self.endpoint_url = endpoint_url
         self.role_name = role_name
         self.external_id = external_id
