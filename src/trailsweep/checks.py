@@ -11,6 +11,7 @@ the system allows fail in `open` the same way. Each check here raises an InputEr
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -106,6 +107,8 @@ def check_path(value: str, option: str, *, reserve: int = 0) -> Path:
         raise InputError(
             f"{option}: the path is {len(raw)} bytes; the system allows {PATH_MAX - 1}"
         )
+    if Path(value).name in ("", ".", ".."):  # "/", ".", "x/..": no file name to use
+        raise InputError(f"{option}: {shown(value)} names a directory, not a file")
     names = raw.split(b"/")
     longest = max(len(part) for part in names)
     if longest > NAME_MAX:
@@ -118,3 +121,38 @@ def check_path(value: str, option: str, *, reserve: int = 0) -> Path:
             f"{NAME_MAX - reserve} leaves room for the files trailsweep keeps beside it"
         )
     return Path(value)
+
+
+CONFIG_BYTES = 1 << 20  # a config or --cli-input-json document: a few KB in practice
+
+
+def read_text_file(value: str, option: str, limit: int = CONFIG_BYTES) -> str:
+    """A small UTF-8 file the user named, read whole. Only a regular file of at most
+    `limit` bytes: /dev/zero or /dev/full would be read until memory runs out, and a FIFO
+    would block `open` forever (it is opened without blocking, then refused)."""
+    path = check_path(value, option)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(
+            f"{option}: cannot read {path}: it does not exist; check the path"
+        ) from None
+    except OSError as err:
+        raise InputError(f"{option}: cannot read {path}: {err.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        os.close(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{option}: {path} is not a regular file; name a file")
+        raise InputError(f"{option}: {path} is {info.st_size} bytes; at most {limit}")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as err:
+            raise InputError(f"{option}: cannot read {path}: {err.strerror}") from None
+    if len(data) > limit:
+        raise InputError(f"{option}: {path} is more than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{option}: {path} is not UTF-8 text") from None

@@ -26,7 +26,13 @@ from typing import Any, Literal
 import orjson
 
 from trailsweep.attributes import parse_lookup_attributes
-from trailsweep.checks import OUTPUT_RESERVE, check_endpoint, check_path, check_region
+from trailsweep.checks import (
+    OUTPUT_RESERVE,
+    check_endpoint,
+    check_path,
+    check_region,
+    read_text_file,
+)
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.names import ACCOUNT, REGION
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
@@ -109,11 +115,11 @@ def _as_list(value: Any, key: str) -> list[str]:
 def read_toml(path: str) -> dict[str, Any]:
     """A TOML file as a dict; a missing, unreadable or invalid file is a ConfigError."""
     try:
-        return tomllib.loads(check_path(path, "--config").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--config: {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"--config: cannot read {path}: {err}") from None
+        text = read_text_file(path, "--config")
+    except InputError as err:
+        raise ConfigError(str(err)) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"--config: {path} is not valid TOML: {err}") from None
 
@@ -167,10 +173,7 @@ def cli_input_json_with_token(text: str, *, allow_token: bool) -> tuple[Options,
     refuses it."""
     source = "--cli-input-json"
     if text.startswith("file://"):
-        try:
-            text = check_path(text[7:], source).read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"{source}: cannot read {text[7:]}: {err.strerror}") from None
+        text = read_text_file(text[7:], source)
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as err:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 from trailsweep.cli import main
 
@@ -44,8 +47,44 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run_main(args: list[str], env: Mapping[str, str]) -> Ran:
-    """`trailsweep ARGS` in this process with `env`'s AWS settings; never raises SystemExit."""
+@contextmanager
+def interrupted_when(out: io.BytesIO, marker: bytes | None) -> Iterator[None]:
+    """Ctrl-C for the block once `marker` shows up in `out` (a server's ready line): a
+    watcher thread polls for it and sends SIGINT, which raises KeyboardInterrupt only
+    while the block runs (a signal landing after it is ignored, never in the caller)."""
+    if marker is None:
+        yield
+        return
+    inside = threading.Event()
+    done = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if inside.is_set():
+            inside.clear()
+            raise KeyboardInterrupt
+
+    def watch() -> None:
+        while not done.wait(0.005):
+            if marker in out.getvalue():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    previous = signal.signal(signal.SIGINT, handler)
+    watcher = threading.Thread(target=watch, name="interrupter", daemon=True)
+    inside.set()
+    watcher.start()
+    try:
+        yield
+    finally:
+        inside.clear()
+        done.set()
+        watcher.join()
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_main(args: list[str], env: Mapping[str, str], *, stop_at: bytes | None = None) -> Ran:
+    """`trailsweep ARGS` in this process with `env`'s AWS settings; never raises SystemExit.
+    `stop_at`: press Ctrl-C once stdout shows it (for commands that serve until then)."""
     out, err = io.BytesIO(), io.BytesIO()
     stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
@@ -53,7 +92,7 @@ def run_main(args: list[str], env: Mapping[str, str]) -> Ran:
     sys.stdout, sys.stderr = stdout, stderr
     code: int = 0
     try:
-        with environment(env):
+        with environment(env), interrupted_when(out, stop_at):
             main(args)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)

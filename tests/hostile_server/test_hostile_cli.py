@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from trailsweep.emulator import EmulatorThread
 
@@ -125,3 +128,164 @@ def test_bad_paths_exit_2_before_any_call(emu: EmulatorThread, tmp_path: Path) -
     for target in (str(tmp_path / LONG), "a\0b", ""):
         ran = run_main(["status", target], aws_env(emu))
         assert ran.code == 2 and len(ran.err.splitlines()) == 1, ran.err
+
+
+# The fuzz ----------------------------------------------------------------------------------
+# 400 command lines built from the real option names of every subcommand (read from the
+# Typer app, so a new option is fuzzed the day it is added) with hostile values, run in
+# this process against an emulator. Whatever they do, they must end with an exit code in
+# {0, 1, 2, 130}, no traceback, and on exit 2 one line on stderr.
+
+LONG_VALUE = "A" * 20_000
+HOSTILE = [
+    "", " ", "\t", "\n", "-", "--", "=", ",", ",,", "'", '"', "\\", "%s%n", "../../etc/passwd",
+    "ü", "日本語", "\u202e\u0000x", "\x1b[2J\x1b]0;t\x07", "\x7f", "\ud800", "a\x00b",
+    LONG_VALUE, "org", "all", "ORG", "null", "None", "true", "-1", "0", "1e309", "nan", "inf",
+    "-inf", "99999999999999999999999999", "0x10", "1_0", "\u0663", "2**63",
+]  # fmt: skip
+NUMBERS = [
+    "-1", "0", "-0", "51", "101", "1e-9", "1e309", "nan", "inf", "-inf", "0x10", "1_000",
+    "\u0663", "99999999999999999999999999", "9" * 5000, "1.5", "-99999999999", "", " 7 ",
+]  # fmt: skip
+TIMES = [
+    "yesterday", "2026-13-45", "0", "-1", "99999999999", "1e20", "9999-12-31T23:59:59Z",
+    "0001-01-01", "1h", "-5d", "100000000d", "99999999999999999999d", "nan", "inf", "1h1",
+    "2026-02-30", "T", "Z", "1970-01-01T00:00:00+99:99", "now", "90d", "0s", "1e309",
+]  # fmt: skip
+JSONS = [
+    "{", "[]", "null", "1", '"x"', "{}", '{"StartTime": {}}', '{"MaxResults": 1e400}',
+    '{"MaxResults": true}', '{"LookupAttributes": [null]}', '{"LookupAttributes": {}}',
+    '{"LookupAttributes": [{"AttributeKey": 1, "AttributeValue": []}]}',
+    '{"EndTime": 1e300}', '{"StartTime": "x", "EndTime": null}', '{"NextToken": 5}',
+    '{"EventCategory": ["insight"]}', "[" * 5000 + "]" * 5000, '{"a":' * 3000,
+    "file:///dev/null", "file:///", "file://", "file:///nonexistent", "file:///dev/zero",
+    '[{"AttributeKey": "EventName", "AttributeValue": "\\u0000"}]',
+    "AttributeKey=EventName", "AttributeKey=,AttributeValue=",
+    "AttributeKey=EventId,AttributeValue=" + "_" * 3000,
+]  # fmt: skip
+WHERES = ["a", "a=", "=b", "a~(", "a~" + "(a*)*" * 10, "a exists b", "a.b.c=1", "a!~", "..=1"]
+PATH_OPTIONS = {"--output", "-o", "--checkpoint", "--summary-json", "--config", "--resume"}
+JSON_OPTIONS = {"--cli-input-json", "--lookup-attributes", "--starting-token", "--next-token"}
+
+
+def _paths(tmp: Path) -> list[str]:
+    """Paths that exist, that cannot, that are directories; devices only where they are
+    read (writing next to /dev/null would put checkpoint files in /dev)."""
+    return [
+        str(tmp), str(tmp / "out.ndjson"), str(tmp / "out.ndjson.checkpoint.json"),
+        str(tmp / "sub" / "x"), str(tmp / ("n" * 300)), str(tmp / "x") + "/", "/", ".", "",
+        "/nonexistent/dir/file", str(tmp / LONG_VALUE[:5000]), "a\x00b", str(tmp / "ü\x1b"),
+    ]  # fmt: skip
+
+
+READ_ONLY_PATHS = ["/dev/null", "/dev/zero", "/dev/full", "/proc/self/status", "/etc"]
+
+
+def _option_table() -> dict[str, list[tuple[list[str], bool]]]:
+    """Every subcommand's options as (names, is_flag); positional arguments as ([], False)."""
+    import typer
+
+    from trailsweep.cli import app
+
+    table: dict[str, list[tuple[list[str], bool]]] = {}
+    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+        params = []
+        for p in command.params:
+            if type(p).__name__.endswith("Argument"):
+                params.append(([], False))
+            else:
+                params.append(([*p.opts, *p.secondary_opts], bool(p.is_flag)))
+        table[name] = params
+    return table
+
+
+OPTIONS = _option_table()
+
+
+def _values(name: str, tmp: Path, emu_url: str) -> st.SearchStrategy[str]:
+    base = st.sampled_from(HOSTILE) | st.text(max_size=30)
+    lowered = name.lower()
+    if name in PATH_OPTIONS or name == "":
+        paths = _paths(tmp)
+        if name in ("--config", "--resume", ""):
+            paths = paths + READ_ONLY_PATHS
+        return st.sampled_from(paths) | base
+    if "time" in lowered or name == "--now":
+        return st.sampled_from(TIMES) | base
+    if name in JSON_OPTIONS:
+        return st.sampled_from(JSONS) | base
+    if name == "--where":
+        return st.sampled_from(WHERES) | base
+    if name == "--endpoint-url":
+        return (
+            st.sampled_from([emu_url, emu_url + "/x/..", emu_url.upper(), "http://127.0.0.1:0"])
+            | base
+        )
+    if name in ("--accounts",):
+        return st.sampled_from(["123456789012", "org,org", "1" * 12 + ",../x"]) | base
+    if name in ("--regions", "--region"):
+        return st.sampled_from(["us-east-1", "all,all", "us-east-1,../x", "xx-yyyy-99"]) | base
+    numeric = {"--rate", "--max-items", "--page-size", "--read-ahead", "--max-results",
+               "--checkpoint-interval", "--port", "--seed", "--members", "--suspended",
+               "--events-per-day", "--skew", "--burst", "--latency-ms", "--jitter-ms",
+               "--error-rate", "--reset-rate", "--token-ttl", "--credential-ttl"}  # fmt: skip
+    if name in numeric:
+        return st.sampled_from(NUMBERS) | base
+    return base
+
+
+@st.composite
+def command_lines(draw: st.DrawFn, tmp: Path, emu_url: str) -> list[str]:
+    command = draw(st.sampled_from(sorted(OPTIONS)))
+    args = [command]
+    params = OPTIONS[command]
+    for names, is_flag in draw(st.lists(st.sampled_from(params), max_size=6)):
+        if not names:  # a positional argument
+            args.append(draw(_values("", tmp, emu_url)))
+        elif is_flag:
+            args.append(draw(st.sampled_from(names)))
+        else:
+            flag = draw(st.sampled_from(names))
+            value = draw(_values(flag, tmp, emu_url))
+            args.extend([flag, value] if draw(st.booleans()) else [f"{flag}={value}"])
+    if draw(st.integers(0, 9)) == 0:  # now and then: junk where an option belongs
+        args.insert(draw(st.integers(1, len(args))), draw(st.sampled_from(HOSTILE)))
+    return args
+
+
+@pytest.fixture(scope="module")
+def quiet_emu() -> Iterator[EmulatorThread]:
+    """Two accounts, two regions, a couple of events each in 90 days: a sweep that gets
+    through every check ends in one call per pair."""
+    calm = settings(members=1, suspended=0, events_per_day=0.02,
+                    faults={"rate": 10_000.0, "burst": 10_000.0})  # fmt: skip
+    with EmulatorThread(calm) as e:
+        yield e
+
+
+ALLOWED_CODES = {0, 1, 2, 130}
+
+
+def test_fuzzed_command_lines_never_trace_back(
+    quiet_emu: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """400 generated command lines: no traceback, a known exit code, one line on exit 2."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    env = aws_env(quiet_emu)
+
+    @fuzz_settings(
+        max_examples=400, derandomize=True, deadline=None, database=None,
+        suppress_health_check=list(HealthCheck),
+    )  # fmt: skip
+    @given(command_lines(tmp, quiet_emu.url))
+    def check(args: list[str]) -> None:
+        ran = run_main(args, env, stop_at=b'"url"' if args[0] == "emulator" else None)
+        assert ran.code in ALLOWED_CODES, (ran.code, ran.err[-2000:])
+        assert "Traceback" not in ran.err, ran.err[-4000:]
+        if ran.code != 0:
+            lines = ran.err_lines
+            assert lines, "an exit without a word"
+            if ran.code == 2:
+                assert len(lines) == 1 or lines[0].startswith("Usage:"), ran.err[-2000:]
+
+    check()
