@@ -17,6 +17,7 @@ from trailsweep.cli_lookup import lookup_events_command
 from trailsweep.cli_status import status_command
 from trailsweep.cli_sweep import sweep_command
 from trailsweep.errors import TrailsweepError
+from trailsweep.sanitize import clean
 
 app = typer.Typer(
     name="trailsweep",
@@ -41,8 +42,14 @@ app.command(
 )(emulator_command)
 
 
+# Our own messages run long (a list of known keys) but never this long; a server's text
+# inside one is already cut to sanitize.LIMIT where it came in.
+_MESSAGE_LIMIT = 1000
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"trailsweep: error: {message}\n")
+    # One line, whatever it quotes: a server's words, a path, the user's own input.
+    sys.stderr.write(f"trailsweep: error: {clean(message, _MESSAGE_LIMIT)}\n")
     sys.stderr.flush()
     raise SystemExit(code)
 

@@ -38,8 +38,8 @@ def demo_command(
     sweep every account and enabled region of it with org discovery and AssumeRole, and
     print the events as NDJSON on stdout. This is what `make demo` runs."""
     data: dict[str, Any] = dict(_DEMO_DEFAULTS)
-    if config or DEFAULT_CONFIG.exists():
-        data = read_toml(config or str(DEFAULT_CONFIG))
+    if config is not None or DEFAULT_CONFIG.exists():
+        data = read_toml(str(DEFAULT_CONFIG) if config is None else config)
     emu_table = data.pop("emulator", {})
     if not isinstance(emu_table, dict):
         raise ConfigError("--config: [emulator] must be a table")
@@ -50,7 +50,7 @@ def demo_command(
     if "regions" in emu_table:
         emu_table["regions"] = tuple(emu_table["regions"])
     settings = EmulatorSettings(**emu_table)
-    opts = options_from_mapping(data, config or str(DEFAULT_CONFIG))
+    opts = options_from_mapping(data, str(DEFAULT_CONFIG) if config is None else config)
     if raw:
         opts.raw = True
     report = SweepReport()

@@ -74,6 +74,11 @@ def emulator_command(
     )  # fmt: skip
     try:
         anyio.run(_serve, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C is how the emulator is meant to end (it serves "until Ctrl-C"): a
+        # stop as documented is a success, said in one line, as servers such as uvicorn do.
+        sys.stderr.write("trailsweep: emulator stopped\n")
+        return
     except OSError as err:
         raise InputError(
             f"emulator: cannot listen on {host}:{port} ({err.strerror}); "

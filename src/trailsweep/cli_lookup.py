@@ -12,6 +12,7 @@ from typing import Annotated
 import anyio
 import typer
 
+from trailsweep.checks import check_environment
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.config import Options, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
@@ -151,11 +152,12 @@ def lookup_events_command(
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
         return
+    check_environment()
     opts = Options()
     raw_token: str | None = None
     if cli_input_json is not None and cli_input_yaml is not None:
         raise InputError("Only one --cli-input- parameter may be specified: drop one of them")
-    if cli_input_json:
+    if cli_input_json is not None:
         opts, raw_token = cli_input_json_with_token(cli_input_json, allow_token=True)
     if cli_input_yaml is not None:
         opts, raw_token = load_cli_input_yaml(cli_input_yaml, allow_token=True)

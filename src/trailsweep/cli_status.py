@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
 
 from trailsweep import checkpoint as ckpt_mod
+from trailsweep.checks import check_path
 from trailsweep.errors import InputError
+from trailsweep.sanitize import clean
 from trailsweep.timeparse import parse_time
 
 
@@ -31,7 +32,11 @@ def status_report(ckpt: ckpt_mod.Checkpoint) -> dict[str, Any]:
             reached = 0.0
         else:
             reached = round(100.0 * (end - c.oldest) / span, 1)
-        pairs.append({**p.as_dict(), "reached_percent": reached})
+        # A checkpoint is a file anyone may have edited: its error texts are shown cleaned.
+        item = {**p.as_dict(), "reached_percent": reached}
+        if item["error"] is not None:
+            item["error"] = clean(item["error"])
+        pairs.append(item)
     done = sum(1 for p in ckpt.pairs if p.finished and p.state == "done")
     failed = sum(1 for p in ckpt.pairs if p.state == "failed")
     return {
@@ -53,7 +58,7 @@ def status_command(
 ) -> None:
     """Show how far an --output export got: per pair state, events written, how far back in
     the window it reached, failures; and the overall progress. Reads only the checkpoint."""
-    path = Path(target)
+    path = check_path(target, "status")
     if not path.name.endswith(".checkpoint.json"):
         path = ckpt_mod.default_path(path)
     if not path.exists():

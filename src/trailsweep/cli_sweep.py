@@ -13,6 +13,7 @@ import orjson
 import typer
 
 from trailsweep import checkpoint as ckpt_mod
+from trailsweep.checks import CHECKPOINT_RESERVE, OUTPUT_RESERVE, check_environment, check_path
 from trailsweep.config import (
     Options,
     build_config,
@@ -258,16 +259,20 @@ def sweep_command(
     )  # fmt: skip
     if checkpoint_interval <= 0:
         raise InputError("--checkpoint-interval must be above 0 seconds")
-    if resume:
-        if config or cli_input_json:
+    check_environment()
+    if checkpoint is not None:
+        check_path(checkpoint, "--checkpoint", reserve=CHECKPOINT_RESERVE)
+    # `is not None`: an empty value given is bad input to report, not an option left out.
+    if resume is not None:
+        if config is not None or cli_input_json is not None:
             raise InputError(
                 "--resume takes the question from the checkpoint; drop --config "
                 "and --cli-input-json"
             )
         opts, checkpoint = _resume_options(resume, flags, checkpoint)
     else:
-        opts = load_config(config) if config else Options()
-        if cli_input_json:
+        opts = load_config(config) if config is not None else Options()
+        if cli_input_json is not None:
             opts = opts.overlay(parse_cli_input_json(cli_input_json))
         opts = opts.overlay(flags)
     cfg = dataclasses.replace(
@@ -276,8 +281,8 @@ def sweep_command(
         slices=slices,
         read_ahead=None if read_ahead is None else max(0, read_ahead),
     )
-    if summary_json:
-        check_writable(Path(summary_json))
+    if summary_json is not None:
+        check_writable(check_path(summary_json, "--summary-json"), "--summary-json")
     if checkpoint and cfg.output is None:
         raise InputError("--checkpoint goes with --output FILE; stdout is not checkpointed")
     report = SweepReport()
@@ -313,7 +318,7 @@ _QUESTION_FLAGS = (
 
 def _resume_options(target: str, flags: Options, checkpoint: str | None) -> tuple[Options, str]:
     """Options of the stored sweep for --resume; flags may change how, not what."""
-    path = Path(target)
+    path = check_path(target, "--resume", reserve=OUTPUT_RESERVE)
     if path.name.endswith(".checkpoint.json"):
         ckpt_path, output = path, path.with_name(path.name.removesuffix(".checkpoint.json"))
     else:

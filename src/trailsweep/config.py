@@ -26,15 +26,23 @@ from typing import Any, Literal
 import orjson
 
 from trailsweep.attributes import parse_lookup_attributes
+from trailsweep.checks import (
+    OUTPUT_RESERVE,
+    check_endpoint,
+    check_path,
+    check_region,
+    read_text_file,
+)
 from trailsweep.errors import ConfigError, InputError
+from trailsweep.names import ACCOUNT, REGION
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
 from trailsweep.timeouts import Timeouts
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
 )  # fmt: skip
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+_ACCOUNT = ACCOUNT
+_REGION = REGION
 
 
 @dataclass(slots=True)
@@ -115,11 +123,11 @@ def _as_list(value: Any, key: str) -> list[str]:
 def read_toml(path: str) -> dict[str, Any]:
     """A TOML file as a dict; a missing, unreadable or invalid file is a ConfigError."""
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--config: {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"--config: cannot read {path}: {err}") from None
+        text = read_text_file(path, "--config")
+    except InputError as err:
+        raise ConfigError(str(err)) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"--config: {path} is not valid TOML: {err}") from None
 
@@ -175,10 +183,7 @@ def cli_input_json_with_token(text: str, *, allow_token: bool) -> tuple[Options,
     refuses it."""
     source = "--cli-input-json"
     if text.startswith("file://"):
-        try:
-            text = Path(text[7:]).read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"{source}: cannot read {text[7:]}: {err.strerror}") from None
+        text = read_text_file(text[7:], source)
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as err:
@@ -255,8 +260,15 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
     rate = 2.0 if opts.rate is None else float(opts.rate)
     if not 0 < rate <= 100:
         raise InputError(f"--rate: {rate} must be above 0 and at most 100 calls/s per pair")
-    output = Path(opts.output) if opts.output and opts.output != "-" else None
-    if output is not None:
+    # Where to connect: checked here, before any call, rather than deep in botocore's
+    # first one (a traceback there). AWS_* variables are checks.check_environment's.
+    if opts.region is not None:
+        check_region(opts.region, "--region")
+    if opts.endpoint_url is not None:
+        check_endpoint(opts.endpoint_url, "--endpoint-url")
+    output = None
+    if opts.output is not None and opts.output != "-":
+        output = check_path(opts.output, "--output", reserve=OUTPUT_RESERVE)
         check_writable(output)
     return SweepConfig(
         query=query, accounts=accounts, regions=regions,
@@ -313,17 +325,20 @@ def auto_read_ahead(pairs: int, *, spooled: bool = False) -> int:
     return max(0, min(READ_AHEAD_MAX, READ_AHEAD_BUDGET // max(1, pairs) - 2))
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, option: str = "--output") -> None:
     """Fail now, before any call, if the output could not be written."""
-    if path.is_dir():
-        raise InputError(f"--output: {path} is a directory; name a file")
-    parent = path.parent if str(path.parent) else Path()
-    if not parent.is_dir():
-        raise InputError(f"--output: directory {parent} does not exist; create it first")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise InputError(f"--output: {path} is not writable; choose another file")
-    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--output: cannot create files in {parent}; choose another directory")
+    try:
+        if path.is_dir():
+            raise InputError(f"{option}: {path} is a directory; name a file")
+        parent = path.parent if str(path.parent) else Path()
+        if not parent.is_dir():
+            raise InputError(f"{option}: directory {parent} does not exist; create it first")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise InputError(f"{option}: {path} is not writable; choose another file")
+        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"{option}: cannot create files in {parent}; choose another directory")
+    except OSError as err:  # a name too long, a loop of symlinks, no permission to look
+        raise InputError(f"{option}: cannot use {path}: {err.strerror}") from None
 
 
 def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:

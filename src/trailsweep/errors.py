@@ -5,6 +5,9 @@
     ├── ConfigError (2)             unreadable or invalid config file
     ├── CheckpointError (2)         corrupt, mismatched or locked checkpoint
     ├── CredentialsError (2)        no usable base credentials before any call
+    ├── ServerFailed (1)            STS / Organizations / Account / EC2 unreachable or
+    │   └── BadAnswer (1)           answering what cannot be used (garbage, missing
+    │                               fields, ids or region names of the wrong shape)
     ├── PairFailed (1)              one (account, region) pair could not complete
     │                               (AccessDenied, region not enabled, retry budget spent)
     └── OutputFailed (1)            the output or checkpoint could not be written during
@@ -50,6 +53,18 @@ class CheckpointError(InputError):
 
 class CredentialsError(InputError):
     """No usable base credentials, found before any LookupEvents call."""
+
+
+class ServerFailed(TrailsweepError):
+    """A control-plane server (STS, Organizations, Account, EC2) failed us in a way that is
+    not the user's input: the sweep cannot start (exit 1), or one account fails alone."""
+
+    exit_code = 1
+
+
+class BadAnswer(ServerFailed):
+    """A server answered what trailsweep cannot use: not parseable, fields missing or of the
+    wrong type, account ids that are not 12 digits, region names not shaped like one."""
 
 
 class PairFailed(TrailsweepError):

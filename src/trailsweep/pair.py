@@ -9,6 +9,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 from trailsweep.record import ndjson_line, ndjson_lines
+from trailsweep.sanitize import clean
 
 State = Literal["pending", "running", "done", "failed"]
 
@@ -91,8 +92,10 @@ class PairState:
             self.state = "done"
 
     def fail(self, code: str, reason: str) -> None:
+        # Both may quote a server: cleaned here, so stderr, summary JSON and checkpoint
+        # only ever hold the safe text.
         self.state = "failed"
-        self.error = f"{code}: {reason}"
+        self.error = clean(f"{code}: {reason}")
 
     def as_dict(self) -> dict[str, Any]:
         return {

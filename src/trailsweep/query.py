@@ -124,6 +124,14 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
     now = now.replace(microsecond=0)
     end = parse_time(raw.end_time, now=now, option="--end-time") if raw.end_time else now
     end = min(end, now)
+    if end < now - RETENTION - _SLACK:
+        # Said of --end-time itself: without a --start-time, the default start (90 days
+        # before the end) would otherwise be blamed, or fall off the calendar (year 1).
+        raise InputError(
+            f"--end-time {format_time(end)} is more than 90 days ago; CloudTrail keeps 90 "
+            f"days of events, so end at {format_time(now - RETENTION)} or later",
+            code="InvalidTimeRangeException",
+        )
     if raw.start_time:
         start = parse_time(raw.start_time, now=now, option="--start-time")
     else:

@@ -14,6 +14,8 @@ import aiohttp
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from trailsweep.sanitize import clean
+
 Kind = Literal["throttle", "retry", "expired", "token", "fatal"]
 _SERVER_CODES = {
     "InternalFailure",
@@ -27,8 +29,17 @@ _SERVER_CODES = {
 _EXPIRED_CODES = {"ExpiredTokenException", "ExpiredToken", "RequestExpired"}
 
 
+_CODE_LIMIT = 100
+
+
 def classify(exc: BaseException) -> tuple[Kind, str, str]:
-    """(kind, code, message) of a failed call; messages are AWS's, never our secrets."""
+    """(kind, code, message) of a failed call, code and message `sanitize.clean`ed: they
+    are the server's words, and go to stderr, the summary and the checkpoint."""
+    kind, code, message = _classify(exc)
+    return kind, clean(code, _CODE_LIMIT), clean(message)
+
+
+def _classify(exc: BaseException) -> tuple[Kind, str, str]:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", "Unknown"))

@@ -21,7 +21,9 @@ from aiobotocore.session import AioSession
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from trailsweep.errors import CredentialsError, InputError
+from trailsweep import answers, sanitize
+from trailsweep.errors import BadAnswer, CredentialsError, InputError, ServerFailed
+from trailsweep.names import is_region, shown
 
 # Control-plane calls (STS, Organizations, Account, EC2) are few and not under our limiter,
 # so botocore's own standard retries are right for them.
@@ -56,7 +58,13 @@ class SessionPool:
             )
         except BotoCoreError as err:  # e.g. ProfileNotFound
             raise CredentialsError(f"--profile: {err}") from None
-        self.region = region or self.base.region_name
+        self.region = region or self.base.region_name or None  # "" (an empty variable): unset
+        if self.region is not None and not is_region(self.region):
+            # From a profile's config file: flags and AWS_* were checked before this.
+            raise InputError(
+                f"the AWS config gives the region {shown(self.region)}, not a region name; "
+                "fix the profile's region or pass --region"
+            )
         self.endpoint_url = endpoint_url
         self.role_name = role_name
         self.external_id = external_id
@@ -106,7 +114,7 @@ class SessionPool:
         """The caller's account (GetCallerIdentity); a missing credential is an InputError."""
         try:
             async with self.client(self.base, "sts", None, config=CONTROL_CONFIG) as sts:
-                ident = await sts.get_caller_identity()
+                ident = await answers.asked("STS GetCallerIdentity", sts.get_caller_identity())
         except NoCredentialsError:
             raise CredentialsError(
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
@@ -121,8 +129,16 @@ class SessionPool:
             ) from None
         except BotoCoreError as err:
             raise CredentialsError(f"cannot reach STS: {err}") from None
-        self.caller_account = str(ident["Account"])
+        self.caller_account = answers.caller_account(ident)
+        await self._remember_base()
         return self.caller_account
+
+    async def _remember_base(self) -> None:
+        """Have `sanitize` redact the base credentials wherever a server echoes them."""
+        creds = await self.base.get_credentials()
+        if creds is not None:
+            frozen = await creds.get_frozen_credentials()
+            sanitize.remember(frozen.access_key, frozen.secret_key, frozen.token)
 
     def _assumed(self, account: str) -> AioDeferredRefreshableCredentials:
         """The account's refreshable AssumeRole credentials, made once (no call yet)."""
@@ -158,6 +174,7 @@ class SessionPool:
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
+        await self._remember_base()
         return creds
 
     async def endpoint(self, service: str, region: str) -> str:
@@ -188,32 +205,40 @@ class SessionPool:
             params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": self.session_name}
             if self.external_id:
                 params["ExternalId"] = self.external_id
-            resp = await (await self._sts()).assume_role(**params)
-            c = resp["Credentials"]
-            return {
-                "access_key": c["AccessKeyId"],
-                "secret_key": c["SecretAccessKey"],
-                "token": c["SessionToken"],
-                "expiry_time": c["Expiration"].isoformat(),
-            }
+            what = f"STS AssumeRole into {account}"
+            resp = await answers.asked(what, (await self._sts()).assume_role(**params))
+            fresh = answers.assumed_credentials(resp, account)
+            sanitize.remember(fresh["access_key"], fresh["secret_key"], fresh["token"])
+            return fresh
 
         return refresh
 
     async def org_accounts(self) -> list[str]:
         """ACTIVE accounts of the organization, from the management account."""
         ids: list[str] = []
+        what = "Organizations ListAccounts"
         try:
             # The caller's region, not a fixed us-east-1: botocore then finds the
             # partition's global Organizations endpoint (aws-cn, aws-us-gov included).
             async with self.client(self.base, "organizations", None, config=CONTROL_CONFIG) as org:
-                async for page in org.get_paginator("list_accounts").paginate():
-                    ids.extend(a["Id"] for a in page["Accounts"] if a.get("Status") == "ACTIVE")
+                listing = org.get_paginator("list_accounts").paginate()
+                async for page in answers.pages(what, listing, limit=answers.ORG_PAGES):
+                    ids.extend(answers.active_accounts(page))
         except ClientError as err:
             raise CredentialsError(
                 f"--accounts org: Organizations ListAccounts failed ({_code(err)}); run it with "
                 "credentials of the organization's management account, or list account ids"
             ) from None
-        return ids
+        except BotoCoreError as err:
+            raise ServerFailed(
+                f"--accounts org: cannot reach Organizations ({type(err).__name__})"
+            ) from None
+        if not ids:
+            # An organization always holds its ACTIVE management account: an empty list
+            # is a broken answer, not an organization with nothing to sweep (exit 0 on an
+            # empty export would hide it).
+            raise BadAnswer(f"{what}: no ACTIVE account listed (not even the management one)")
+        return sorted(set(ids))
 
     async def enabled_regions(self, account: str) -> list[str]:
         """Regions enabled for the account, sorted.
@@ -237,7 +262,9 @@ class SessionPool:
             return await self._describe_regions(account)
         try:
             return await self._list_regions(account)
-        except ClientError:
+        except (ClientError, BadAnswer):
+            # A ListRegions answer that cannot be used is treated as a refusal: the
+            # account's own DescribeRegions may still answer well.
             return await self._describe_regions(account)
         except BotoCoreError:
             self._account_api_unreachable = True
@@ -253,10 +280,11 @@ class SessionPool:
         if account != self.caller_account:
             params["AccountId"] = account
         regions: list[str] = []
-        paginator = (await self._shared("account")).get_paginator("list_regions")
-        async for page in paginator.paginate(**params):
-            regions.extend(r["RegionName"] for r in page["Regions"])
-        return sorted(regions)
+        what = "Account ListRegions"
+        listing = (await self._shared("account")).get_paginator("list_regions").paginate(**params)
+        async for page in answers.pages(what, listing, limit=answers.REGION_PAGES):
+            regions.extend(answers.region_names(page, what))
+        return _some(regions, what)
 
     async def _describe_regions(self, account: str) -> list[str]:
         """EC2 DescribeRegions as the account itself (its AssumeRole credentials, one EC2
@@ -269,9 +297,18 @@ class SessionPool:
                 "aws_secret_access_key": frozen.secret_key,
                 "aws_session_token": frozen.token,
             }
+        what = "EC2 DescribeRegions"
         async with self.client(self.base, "ec2", None, config=CONTROL_CONFIG, **keys) as ec2:
-            resp = await ec2.describe_regions()
-        return sorted(r["RegionName"] for r in resp["Regions"])
+            resp = await answers.asked(what, ec2.describe_regions())
+        return _some(answers.region_names(resp, what), what)
+
+
+def _some(regions: list[str], what: str) -> list[str]:
+    """The distinct regions, sorted; none at all is a bad answer (every account has its
+    default regions enabled), not an account with nothing to sweep."""
+    if not regions:
+        raise BadAnswer(f"{what}: no enabled region listed")
+    return sorted(set(regions))
 
 
 def _code(err: ClientError) -> str:

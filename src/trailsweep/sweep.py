@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig, auto_read_ahead
+from trailsweep.errors import TrailsweepError
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import interleave_batches, merge_chunks, prefetched
@@ -91,7 +92,7 @@ async def resolve_matrix(pool: SessionPool, config: SweepConfig) -> list[PairSta
         async with limit:
             try:
                 found[account] = await pool.enabled_regions(account)
-            except (ClientError, BotoCoreError) as err:
+            except (ClientError, BotoCoreError, TrailsweepError) as err:
                 _, code, message = classify(err)
                 failed = PairState(account, "*")
                 failed.fail(code, f"cannot list regions: {message}")

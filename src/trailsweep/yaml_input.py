@@ -16,12 +16,12 @@ it). YAML's own types are taken where the API would take them: a timestamp
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from trailsweep.checks import read_text_file
 from trailsweep.config import Options, options_from_input
 from trailsweep.errors import InputError
 
@@ -44,13 +44,8 @@ NextToken: '' # The token to use to get the next page of results after a previou
 
 
 def _read(text: str) -> str:
-    if text.startswith("file://"):
-        try:
-            return Path(text[7:]).read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"{SOURCE}: cannot read {text[7:]}: {err.strerror}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{SOURCE}: {text[7:]} is not UTF-8 text") from None
+    if text.startswith("file://"):  # bounded, regular files only, as --cli-input-json
+        return read_text_file(text[7:], SOURCE)
     return text
 
 

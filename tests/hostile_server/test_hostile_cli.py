@@ -1,0 +1,291 @@
+"""Hostile command lines: bad regions, endpoints and paths exit 2 with one line before any
+call; and a fuzz of generated command lines never ends in a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
+
+from trailsweep.emulator import EmulatorThread
+
+from inproc import run_main
+from support import aws_env, settings
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorThread]:
+    with EmulatorThread(settings()) as e:
+        yield e
+
+
+TARGETS: list[tuple[str, list[str], dict[str, str], str]] = [
+    ("region empty", ["--region", ""], {}, "--region"),
+    ("region spaces", ["--region", "  "], {}, "--region"),
+    ("region unicode", ["--region", "üs-east-1"], {}, "--region"),
+    ("region path", ["--region", "us-east-1/../x"], {}, "--region"),
+    ("region newline", ["--region", "us-east-1\n"], {}, "--region"),
+    ("AWS_REGION path", [], {"AWS_REGION": "us-east-1/../x"}, "AWS_REGION"),
+    ("AWS_DEFAULT_REGION spaces", [], {"AWS_DEFAULT_REGION": "us east 1"}, "AWS_DEFAULT_REGION"),
+    ("AWS_DEFAULT_REGION unicode", [], {"AWS_DEFAULT_REGION": "eu-wést-1"}, "AWS_DEFAULT_REGION"),
+    ("endpoint empty", ["--endpoint-url", ""], {}, "--endpoint-url"),
+    ("endpoint spaces", ["--endpoint-url", " "], {}, "--endpoint-url"),
+    ("endpoint no scheme", ["--endpoint-url", "127.0.0.1:4566"], {}, "--endpoint-url"),
+    ("endpoint no host", ["--endpoint-url", "http://"], {}, "--endpoint-url"),
+    ("endpoint ftp", ["--endpoint-url", "ftp://127.0.0.1/"], {}, "--endpoint-url"),
+    ("endpoint file", ["--endpoint-url", "file:///etc/passwd"], {}, "--endpoint-url"),
+    ("endpoint port", ["--endpoint-url", "http://127.0.0.1:99999"], {}, "--endpoint-url"),
+    ("endpoint unicode", ["--endpoint-url", "http://ünï.example"], {}, "--endpoint-url"),
+    ("endpoint newline", ["--endpoint-url", "http://127.0.0.1\r\nX: y"], {}, "--endpoint-url"),
+    ("endpoint query", ["--endpoint-url", "http://127.0.0.1:1/?a=b"], {}, "--endpoint-url"),
+    ("endpoint ipv6", ["--endpoint-url", "http://[::1"], {}, "--endpoint-url"),
+    ("AWS_ENDPOINT_URL garbage", [], {"AWS_ENDPOINT_URL": "not a url"}, "AWS_ENDPOINT_URL"),
+    ("AWS_ENDPOINT_URL_STS", [], {"AWS_ENDPOINT_URL_STS": "sts.local"}, "AWS_ENDPOINT_URL_STS"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["sweep", "lookup-events"])
+@pytest.mark.parametrize(("name", "args", "env", "needle"), TARGETS, ids=[t[0] for t in TARGETS])
+def test_a_bad_region_or_endpoint_exits_2_before_any_call(
+    emu: EmulatorThread, tmp_path: Path, command: str, name: str, args: list[str],
+    env: dict[str, str], needle: str,
+) -> None:  # fmt: skip
+    """A region or endpoint botocore cannot use (or should not): one line, exit 2, no call."""
+    before = emu.emulator.requests
+    out = ["--output", str(tmp_path / "out.ndjson")] if command == "sweep" else []
+    ran = run_main([command, *out, *args], {**aws_env(emu), **env})
+    assert ran.code == 2, ran.err
+    assert len(ran.err.splitlines()) == 1 and ran.err.startswith(f"trailsweep: error: {needle}:")
+    assert emu.emulator.requests == before
+    assert ran.out == b"" and list(tmp_path.iterdir()) == []
+
+
+def test_an_endpoint_with_credentials_is_refused_without_repeating_them(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    """user:password@ in an endpoint would go along with every call: refused, not echoed."""
+    for args, env in (
+        (["--endpoint-url", "http://admin:hunter2secret@127.0.0.1:1"], {}),
+        ([], {"AWS_ENDPOINT_URL": "https://admin:hunter2secret@example.com"}),
+    ):
+        for command in ("sweep", "lookup-events"):
+            ran = run_main([command, *args], {**aws_env(emu), **env})
+            assert ran.code == 2 and "user name or password" in ran.err
+            assert "hunter2secret" not in ran.err and len(ran.err.splitlines()) == 1
+
+
+def test_empty_region_variables_count_as_unset(emu: EmulatorThread) -> None:
+    """AWS_REGION= is how a shell unsets it for one command: not an error."""
+    env = {**aws_env(emu), "AWS_REGION": "", "AWS_ENDPOINT_URL_STS": ""}
+    ran = run_main(["lookup-events", "--max-items", "1"], env)
+    assert ran.code == 0, ran.err
+
+
+LONG = "x" * 5000
+NAME = "n" * 300
+
+
+def _path_cases(tmp: Path) -> list[tuple[list[str], str]]:
+    out = str(tmp / "out.ndjson")
+    return [
+        (["--output", str(tmp / LONG)], "--output"),
+        (["--output", str(tmp / NAME)], "--output"),
+        (["--output", str(tmp / ("o" * 250))], "--output"),  # no room for its checkpoint
+        (["--output", str(tmp / "a\0b")], "--output"),
+        (["--output", ""], "--output"),
+        (["--output", out, "--checkpoint", str(tmp / "c\0k")], "--checkpoint"),
+        (["--output", out, "--checkpoint", str(tmp / NAME)], "--checkpoint"),
+        (["--output", out, "--checkpoint", str(tmp / LONG)], "--checkpoint"),
+        (["--summary-json", str(tmp / "s\0")], "--summary-json"),
+        (["--summary-json", str(tmp / NAME)], "--summary-json"),
+        (["--summary-json", str(tmp / LONG)], "--summary-json"),
+        (["--summary-json", ""], "--summary-json"),
+        (["--config", str(tmp / "c\0.toml")], "--config"),
+        (["--config", str(tmp / LONG)], "--config"),
+        (["--config", str(tmp / NAME)], "--config"),
+        (["--config", ""], "--config"),
+        (["--cli-input-json", "file://" + str(tmp / "i\0")], "--cli-input-json"),
+        (["--cli-input-json", "file://" + str(tmp / LONG)], "--cli-input-json"),
+        (["--resume", str(tmp / NAME)], "--resume"),
+        (["--resume", str(tmp / "r\0")], "--resume"),
+    ]
+
+
+def test_bad_paths_exit_2_before_any_call(emu: EmulatorThread, tmp_path: Path) -> None:
+    """NUL, empty, over-long paths and names: one line naming the option, nothing written."""
+    for args, needle in _path_cases(tmp_path):
+        before = emu.emulator.requests
+        ran = run_main(["sweep", *args], aws_env(emu))
+        assert ran.code == 2, (args[:2], ran.err)
+        assert len(ran.err.splitlines()) == 1, ran.err
+        assert ran.err.startswith(f"trailsweep: error: {needle}"), ran.err
+        assert emu.emulator.requests == before
+        assert list(tmp_path.iterdir()) == []
+    for target in (str(tmp_path / LONG), "a\0b", ""):
+        ran = run_main(["status", target], aws_env(emu))
+        assert ran.code == 2 and len(ran.err.splitlines()) == 1, ran.err
+
+
+# The fuzz ----------------------------------------------------------------------------------
+# 400 command lines built from the real option names of every subcommand (read from the
+# Typer app, so a new option is fuzzed the day it is added) with hostile values, run in
+# this process against an emulator. Whatever they do, they must end with an exit code in
+# {0, 1, 2, 130}, no traceback, and on exit 2 one line on stderr.
+
+LONG_VALUE = "A" * 20_000
+HOSTILE = [
+    "", " ", "\t", "\n", "-", "--", "=", ",", ",,", "'", '"', "\\", "%s%n", "../../etc/passwd",
+    "ü", "日本語", "\u202e\u0000x", "\x1b[2J\x1b]0;t\x07", "\x7f", "\ud800", "a\x00b",
+    LONG_VALUE, "org", "all", "ORG", "null", "None", "true", "-1", "0", "1e309", "nan", "inf",
+    "-inf", "99999999999999999999999999", "0x10", "1_0", "\u0663", "2**63",
+]  # fmt: skip
+NUMBERS = [
+    "-1", "0", "-0", "51", "101", "1e-9", "1e309", "nan", "inf", "-inf", "0x10", "1_000",
+    "\u0663", "99999999999999999999999999", "9" * 5000, "1.5", "-99999999999", "", " 7 ",
+]  # fmt: skip
+TIMES = [
+    "yesterday", "2026-13-45", "0", "-1", "99999999999", "1e20", "9999-12-31T23:59:59Z",
+    "0001-01-01", "1h", "-5d", "100000000d", "99999999999999999999d", "nan", "inf", "1h1",
+    "2026-02-30", "T", "Z", "1970-01-01T00:00:00+99:99", "now", "90d", "0s", "1e309",
+]  # fmt: skip
+JSONS = [
+    "{", "[]", "null", "1", '"x"', "{}", '{"StartTime": {}}', '{"MaxResults": 1e400}',
+    '{"MaxResults": true}', '{"LookupAttributes": [null]}', '{"LookupAttributes": {}}',
+    '{"LookupAttributes": [{"AttributeKey": 1, "AttributeValue": []}]}',
+    '{"EndTime": 1e300}', '{"StartTime": "x", "EndTime": null}', '{"NextToken": 5}',
+    '{"EventCategory": ["insight"]}', "[" * 5000 + "]" * 5000, '{"a":' * 3000,
+    "file:///dev/null", "file:///", "file://", "file:///nonexistent", "file:///dev/zero",
+    '[{"AttributeKey": "EventName", "AttributeValue": "\\u0000"}]',
+    "AttributeKey=EventName", "AttributeKey=,AttributeValue=",
+    "AttributeKey=EventId,AttributeValue=" + "_" * 3000,
+]  # fmt: skip
+WHERES = ["a", "a=", "=b", "a~(", "a~" + "(a*)*" * 10, "a exists b", "a.b.c=1", "a!~", "..=1"]
+PATH_OPTIONS = {"--output", "-o", "--checkpoint", "--summary-json", "--config", "--resume"}
+JSON_OPTIONS = {"--cli-input-json", "--lookup-attributes", "--starting-token", "--next-token"}
+
+
+def _paths(tmp: Path) -> list[str]:
+    """Paths that exist, that cannot, that are directories; devices only where they are
+    read (writing next to /dev/null would put checkpoint files in /dev)."""
+    return [
+        str(tmp), str(tmp / "out.ndjson"), str(tmp / "out.ndjson.checkpoint.json"),
+        str(tmp / "sub" / "x"), str(tmp / ("n" * 300)), str(tmp / "x") + "/", "/", ".", "",
+        "/nonexistent/dir/file", str(tmp / LONG_VALUE[:5000]), "a\x00b", str(tmp / "ü\x1b"),
+    ]  # fmt: skip
+
+
+READ_ONLY_PATHS = ["/dev/null", "/dev/zero", "/dev/full", "/proc/self/status", "/etc"]
+
+
+def _option_table() -> dict[str, list[tuple[list[str], bool]]]:
+    """Every subcommand's options as (names, is_flag); positional arguments as ([], False)."""
+    import typer
+
+    from trailsweep.cli import app
+
+    table: dict[str, list[tuple[list[str], bool]]] = {}
+    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+        params = []
+        for p in command.params:
+            if type(p).__name__.endswith("Argument"):
+                params.append(([], False))
+            else:
+                params.append(([*p.opts, *p.secondary_opts], bool(p.is_flag)))
+        table[name] = params
+    return table
+
+
+OPTIONS = _option_table()
+
+
+def _values(name: str, tmp: Path, emu_url: str) -> st.SearchStrategy[str]:
+    base = st.sampled_from(HOSTILE) | st.text(max_size=30)
+    lowered = name.lower()
+    if name in PATH_OPTIONS or name == "":
+        paths = _paths(tmp)
+        if name in ("--config", "--resume", ""):
+            paths = paths + READ_ONLY_PATHS
+        return st.sampled_from(paths) | base
+    if "time" in lowered or name == "--now":
+        return st.sampled_from(TIMES) | base
+    if name in JSON_OPTIONS:
+        return st.sampled_from(JSONS) | base
+    if name == "--where":
+        return st.sampled_from(WHERES) | base
+    if name == "--endpoint-url":
+        return (
+            st.sampled_from([emu_url, emu_url + "/x/..", emu_url.upper(), "http://127.0.0.1:0"])
+            | base
+        )
+    if name in ("--accounts",):
+        return st.sampled_from(["123456789012", "org,org", "1" * 12 + ",../x"]) | base
+    if name in ("--regions", "--region"):
+        return st.sampled_from(["us-east-1", "all,all", "us-east-1,../x", "xx-yyyy-99"]) | base
+    numeric = {"--rate", "--max-items", "--page-size", "--read-ahead", "--max-results",
+               "--checkpoint-interval", "--port", "--seed", "--members", "--suspended",
+               "--events-per-day", "--skew", "--burst", "--latency-ms", "--jitter-ms",
+               "--error-rate", "--reset-rate", "--token-ttl", "--credential-ttl"}  # fmt: skip
+    if name in numeric:
+        return st.sampled_from(NUMBERS) | base
+    return base
+
+
+@st.composite
+def command_lines(draw: st.DrawFn, tmp: Path, emu_url: str) -> list[str]:
+    command = draw(st.sampled_from(sorted(OPTIONS)))
+    args = [command]
+    params = OPTIONS[command]
+    for names, is_flag in draw(st.lists(st.sampled_from(params), max_size=6)):
+        if not names:  # a positional argument
+            args.append(draw(_values("", tmp, emu_url)))
+        elif is_flag:
+            args.append(draw(st.sampled_from(names)))
+        else:
+            flag = draw(st.sampled_from(names))
+            value = draw(_values(flag, tmp, emu_url))
+            args.extend([flag, value] if draw(st.booleans()) else [f"{flag}={value}"])
+    if draw(st.integers(0, 9)) == 0:  # now and then: junk where an option belongs
+        args.insert(draw(st.integers(1, len(args))), draw(st.sampled_from(HOSTILE)))
+    return args
+
+
+@pytest.fixture(scope="module")
+def quiet_emu() -> Iterator[EmulatorThread]:
+    """Two accounts, two regions, a couple of events each in 90 days: a sweep that gets
+    through every check ends in one call per pair."""
+    calm = settings(members=1, suspended=0, events_per_day=0.02,
+                    faults={"rate": 10_000.0, "burst": 10_000.0})  # fmt: skip
+    with EmulatorThread(calm) as e:
+        yield e
+
+
+ALLOWED_CODES = {0, 1, 2, 130}
+
+
+def test_fuzzed_command_lines_never_trace_back(
+    quiet_emu: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """400 generated command lines: no traceback, a known exit code, one line on exit 2."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    env = aws_env(quiet_emu)
+
+    @fuzz_settings(
+        max_examples=400, derandomize=True, deadline=None, database=None,
+        suppress_health_check=list(HealthCheck),
+    )  # fmt: skip
+    @given(command_lines(tmp, quiet_emu.url))
+    def check(args: list[str]) -> None:
+        ran = run_main(args, env, stop_at=b'"url"' if args[0] == "emulator" else None)
+        assert ran.code in ALLOWED_CODES, (ran.code, ran.err[-2000:])
+        assert "Traceback" not in ran.err, ran.err[-4000:]
+        if ran.code != 0:
+            lines = ran.err_lines
+            assert lines, "an exit without a word"
+            if ran.code == 2:
+                assert len(lines) == 1 or lines[0].startswith("Usage:"), ran.err[-2000:]
+
+    check()
