@@ -8,7 +8,7 @@ drained) once it is over. Counted after decompression, so a small compressed bom
 too.
 
 - The lean path (lean.py) reads its responses with `read_capped`.
-- The aioboto3 path gets `CappedAIOHTTPSession` through `pager.LOOKUP_CONFIG`: aiobotocore's
+- The aioboto3 path gets `CappedAIOHTTPSession` through `pager.lookup_config`: aiobotocore's
   own session reads every non-streaming body whole (`await http_response.content`); this one
   asks it to leave the body alone and reads it with `read_capped` instead.
 """

@@ -25,27 +25,29 @@ from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.query import Query
 from trailsweep.retry import Backoff, RetryBudget, classify
 from trailsweep.spool import Batch
-from trailsweep.timeouts import (
-    CONNECT_TIMEOUT,
-    MAX_TIMEOUTS,
-    READ_TIMEOUT,
-    timed_out_reason,
-    timeout_phase,
-)
+from trailsweep.timeouts import MAX_TIMEOUTS, Timeouts, timed_out_reason, timeout_phase
 
 PAGE_KEY = "_trailsweep_page"
 RAW_KEY = "_trailsweep_raw"  # the response body PAGE_KEY was parsed from, when at hand
 CALL_LOG = logging.getLogger("trailsweep.calls")
+
+
 # One attempt per botocore call: our loop retries, so each attempt passes the limiter and
 # throttles reach us instead of being retried (and hidden) inside botocore.
-# Bodies are read with a size cap (body_cap.py).
-LOOKUP_CONFIG = AioConfig(
-    http_session_cls=CappedAIOHTTPSession,
-    retries={"mode": "standard", "total_max_attempts": 1},
-    connect_timeout=CONNECT_TIMEOUT,  # the sweep merges in its own (timeouts.py)
-    read_timeout=READ_TIMEOUT,
-    max_pool_connections=4,
-)
+# Bodies are read with a size cap (body_cap.py); calls are bounded by the sweep's timeouts.
+# Built whole, never by `AioConfig.merge`: that drops `http_session_cls`, and with it the cap.
+def lookup_config(timeouts: Timeouts | None = None) -> AioConfig:
+    limits = timeouts or Timeouts()
+    return AioConfig(
+        http_session_cls=CappedAIOHTTPSession,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=limits.connect,
+        read_timeout=limits.read,
+        max_pool_connections=4,
+    )
+
+
+LOOKUP_CONFIG = lookup_config()
 
 
 def _fast_parse(

@@ -28,7 +28,7 @@ from trailsweep.errors import TrailsweepError
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import interleave_batches, merge_chunks, prefetched
-from trailsweep.pager import LOOKUP_CONFIG, install_fast_parser
+from trailsweep.pager import install_fast_parser, lookup_config
 from trailsweep.pair import PairState, SweepEvent, event_key
 from trailsweep.pair_stream import pair_source
 from trailsweep.retry import classify
@@ -206,9 +206,10 @@ async def _run(
                 client = LeanLookup(http, creds, pair.region, endpoints[pair.region])
             else:
                 session = pool.for_account(pair.account)
-                lookup_config = LOOKUP_CONFIG.merge(config.timeouts.botocore())
                 client = await stack.enter_async_context(
-                    pool.client(session, "cloudtrail", pair.region, config=lookup_config)
+                    pool.client(
+                        session, "cloudtrail", pair.region, config=lookup_config(config.timeouts)
+                    )
                 )
                 install_fast_parser(client)
             limiter = RateLimiter(config.rate, clock=clock)

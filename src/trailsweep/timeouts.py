@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
-from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from trailsweep.errors import InputError
@@ -61,10 +60,6 @@ class Timeouts:
         return aiohttp.ClientTimeout(
             total=self.connect + 2 * self.read, sock_connect=self.connect, sock_read=self.read
         )
-
-    def botocore(self) -> Config:
-        """The aioboto3 path's per-call limits, to merge into its client Config."""
-        return Config(connect_timeout=self.connect, read_timeout=self.read)
 
     def seconds(self, phase: Phase) -> float:
         return self.connect if phase == "connect" else self.read
