@@ -16,14 +16,14 @@ server would see a burst; several NextToken chains per pair (slices.py) made tha
 (100 pairs at 1 s latency: 2.2% of calls throttled).
 
 A stalled process (SIGSTOP, a suspended laptop, a long GC pause) wakes its waiters long
-after their slots. The time lost is not repaid and not dragged along (issue 12: after a
+after their slots. The time lost is neither repaid nor dragged along (issue 12: after a
 3 s SIGSTOP, calls stayed 0.49 s apart, above the quota, for ~150 s while the schedule
-caught up): each waiter that wakes makes sure the schedule's end lies at least an interval beyond
-its own due time for every waiter still asleep behind it, so the queued waiters go out an
-interval apart from the moment the process runs again, and new reservations fall in
-behind them, on the same pace as before the stall. (In normal running that end is
-already there and nothing changes.)
-Nothing else changes: a stall is not server slowness, and never lowers the rate.
+caught up). Each waiter that wakes makes sure the schedule's end lies at least an
+interval past its own due time for every waiter still asleep behind it: the queued
+waiters go out an interval apart from the moment the process runs again, and new
+reservations fall in behind them, at the pace from before the stall. In normal running
+that end is already there and nothing changes. A stall never lowers the rate, and
+stalls.py keeps it out of the pair's latency.
 
 Cancellation: a waiter cancelled before its slot gives the slot back when nobody reserved
 after it (the TAT is restored). Otherwise the slot is simply lost: the callers behind it

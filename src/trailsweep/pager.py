@@ -15,6 +15,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 
+from trailsweep import stalls
 from trailsweep.adaptive import AdaptiveRate
 from trailsweep.body_cap import CappedAIOHTTPSession
 from trailsweep.clock import SYSTEM_CLOCK, Clock
@@ -272,6 +273,8 @@ class Pager:
             await self.limiter.acquire()
             pair.calls += 1
             started = self.clock.monotonic()
+            watch = stalls.current()
+            stalled = watch.stalled() if watch is not None else 0.0
             try:
                 response = await self.client.lookup_events(**kwargs)
             except InvalidResponse as bad:  # not retried: see page_check.py
@@ -307,6 +310,8 @@ class Pager:
                 await self.clock.sleep(self.backoff.delay(attempt))
                 continue
             latency = self.clock.monotonic() - started
+            if watch is not None:  # the process stood still: not the server's time
+                latency = max(0.0, latency - (watch.stalled() - stalled))
             pair.latency = latency if not pair.latency else 0.8 * pair.latency + 0.2 * latency
             _log(pair, started, self.clock, "ok")
             self.pace.on_success()

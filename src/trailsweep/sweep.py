@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
+from trailsweep import stalls
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig, auto_read_ahead
 from trailsweep.errors import TrailsweepError
@@ -190,6 +191,7 @@ async def _run(
             else None
         )
         spool = Spool()
+        stack.callback(stalls.stop, stalls.start(clock, tg))  # a stall is not latency
 
         def close_spool() -> None:
             report.spooled = spool.spooled

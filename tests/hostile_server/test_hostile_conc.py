@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -16,12 +18,14 @@ import pytest
 from aiohttp import web
 
 from test_limiter import VirtualClock, assert_within_bound, run_virtual
+from trailsweep import stalls
 from trailsweep.clock import SYSTEM_CLOCK
 from trailsweep.config import Options, SweepConfig, build_config
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
+from trailsweep.pager import Pager
 from trailsweep.pair import PairState
 from trailsweep.sessions import SessionPool
 from trailsweep.slices import SlicedPager
@@ -286,3 +290,47 @@ def test_after_a_stall_the_pace_recovers_at_once_and_is_not_repaid(chains: int) 
     for k, t in enumerate(after):
         assert t <= woke + 0.5 * k + 0.05, (k, t - woke)
     assert limiter.rate == 2.0
+
+
+@pytest.mark.timeout(60)
+def test_a_stall_during_a_call_is_not_read_as_server_latency() -> None:
+    """The process stands still for 1.5 s while a call is in flight (a blocked event loop,
+    as in a GC pause or SIGSTOP): the pair's latency, which decides how many time-slice
+    chains it runs, is the server's, not the stall's."""
+    with EmulatorThread(settings(faults={"rate": 100.0, "burst": 100.0})) as emu:
+        arrived, stalling = threading.Event(), threading.Event()
+
+        async def tamper(call: Call, honest: Honest) -> web.StreamResponse:
+            if call.operation == "LookupEvents":
+                arrived.set()
+                await asyncio.to_thread(stalling.wait, 30)  # answer while the client stalls
+            return await honest()
+
+        emu.set_tamper(tamper)
+        end = NOW_EPOCH - 1
+        cfg = _config(emu, end - HOUR, end, regions=["us-east-1"])
+        account = emu.emulator.world.management.id
+        pair = PairState(account, "us-east-1")
+
+        async def run() -> None:
+            async with _pool(cfg) as pool, http_session(1) as http:
+                await pool.identify()
+                url = await pool.endpoint("cloudtrail", "us-east-1")
+                client = LeanLookup(http, await pool.credentials(account), "us-east-1", url)
+                pager = Pager(pair, client, RateLimiter(2.0), cfg.query)
+                async with anyio.create_task_group() as tg:
+                    stalls.start(SYSTEM_CLOCK, tg)
+
+                    async def stall() -> None:
+                        await anyio.to_thread.run_sync(arrived.wait, 30)
+                        stalling.set()
+                        time.sleep(1.5)  # noqa: ASYNC251 - the stall itself: nothing runs
+
+                    tg.start_soon(stall)
+                    page = await pager.call(cfg.query.api_params(None), None)
+                    tg.cancel_scope.cancel()
+            assert page["Events"]
+
+        anyio.run(run)
+        assert stalling.is_set()
+        assert pair.latency < 0.5, pair.latency
