@@ -16,10 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import botocore.session
+from botocore.exceptions import BotoCoreError, ProfileNotFound
 from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
-from trailsweep.errors import InputError
+from trailsweep.errors import CredentialsError, InputError
 from trailsweep.names import is_region, shown
+from trailsweep.sanitize import clean
 
 # The limits of Linux (and of most file systems elsewhere): a path of at most PATH_MAX
 # bytes, each name in it at most NAME_MAX.
@@ -82,6 +85,22 @@ def check_environment(env: Mapping[str, str] = os.environ) -> None:
     for name, value in env.items():
         if name.startswith(_ENDPOINT_VAR) and value:
             check_endpoint(value, name)
+
+
+def check_profile(profile: str | None) -> None:
+    """A named profile exists, found before progress starts or any call is made (else
+    botocore's ProfileNotFound surfaces from the first session, after the display began)."""
+    if profile is None:
+        return
+    try:
+        botocore.session.Session(profile=profile).get_scoped_config()
+    except ProfileNotFound:
+        raise CredentialsError(
+            f"--profile: no profile {shown(profile)} in the AWS config or credentials file; "
+            "name one of them (aws configure list-profiles)"
+        ) from None
+    except BotoCoreError as err:  # an unreadable config file
+        raise CredentialsError(f"--profile {shown(profile)}: {clean(str(err))}") from None
 
 
 # Bytes trailsweep appends to the name of an --output (".checkpoint.json.lock", with room

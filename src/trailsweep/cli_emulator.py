@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 
 from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults
 from trailsweep.errors import InputError
+from trailsweep.names import shown
 from trailsweep.timeparse import parse_time
 
 
@@ -61,6 +63,13 @@ def emulator_command(
     region_list = tuple(r.strip() for r in regions.split(",") if r.strip())
     if any(v < 0 or v > 1 for v in (error_rate, reset_rate)):
         raise InputError("--error-rate and --reset-rate are shares between 0 and 1")
+    # A host the resolver can take (letters, digits, dots, dashes; colons for IPv6): a NUL
+    # or a non-ASCII byte would otherwise fail deep in the IDNA codec, as a traceback.
+    if not re.fullmatch(r"[A-Za-z0-9.:\-]{1,253}", host):
+        raise InputError(
+            f"--host: {shown(host)} is not a host name or IP address; "
+            "use 127.0.0.1 (the default) or another address of this machine"
+        )
     if rate <= 0 or burst < 1:
         raise InputError("--rate must be above 0 calls per second and --burst at least 1")
     settings = EmulatorSettings(
@@ -82,7 +91,7 @@ def emulator_command(
     except OSError as err:
         raise InputError(
             f"emulator: cannot listen on {host}:{port} ({err.strerror}); "
-            "choose another --port, or 0 for a free one"
+            "check --host, or choose another --port (0 picks a free one)"
         ) from None
 
 

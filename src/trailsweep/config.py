@@ -30,6 +30,7 @@ from trailsweep.checks import (
     OUTPUT_RESERVE,
     check_endpoint,
     check_path,
+    check_profile,
     check_region,
     read_text_file,
 )
@@ -264,6 +265,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
     # first one (a traceback there). AWS_* variables are checks.check_environment's.
     if opts.region is not None:
         check_region(opts.region, "--region")
+    check_profile(opts.profile)
     if opts.endpoint_url is not None:
         check_endpoint(opts.endpoint_url, "--endpoint-url")
     output = None
