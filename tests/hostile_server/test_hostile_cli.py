@@ -3,6 +3,7 @@ call; and a fuzz of generated command lines never ends in a traceback."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -289,3 +290,38 @@ def test_fuzzed_command_lines_never_trace_back(
                 assert len(lines) == 1 or lines[0].startswith("Usage:"), ran.err[-2000:]
 
     check()
+
+
+def _found(tmp: Path) -> list[list[str]]:
+    """Command lines the fuzz found tracing back, hanging or eating memory, kept as cases."""
+    fifo = tmp / "fifo"
+    os.mkfifo(fifo)
+    return [
+        ["status", "/"],
+        ["status", "."],
+        ["sweep", "--resume", "."],
+        ["lookup-events", "--end-time=0001-01-01"],
+        ["sweep", "--end-time=0001-01-01"],
+        ["demo", "--config", "/dev/full"],  # read until memory ran out
+        ["demo", "--config", "/dev/zero"],
+        ["demo", "--config", str(tmp)],
+        ["sweep", "--config", str(fifo)],  # open() blocked forever
+        ["sweep", "--cli-input-json", f"file://{fifo}"],
+        ["lookup-events", "--cli-input-json", "file:///dev/zero"],
+        ["emulator", "--port", "99999999999999999999999999"],
+        ["emulator", "--port", "-1"],
+        ["emulator", "--host", "\u202e\x00x"],
+        ["emulator", "--host", "x" * 300],
+        ["emulator", "--members", "999999999999999999999999999999"],  # made every account
+    ]
+
+
+def test_what_the_fuzz_found_exits_2_with_one_line(emu: EmulatorThread, tmp_path: Path) -> None:
+    """Each command line the fuzz found: exit 2, one line, nothing written, no call."""
+    for args in _found(tmp_path):
+        before = emu.emulator.requests
+        ran = run_main(args, aws_env(emu), stop_at=b'"url"' if args[0] == "emulator" else None)
+        assert ran.code == 2, (args, ran.err)
+        assert len(ran.err.splitlines()) == 1, ran.err
+        assert emu.emulator.requests == before and ran.out == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
