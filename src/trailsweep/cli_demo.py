@@ -21,6 +21,7 @@ from trailsweep.sweep import SweepReport
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
 _DEMO_DEFAULTS: dict[str, Any] = {
     "accounts": "org", "regions": "all", "start_time": "2h", "max_items": 25,
+    "emulator": {"diurnal": False, "idle_day_share": 0.0},
 }  # fmt: skip
 
 
@@ -43,13 +44,16 @@ def demo_command(
     emu_table = data.pop("emulator", {})
     if not isinstance(emu_table, dict):
         raise ConfigError("--config: [emulator] must be a table")
-    names = {f.name for f in dataclasses.fields(EmulatorSettings)} - {"faults", "now"}
+    names = {f.name for f in dataclasses.fields(EmulatorSettings)}
+    names -= {"faults", "now", "draw_origin"}
     unknown = set(emu_table) - names
     if unknown:
         raise ConfigError(f"--config: unknown [emulator] key {sorted(unknown)[0]!r}")
     if "regions" in emu_table:
         emu_table["regions"] = tuple(emu_table["regions"])
     settings = EmulatorSettings(**emu_table)
+    # Draws counted from now: the demo's window holds the same events whatever the hour.
+    settings = dataclasses.replace(settings, draw_origin=settings.now)
     opts = options_from_mapping(data, str(DEFAULT_CONFIG) if config is None else config)
     if raw:
         opts.raw = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -61,15 +60,12 @@ def emulator_command(
         else datetime.now(UTC).replace(microsecond=0)
     )
     region_list = tuple(r.strip() for r in regions.split(",") if r.strip())
+    _check_listen(host, port)
+    if not 0 <= members <= MAX_MEMBERS:
+        # Every account is made up front: a billion members would fill memory first.
+        raise InputError(f"--members: {members} must be from 0 to {MAX_MEMBERS}")
     if any(v < 0 or v > 1 for v in (error_rate, reset_rate)):
         raise InputError("--error-rate and --reset-rate are shares between 0 and 1")
-    # A host the resolver can take (letters, digits, dots, dashes; colons for IPv6): a NUL
-    # or a non-ASCII byte would otherwise fail deep in the IDNA codec, as a traceback.
-    if not re.fullmatch(r"[A-Za-z0-9.:\-]{1,253}", host):
-        raise InputError(
-            f"--host: {shown(host)} is not a host name or IP address; "
-            "use 127.0.0.1 (the default) or another address of this machine"
-        )
     if rate <= 0 or burst < 1:
         raise InputError("--rate must be above 0 calls per second and --burst at least 1")
     settings = EmulatorSettings(
@@ -88,11 +84,32 @@ def emulator_command(
         # stop as documented is a success, said in one line, as servers such as uvicorn do.
         sys.stderr.write("trailsweep: emulator stopped\n")
         return
-    except OSError as err:
+    except (OSError, UnicodeError) as err:  # UnicodeError: a host name IDNA refuses
+        reason = err.strerror if isinstance(err, OSError) else "not a valid host name"
         raise InputError(
-            f"emulator: cannot listen on {host}:{port} ({err.strerror}); "
+            f"emulator: cannot listen on {shown(host)}:{port} ({reason}); "
             "check --host, or choose another --port (0 picks a free one)"
         ) from None
+
+
+MAX_MEMBERS = 10_000  # an organization's default account quota is 10; large ones ~10k
+
+
+def _check_listen(host: str, port: int) -> None:
+    """A port the system can bind and a host that can be an address or a name."""
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port: {port} is outside 0..65535; 0 picks a free one")
+    if (
+        not host
+        or len(host) > 253
+        or not host.isascii()
+        or not host.isprintable()
+        or any(c.isspace() for c in host)
+    ):
+        raise InputError(
+            f"--host: {shown(host)} is not an address or host name; use 127.0.0.1 (the "
+            "default), ::1, 0.0.0.0 or a name such as localhost"
+        )
 
 
 async def _serve(settings: EmulatorSettings) -> None:

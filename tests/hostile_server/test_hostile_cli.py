@@ -3,6 +3,7 @@ call; and a fuzz of generated command lines never ends in a traceback."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,3 +322,38 @@ def test_an_emulator_host_that_is_no_host_is_one_line(host: str) -> None:
     ran = run_main(["emulator", "--host", host], {})
     assert ran.code == 2
     assert len(ran.err_lines) == 1 and "--host" in ran.err, ran.err
+
+
+def _found(tmp: Path) -> list[list[str]]:
+    """Command lines the fuzz found tracing back, hanging or eating memory, kept as cases."""
+    fifo = tmp / "fifo"
+    os.mkfifo(fifo)
+    return [
+        ["status", "/"],
+        ["status", "."],
+        ["sweep", "--resume", "."],
+        ["lookup-events", "--end-time=0001-01-01"],
+        ["sweep", "--end-time=0001-01-01"],
+        ["demo", "--config", "/dev/full"],  # read until memory ran out
+        ["demo", "--config", "/dev/zero"],
+        ["demo", "--config", str(tmp)],
+        ["sweep", "--config", str(fifo)],  # open() blocked forever
+        ["sweep", "--cli-input-json", f"file://{fifo}"],
+        ["lookup-events", "--cli-input-json", "file:///dev/zero"],
+        ["emulator", "--port", "99999999999999999999999999"],
+        ["emulator", "--port", "-1"],
+        ["emulator", "--host", "\u202e\x00x"],
+        ["emulator", "--host", "x" * 300],
+        ["emulator", "--members", "999999999999999999999999999999"],  # made every account
+    ]
+
+
+def test_what_the_fuzz_found_exits_2_with_one_line(emu: EmulatorThread, tmp_path: Path) -> None:
+    """Each command line the fuzz found: exit 2, one line, nothing written, no call."""
+    for args in _found(tmp_path):
+        before = emu.emulator.requests
+        ran = run_main(args, aws_env(emu), stop_at=b'"url"' if args[0] == "emulator" else None)
+        assert ran.code == 2, (args, ran.err)
+        assert len(ran.err.splitlines()) == 1, ran.err
+        assert emu.emulator.requests == before and ran.out == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
