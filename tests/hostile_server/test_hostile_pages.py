@@ -135,75 +135,43 @@ def endless_empty_pages() -> Tamper:
     return tamper
 
 
+Events = list[dict[str, Any]]
+
+
+def _events(rewrite: Callable[[Events, Call], Events]) -> Tamper:
+    """Each non-empty page's events replaced by `rewrite(events, call)`."""
+    return _pages(
+        lambda page, call: (
+            {**page, "Events": rewrite(page["Events"], call)} if page["Events"] else page
+        )
+    )
+
+
 def oversized_page() -> Tamper:
     """One event more than MaxResults (a distinct EventId at the last event's second)."""
-
-    def rewrite(page: Page, call: Call) -> Page:
-        events = page["Events"]
-        if not events:
-            return page
-        return {
-            **page,
-            "Events": [*events, {**events[-1], "EventId": "extra-" + events[-1]["EventId"]}],
-        }
-
-    return _pages(rewrite)
+    return _events(lambda ev, call: [*ev, {**ev[-1], "EventId": "extra-" + ev[-1]["EventId"]}])
 
 
 def before_start() -> Tamper:
     """The last event of each page is one second before the StartTime asked for."""
-
-    def rewrite(page: Page, call: Call) -> Page:
-        events = page["Events"]
-        if not events:
-            return page
-        return {
-            **page,
-            "Events": [*events[:-1], {**events[-1], "EventTime": call.params["StartTime"] - 1}],
-        }
-
-    return _pages(rewrite)
+    return _events(
+        lambda ev, call: [*ev[:-1], {**ev[-1], "EventTime": call.params["StartTime"] - 1}]
+    )
 
 
 def after_end() -> Tamper:
     """The first event of each page is one second after the EndTime asked for."""
+    return _events(lambda ev, call: [{**ev[0], "EventTime": call.params["EndTime"] + 1}, *ev[1:]])
 
-    def rewrite(page: Page, call: Call) -> Page:
-        events = page["Events"]
-        if not events:
-            return page
-        return {
-            **page,
-            "Events": [{**events[0], "EventTime": call.params["EndTime"] + 1}, *events[1:]],
-        }
 
-    return _pages(rewrite)
+def event_edit(edit: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[], Tamper]:
+    """The first event of each page replaced by `edit(event)`."""
+    return lambda: _events(lambda ev, call: [edit(ev[0]), *ev[1:]])
 
 
 def record(value: Any) -> Callable[[], Tamper]:
     """The CloudTrailEvent of the first event of each page replaced by `value`."""
-
-    def make() -> Tamper:
-        def rewrite(page: Page, call: Call) -> Page:
-            events = page["Events"]
-            if not events:
-                return page
-            return {**page, "Events": [{**events[0], "CloudTrailEvent": value}, *events[1:]]}
-
-        return _pages(rewrite)
-
-    return make
-
-
-def event_edit(edit: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[], Tamper]:
-    def make() -> Tamper:
-        def rewrite(page: Page, call: Call) -> Page:
-            events = page["Events"]
-            return {**page, "Events": [edit(events[0]), *events[1:]] if events else []}
-
-        return _pages(rewrite)
-
-    return make
+    return event_edit(lambda event: {**event, "CloudTrailEvent": value})
 
 
 def body(
