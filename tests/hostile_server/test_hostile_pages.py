@@ -449,22 +449,29 @@ def test_the_sweep_command_exits_1_and_writes_the_good_pair(
     _check_lines(emu, out.read_bytes())
 
 
+# --page-size: the paginated run; --max-results: one call, its raw page printed.
+LOOKUP_CASES = [("--page-size", lie) for lie in COMMAND_LIES] + [
+    ("--max-results", lie) for lie in ("more than MaxResults", "body {}", "record array")
+]
+
+
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("lie", COMMAND_LIES)
+@pytest.mark.parametrize(("size_flag", "lie"), LOOKUP_CASES)
 def test_lookup_events_prints_one_line_and_exits_1(
     emu: EmulatorThread,
     use_emu: Any,
     lying: Callable[[Tamper], None],
     capsysbinary: pytest.CaptureFixture[bytes],
+    size_flag: str,
     lie: str,
 ) -> None:
-    """`trailsweep lookup-events` on the lying region: the AWS CLI's error line for
-    InvalidResponse, exit 1, no document, no traceback."""
+    """`trailsweep lookup-events` on the lying region, paginated or a single call: the AWS
+    CLI's error line for InvalidResponse, exit 1, no document, no traceback."""
     use_emu(emu)
     make, needle = LIES[lie]
     lying(make())
     code, out, err = _main(
-        capsysbinary, "lookup-events", "--region", BAD, *WINDOW, "--page-size", str(PAGE)
+        capsysbinary, "lookup-events", "--region", BAD, *WINDOW, size_flag, str(PAGE)
     )
     assert (code, out) == (1, b""), err
     lines = err.strip().splitlines()
@@ -473,28 +480,6 @@ def test_lookup_events_prints_one_line_and_exits_1(
         "An error occurred (InvalidResponse) when calling the LookupEvents operation: " in lines[0]
     )
     assert needle in lines[0]
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("lie", ["more than MaxResults", "body {}", "record array"])
-def test_lookup_events_single_call_checks_its_page(
-    emu: EmulatorThread,
-    use_emu: Any,
-    lying: Callable[[Tamper], None],
-    capsysbinary: pytest.CaptureFixture[bytes],
-    lie: str,
-) -> None:
-    """--max-results (one call, the raw page printed) refuses a lying page the same way."""
-    use_emu(emu)
-    make, needle = LIES[lie]
-    lying(make())
-    code, out, err = _main(
-        capsysbinary, "lookup-events", "--region", BAD, *WINDOW, "--max-results", str(PAGE)
-    )
-    assert (code, out) == (1, b""), err
-    assert len(err.strip().splitlines()) == 1, err
-    assert "(InvalidResponse)" in err
-    assert needle in err
 
 
 @pytest.mark.timeout(60)
