@@ -48,9 +48,6 @@ def lookup_config(timeouts: Timeouts | None = None) -> AioConfig:
     )
 
 
-LOOKUP_CONFIG = lookup_config()
-
-
 def _fast_parse(
     response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
 ) -> None:

@@ -1,6 +1,6 @@
 """Which LookupEvents failures are worth another try, and how long to wait before it.
 
-botocore's own retries are off for LookupEvents (see `pager.LOOKUP_CONFIG`): every attempt
+botocore's own retries are off for LookupEvents (see `pager.lookup_config`): every attempt
 must pass through the pair's limiter, and a throttle must be seen by us, not hidden.
 """
 
