@@ -42,8 +42,12 @@ from trailsweep.timeouts import Timeouts
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
 )  # fmt: skip
-_ACCOUNT = ACCOUNT
-_REGION = REGION
+# The config keys that are numbers, and what a number of.
+_NUMBERS = {
+    "rate": "a number (calls per second)",
+    "connect_timeout": "a number of seconds",
+    "read_timeout": "a number of seconds",
+}
 
 
 @dataclass(slots=True)
@@ -159,12 +163,8 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in ("max_items", "page_size") and type(value) is not int:
             raise ConfigError(f"--config: {path}: {key} must be a whole number")
-        elif key in ("rate", "connect_timeout", "read_timeout") and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
-            if key != "rate":
-                raise ConfigError(f"--config: {path}: {key} must be a number of seconds")
-            raise ConfigError(f"--config: {path}: rate must be a number (calls per second)")
+        elif key in _NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"--config: {path}: {key} must be {_NUMBERS[key]}")
         elif key in ("raw", "unordered") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
@@ -249,12 +249,12 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         now=now,
     )
     accounts = _names(
-        opts.accounts, "org", _ACCOUNT,
+        opts.accounts, "org", ACCOUNT,
         "--accounts: {!r} is not an account id; give 12-digit ids (comma-separated) "
         "or 'org' for every ACTIVE account",
     )  # fmt: skip
     regions = _names(
-        opts.regions, "all", _REGION,
+        opts.regions, "all", REGION,
         "--regions: {!r} is not a region name (like us-east-1); give names "
         "comma-separated, or 'all' for every enabled region",
     )  # fmt: skip

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from trailsweep.checkpoint import Checkpoint
-from trailsweep.config import _ACCOUNT, _REGION, SweepConfig, build_config, options_from_spec
+from trailsweep.config import SweepConfig, build_config, options_from_spec
 from trailsweep.errors import CheckpointError, InputError
+from trailsweep.names import is_account, is_region
 from trailsweep.query import RETENTION
 from trailsweep.safe_files import lock_path, same_file
 from trailsweep.timeparse import parse_time
@@ -122,14 +123,14 @@ def _pairs_problem(ckpt: Checkpoint, cfg: SweepConfig) -> str | None:
     accounts, regions = cfg.accounts, cfg.regions
     by_account: dict[str, list[str]] = defaultdict(list)
     for p in ckpt.pairs:
-        if not _ACCOUNT.match(p.account):
+        if not is_account(p.account):
             return f"pair {p.name}: not an account id"
         if isinstance(accounts, list) and p.account not in accounts:
             return f"pair {p.name}: account {p.account} is not in its accounts"
         if p.region == "*":  # an account whose regions could not be listed
             if regions != "all" or p.state != "failed":
                 return f"pair {p.name}: region '*' only marks a failed region discovery"
-        elif not _REGION.match(p.region):
+        elif not is_region(p.region):
             return f"pair {p.name}: not a region name"
         elif isinstance(regions, list) and p.region not in regions:
             return f"pair {p.name}: region {p.region} is not in its regions"
