@@ -130,15 +130,8 @@ class SessionPool:
         except BotoCoreError as err:
             raise CredentialsError(f"cannot reach STS: {err}") from None
         self.caller_account = answers.caller_account(ident)
-        await self._remember_base()
+        await _remember(await self.base.get_credentials())
         return self.caller_account
-
-    async def _remember_base(self) -> None:
-        """Have `sanitize` redact the base credentials wherever a server echoes them."""
-        creds = await self.base.get_credentials()
-        if creds is not None:
-            frozen = await creds.get_frozen_credentials()
-            sanitize.remember(frozen.access_key, frozen.secret_key, frozen.token)
 
     def _assumed(self, account: str) -> AioDeferredRefreshableCredentials:
         """The account's refreshable AssumeRole credentials, made once (no call yet)."""
@@ -174,7 +167,7 @@ class SessionPool:
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
-        await self._remember_base()
+        await _remember(creds)
         return creds
 
     async def endpoint(self, service: str, region: str) -> str:
@@ -301,6 +294,13 @@ class SessionPool:
         async with self.client(self.base, "ec2", None, config=CONTROL_CONFIG, **keys) as ec2:
             resp = await answers.asked(what, ec2.describe_regions())
         return _some(answers.region_names(resp, what), what)
+
+
+async def _remember(creds: Any) -> None:
+    """Have `sanitize` redact the base credentials wherever a server echoes them."""
+    if creds is not None:
+        frozen = await creds.get_frozen_credentials()
+        sanitize.remember(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def _some(regions: list[str], what: str) -> list[str]:
