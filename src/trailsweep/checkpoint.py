@@ -23,6 +23,7 @@ import orjson
 from trailsweep.errors import CheckpointError
 from trailsweep.pair import Cursor, PairState
 from trailsweep.safe_files import atomic_write, resolved
+from trailsweep.sanitize import clean
 
 VERSION = 1
 _STATES = ("pending", "running", "done", "failed")
@@ -105,7 +106,9 @@ def load(path: Path) -> Checkpoint:
                 calls=int(item["calls"]),
                 throttled=int(item["throttled"]),
                 retries=int(item["retries"]),
-                error=item["error"],
+                # A checkpoint is a file anyone may edit: its error texts are cleaned as
+                # they come in, as PairState.fail cleans a server's.
+                error=None if item["error"] is None else clean(item["error"]),
                 cursor=Cursor(
                     end=c["end"], token=c["token"], skip=int(c["skip"]), oldest=c["oldest"],
                     ids=[str(i) for i in c["ids"]], written=int(c["written"]),

@@ -11,7 +11,6 @@ import typer
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.checks import check_path
 from trailsweep.errors import InputError
-from trailsweep.sanitize import clean
 from trailsweep.timeparse import parse_time
 
 
@@ -32,11 +31,8 @@ def status_report(ckpt: ckpt_mod.Checkpoint) -> dict[str, Any]:
             reached = 0.0
         else:
             reached = round(100.0 * (end - c.oldest) / span, 1)
-        # A checkpoint is a file anyone may have edited: its error texts are shown cleaned.
-        item = {**p.as_dict(), "reached_percent": reached}
-        if item["error"] is not None:
-            item["error"] = clean(item["error"])
-        pairs.append(item)
+        # Error texts were cleaned as the checkpoint was loaded (checkpoint.load).
+        pairs.append({**p.as_dict(), "reached_percent": reached})
     done = sum(1 for p in ckpt.pairs if p.finished and p.state == "done")
     failed = sum(1 for p in ckpt.pairs if p.state == "failed")
     return {

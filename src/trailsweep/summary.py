@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from trailsweep.sanitize import clean
 from trailsweep.sweep import SweepReport
 
 
@@ -16,5 +15,5 @@ def print_summary(report: SweepReport, stream: TextIO) -> None:
         f"({d['calls']} calls, {d['throttled']} throttled)\n"
     )
     for p in report.failed:
-        stream.write(f"trailsweep: failed {p.name}: {clean(p.error)}\n")
+        stream.write(f"trailsweep: failed {p.name}: {p.error}\n")
     stream.flush()
