@@ -13,7 +13,7 @@ their shape (names.py) like the user's. Everything that fails here is a `BadAnsw
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, PaginationError
@@ -119,9 +119,12 @@ def region_names(doc: dict[str, Any], what: str) -> list[str]:
     return names
 
 
-def assumed_credentials(resp: Any, account: str) -> dict[str, str]:
+def assumed_credentials(resp: Any, account: str, now: datetime) -> dict[str, str]:
     """botocore's refresh dict from an AssumeRole answer. The keys go into signed headers
-    (a newline there would split a header), so each must be printable ASCII with no space."""
+    (a newline there would split a header), so each must be printable ASCII with no space.
+    An Expiration already past at `now` (this machine's clock, which botocore checks it
+    against) is a BadAnswer naming both clocks: botocore would only say "refreshed
+    credentials are still expired", and the usual cause is a clock that is off."""
     what = f"STS AssumeRole into {account}"
     creds = field(resp, "Credentials", dict, what)
     out = {}
@@ -134,5 +137,17 @@ def assumed_credentials(resp: Any, account: str) -> dict[str, str]:
         if not value or not value.isascii() or not value.isprintable() or " " in value:
             raise BadAnswer(f"{what}: {key} is not a usable key (empty or odd characters)")
         out[name] = value
-    out["expiry_time"] = field(creds, "Expiration", datetime, what).isoformat()
+    expiry = field(creds, "Expiration", datetime, what)
+    if expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=UTC)
+    if expiry <= now:
+        raise BadAnswer(
+            f"{what}: the credentials expire at {_utc(expiry)}, already past by this "
+            f"machine's clock ({_utc(now)}); check the clock here (or the server's)"
+        )
+    out["expiry_time"] = expiry.isoformat()
     return out
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

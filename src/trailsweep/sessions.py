@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import Any
 
 import aioboto3
@@ -200,7 +201,8 @@ class SessionPool:
                 params["ExternalId"] = self.external_id
             what = f"STS AssumeRole into {account}"
             resp = await answers.asked(what, (await self._sts()).assume_role(**params))
-            fresh = answers.assumed_credentials(resp, account)
+            # The real clock, not an injected one: botocore checks the expiry against it.
+            fresh = answers.assumed_credentials(resp, account, datetime.now(UTC))
             sanitize.remember(fresh["access_key"], fresh["secret_key"], fresh["token"])
             return fresh
 

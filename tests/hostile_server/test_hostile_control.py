@@ -3,6 +3,7 @@ they concern fails alone; names from a server are checked before they are used."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from trailsweep.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest, Tamper
 
@@ -141,6 +143,10 @@ BAD_ROLES: list[tuple[str, Callable[[Call], web.StreamResponse]]] = [
         "<Credentials><AccessKeyId>ASIA&#10;X-Evil: 1</AccessKeyId><SecretAccessKey>s"
         "</SecretAccessKey><SessionToken>t</SessionToken>"
         "<Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>"), content_type=XML)),
+    ("already expired", lambda c: answer(_assumed(
+        "<Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+        "<SessionToken>t</SessionToken><Expiration>2001-01-01T00:00:00Z</Expiration>"
+        "</Credentials>"), content_type=XML)),
     ("garbage", lambda c: answer("\x00\x01garbage", content_type=XML)),
     ("html error", lambda c: answer("<html>\n\x1b[31mdown</html>", 400, "text/html")),
 ]  # fmt: skip
@@ -162,6 +168,29 @@ def test_a_bad_assume_role_answer_fails_that_member_alone(
     good = [(a, "us-east-1") for a in sorted([management, *members[1:]])]
     out = (tmp_path / "out.ndjson").read_bytes()
     assert out == expected_ndjson(emu, good, start=START, end=END)
+
+
+def test_a_server_clock_hours_behind_fails_its_members_with_the_clock_named(
+    tmp_path: Path,
+) -> None:
+    """STS two hours behind this machine hands out sessions that expired an hour ago by
+    this clock: each member fails alone with one line that says to check the clock (not
+    botocore's RuntimeError), the management account is written in full."""
+    behind = ManualClock(wall=time.time() - 7200)  # sessions live 3600 s on the server
+    with EmulatorThread(settings(faults={"rate": 10_000.0, "burst": 10_000.0}),
+                        clock=behind) as skewed:  # fmt: skip
+        management, members = _members(skewed)
+        ran = sweep(skewed, tmp_path, None, "--accounts", "org", "--regions", "us-east-1")
+        expected = expected_ndjson(skewed, [(management, "us-east-1")], start=START, end=END)
+    assert ran.code == 1, ran.err
+    failed = sorted(line for line in ran.err_lines if line.startswith("trailsweep: failed "))
+    assert [line.split(":")[1].strip() for line in failed] == [
+        f"failed {m}/us-east-1" for m in sorted(members)
+    ]
+    for line in failed:
+        assert "already past by this machine's clock" in line and "check the clock" in line
+        assert "RuntimeError" not in line
+    assert (tmp_path / "out.ndjson").read_bytes() == expected
 
 
 def regions_for(account: str, list_regions: Any, describe_regions: str | None) -> Tamper:
