@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -457,3 +458,61 @@ def test_yaml_stream_is_one_item_per_page(emu: EmulatorThread) -> None:
     got = _bytes(ts_raw(emu, *args, "--output", "yaml-stream", "--query", "Events[].EventId"),
                  "trailsweep")  # fmt: skip
     assert got.decode() == want
+
+
+# YAML input (AWS CLI v2 only): what v1 asks with the same parameters as JSON ------------
+def test_cli_input_yaml_asks_what_the_cli_asks_with_json(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    """`--cli-input-yaml` (file:// and inline, a YAML timestamp, a comment) prints what the
+    real CLI prints for the same parameters as `--cli-input-json`; flags still win."""
+    account = emu.emulator.world.management.id
+    start, end = NOW_EPOCH - 5 * HOUR, NOW_EPOCH - HOUR
+    value = emu.truth(account, "us-east-1", start=start, end=end)[0]["EventSource"]
+    doc = {
+        "LookupAttributes": [{"AttributeKey": "EventSource", "AttributeValue": value}],
+        "StartTime": start, "EndTime": end, "MaxResults": 9,
+    }  # fmt: skip
+    as_yaml = (
+        "LookupAttributes:  # as --generate-cli-skeleton yaml-input writes it\n"
+        f"- AttributeKey: EventSource\n  AttributeValue: {value}\n"
+        f"StartTime: {datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M:%S}\n"
+        f"EndTime: {end}\nMaxResults: 9\n"
+    )
+    path = tmp_path / "in.yaml"
+    path.write_text(as_yaml)
+    aws_doc = _doc(aws_raw(emu, "--cli-input-json", json.dumps(doc), "--max-items", "20"), "aws")
+    assert aws_doc["Events"]
+    for source in (f"file://{path}", as_yaml):
+        assert_same(aws_doc, _doc(ts_raw(emu, "--cli-input-yaml", source, "--max-items", "20"),
+                                  "trailsweep"))  # fmt: skip
+    later = ["--max-items", "3", "--end-time", str(NOW_EPOCH - 2 * HOUR)]
+    assert_same(
+        _doc(aws_raw(emu, "--cli-input-json", json.dumps(doc), *later), "aws"),
+        _doc(ts_raw(emu, "--cli-input-yaml", f"file://{path}", *later), "trailsweep"),
+    )
+
+
+def test_yaml_input_skeleton_holds_the_cli_input_skeleton(emu: EmulatorThread) -> None:
+    """`--generate-cli-skeleton yaml-input` (v2's) loads to v1's `input` skeleton: the same
+    keys in the same order and the same placeholders (v2 writes the time as a YAML
+    timestamp), and fed back as --cli-input-yaml it is refused as the CLI refuses v1's."""
+    from ruamel.yaml import YAML
+
+    aws_doc = _doc(aws_raw(emu, "--generate-cli-skeleton", "input"), "aws")
+    text = _bytes(ts_raw(emu, "--generate-cli-skeleton", "yaml-input"), "trailsweep").decode()
+    loaded = YAML(typ="safe").load(text)
+    assert list(loaded) == list(aws_doc)
+    for doc in (aws_doc, loaded):  # the CLI picks any AttributeKey of the enum, run to run
+        doc["LookupAttributes"][0]["AttributeKey"] = "?"
+    loaded["StartTime"] = loaded["StartTime"].isoformat()
+    loaded["EndTime"] = loaded["EndTime"].isoformat()
+    assert loaded == aws_doc
+    # An unedited skeleton asks with an empty AttributeValue: both refuse it before a call.
+    refused = aws_raw(emu, "--cli-input-json", json.dumps(aws_doc | {"LookupAttributes": [
+        {"AttributeKey": "EventName", "AttributeValue": ""}]}))  # fmt: skip
+    ours = ts_raw(emu, "--cli-input-yaml", text)
+    assert refused.returncode != 0
+    assert ours.returncode == 2, ours.stderr.decode()
+    assert ours.stdout == b""
+    assert len(ours.stderr.decode().strip().splitlines()) == 1
