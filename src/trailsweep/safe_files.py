@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -62,6 +63,30 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temps(path: Path) -> list[str]:
+    """Remove the temp files `atomic_write(path, ...)` left behind, and return their names:
+    a run killed between a temp file and its rename, or a directory that turned read-only
+    in between (the temp could not be removed then), leaves one. Call it holding the
+    export's lock, so that no live run is writing them. Only what `atomic_write` makes is
+    touched: `.<name>.XXXXXXXX.tmp` (mkstemp's names), a regular file with one link, ours;
+    a symlink or anything else at such a name is left alone."""
+    made = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp")
+    removed: list[str] = []
+    try:
+        candidates = [p for p in path.parent.iterdir() if made.fullmatch(p.name)]
+    except OSError:
+        return removed
+    for temp in candidates:
+        try:
+            info = temp.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid():
+                temp.unlink()
+                removed.append(temp.name)
+        except OSError:
+            continue
+    return removed
 
 
 def lock_path(output: Path) -> Path:

@@ -30,7 +30,7 @@ from trailsweep.export_guard import check_checkpoint_dir, check_consistent, refu
 from trailsweep.outfile import OutputFile, check_target, describe
 from trailsweep.pair import PairState, advance_all, lines
 from trailsweep.query import Query
-from trailsweep.safe_files import Lock
+from trailsweep.safe_files import Lock, remove_stale_temps
 from trailsweep.sweep import SweepReport, sweep_chunks
 
 _COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
@@ -88,8 +88,11 @@ def prepare_export(
                     f"{output} is shorter ({max(size, 0)} bytes) than its checkpoint says "
                     f"({previous.offset}); delete {path} and the output to start over"
                 )
-            return Export(cfg, output, path, spec, lock, previous)
-        return Export(cfg, output, path, spec, lock)
+        else:
+            previous = None
+        # Checked and locked: what a killed run left of a checkpoint write can go.
+        remove_stale_temps(path)
+        return Export(cfg, output, path, spec, lock, previous)
     except BaseException:
         lock.release()
         raise

@@ -280,6 +280,34 @@ def test_planted_checkpoint_temp_symlink_is_not_followed(
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p != planted]
 
 
+def test_temps_a_killed_run_left_are_removed_and_nothing_else(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run killed between a checkpoint's temp file and its rename leaves the temp file
+    behind: the next run removes it once it holds the lock; a symlink at such a name, a
+    name atomic_write does not make and another checkpoint's temp are left alone."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(VICTIM)
+    out = tmp_path / "out.ndjson"
+    ckpt = ckpt_mod.default_path(out)
+    stale = [tmp_path / f".{ckpt.name}.{middle}.tmp" for middle in ("k3_9zq0a", "00000000")]
+    for temp in stale:
+        temp.write_bytes(b'{"sha256":"torn')
+    planted = tmp_path / f".{ckpt.name}.zzzzzzzz.tmp"
+    planted.symlink_to(victim)
+    others = [tmp_path / f".{ckpt.name}.short.tmp", tmp_path / ".other.json.k3_9zq0a.tmp",
+              tmp_path / f".{ckpt.name}.K3_9ZQ0A.tmp"]  # fmt: skip
+    for other in others:
+        other.write_bytes(VICTIM)
+    code, err = cli(args(out), capsys)
+    assert code == 0, err
+    assert out.read_bytes() == reference
+    assert not any(temp.exists() for temp in stale)
+    assert planted.is_symlink()
+    assert victim.read_bytes() == VICTIM
+    assert all(other.read_bytes() == VICTIM for other in others)
+
+
 @pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "hard link"])
 def test_planted_lock_link_is_refused_and_its_target_untouched(
     env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -509,7 +537,11 @@ def test_checkpoint_directory_turning_read_only_mid_run_is_exit_1_then_resumes(
             emu.set_tamper(None)
     assert code == 1, err
     one_line(err, "cannot save the checkpoint")
-    assert not [p for p in ck_dir.iterdir() if p.name.endswith(".tmp")]
+    # A save the directory turned read-only under, between its temp file and the rename,
+    # cannot remove that temp file (a read-only directory takes no unlink either): one may
+    # be left. The rerun, holding the lock, removes it.
+    assert len([p for p in ck_dir.iterdir() if p.name.endswith(".tmp")]) <= 1
     code, err = cli(argv, capsys)
     assert code == 0, err
     assert _sha(out.read_bytes()) == _sha(reference)
+    assert sorted(p.name for p in ck_dir.iterdir()) == ["ck.json"]
