@@ -429,6 +429,8 @@ def _v2_yaml(value: Any) -> str:
     if value is None or isinstance(value, int | float | str):
         return json.dumps(value, ensure_ascii=False) + "\n"
     yaml = YAML(typ="safe")
+    # v2 installs ruamel.yaml.clib, so its safe dumper writes with the C emitter
+    assert yaml.Emitter.__name__ == "CEmitter", "ruamel.yaml.clib is not installed"
     yaml.representer.default_flow_style = False
     out = io.StringIO()
     yaml.dump(value, out)

@@ -24,6 +24,7 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.tableformat import format_table
 from trailsweep.textformat import format_text
 from trailsweep.yaml_input import YAML_INPUT_SKELETON
+from trailsweep.yamlformat import dump_yaml
 
 from support import NOW_EPOCH
 
@@ -276,6 +277,17 @@ def test_several_chains_are_cut_into_pages_of_max_results(
     text = ok(capsysbinary, *args, "--output", "text", "--query", "Events[].EventId")
     assert text.splitlines()[:3] == ["\t".join(e["EventId"] for e in merged[i : i + 3])
                                      for i in (0, 3, 6)]  # fmt: skip
+
+
+def test_yaml_is_written_by_the_c_emitter_as_v2_writes_it() -> None:
+    """AWS CLI v2 installs ruamel.yaml.clib and dumps with YAML(typ="safe"), so its YAML
+    comes from the C emitter: a long ARN stays on its key's line. The pure emitter folds
+    it onto the next line after a trailing space ("ResourceName: \\n      arn:...")."""
+    arn = "arn:aws:kms:us-east-1:111122223333:key/01c9e819-5739-4e1c-9a7d-0c2fa02ab" + "0" * 9
+    assert dump_yaml({"Resources": [{"ResourceName": arn, "ResourceType": "AWS::KMS::Key"}]}) == (
+        f"Resources:\n- ResourceName: {arn}\n  ResourceType: AWS::KMS::Key\n"
+    )
+    assert dump_yaml({"k": "'q'"}) == "k: '''q'''\n"  # the pure emitter: k: "'q'"
 
 
 def test_nothing_found(emu: EmulatorThread, capsysbinary: pytest.CaptureFixture[bytes]) -> None:

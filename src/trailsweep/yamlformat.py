@@ -3,9 +3,11 @@
 As v2 writes them (awscli/formatter.py YAMLDumper, documented under "Setting the output
 format" in the v2 user guide): ruamel.yaml's safe dumper in block style, so mapping keys
 come out sorted and strings YAML would read as something else are quoted (ISO timestamps,
-'true'); a bare scalar (a --query that picks one value) is written as JSON instead, one
-line, to avoid YAML's document-end marker. yaml-stream writes each page as a list of one
-item, so that the pages concatenate into one YAML list.
+'true'). The emitter is ruamel.yaml.clib's C one, which v2 installs and YAML(typ="safe")
+picks when present; the pure one folds long scalars (ARNs) onto a second line and quotes
+differently, so its bytes are not v2's. A bare scalar (a --query that picks one value) is
+written as JSON instead, one line, to avoid YAML's document-end marker. yaml-stream
+writes each page as a list of one item, so that the pages concatenate into one YAML list.
 """
 
 from __future__ import annotations
