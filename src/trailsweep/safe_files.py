@@ -41,10 +41,17 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+_TEMP_SUFFIX = ".tmp"
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: fresh temp file (O_EXCL, random name), fsync, rename,
     fsync the directory. On any failure the temp file is removed and `path` is as it was."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         try:
             view = memoryview(data)
@@ -65,28 +72,23 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def remove_stale_temps(path: Path) -> list[str]:
-    """Remove the temp files `atomic_write(path, ...)` left behind, and return their names:
-    a run killed between a temp file and its rename, or a directory that turned read-only
-    in between (the temp could not be removed then), leaves one. Call it holding the
-    export's lock, so that no live run is writing them. Only what `atomic_write` makes is
-    touched: `.<name>.XXXXXXXX.tmp` (mkstemp's names), a regular file with one link, ours;
-    a symlink or anything else at such a name is left alone."""
-    made = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp")
-    removed: list[str] = []
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temp files `atomic_write(path, ...)` left behind: a run killed between a
+    temp file and its rename, or a directory that turned read-only in between (the temp
+    could not be removed then), leaves one. Call it holding the export's lock, so that no
+    live run is writing them. Only what `atomic_write` makes is touched: its prefix,
+    mkstemp's 8 random characters and its suffix, a regular file with one link, ours; a
+    symlink or anything else at such a name is left alone."""
+    made = re.compile(re.escape(_temp_prefix(path)) + "[a-z0-9_]{8}" + re.escape(_TEMP_SUFFIX))
     try:
         candidates = [p for p in path.parent.iterdir() if made.fullmatch(p.name)]
     except OSError:
-        return removed
+        return
     for temp in candidates:
-        try:
+        with contextlib.suppress(OSError):
             info = temp.lstat()
             if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid():
                 temp.unlink()
-                removed.append(temp.name)
-        except OSError:
-            continue
-    return removed
 
 
 def lock_path(output: Path) -> Path:
