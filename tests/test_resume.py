@@ -125,9 +125,9 @@ def test_expired_tokens_fall_back_and_stay_byte_identical(tmp_path: Path) -> Non
     (--no-slices: one chain per pair resumes from its stored token; sliced pairs resume
     from the oldest written second without one, see test_sliced_resume...)"""
     # The wall clock starts at the real time: AssumeRole sessions expire an hour after it,
-    # and botocore compares that with the real time. Started at the hour (NOW_EPOCH), a run
-    # in an hour's last 15 minutes got sessions botocore already held expired ("refreshed
-    # credentials are still expired"), which failed CI at 01:5x.
+    # and botocore compares that with the real time. Started at the hour the suite was
+    # collected in (NOW_EPOCH), a run that reached this test after the next hour began got
+    # sessions already expired ("refreshed credentials are still expired"): CI at 01:57.
     clock = ManualClock(wall=time.time())
     fast = {"rate": 1e6, "burst": 1e6, "token_ttl": 30.0}
     with EmulatorThread(settings(members=4, suspended=0, faults=fast), clock=clock) as emu:
