@@ -12,6 +12,7 @@ the access key's, the region the credential scope's.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 import struct
@@ -36,7 +37,7 @@ from trailsweep.emulator.protocol import (
     xml_response,
 )
 from trailsweep.emulator.quota import Quota
-from trailsweep.emulator.settings import EmulatorSettings
+from trailsweep.emulator.settings import EmulatorSettings, control_call_listed
 from trailsweep.emulator.sigv4 import (
     SignatureProblem,
     expected_signature,
@@ -68,9 +69,12 @@ class Emulator:
         self.requests = 0  # every AWS request received, whatever its outcome
         self.auth_failures: Counter[str] = Counter()  # by error code, before any pair counts
         self.tamper: Tamper | None = None  # tests of hostile servers answer for us (tamper.py)
+        self._stopping = asyncio.Event()  # set when the server stops: hung calls end then
+        self.hanging = asyncio.Event()  # set once a call hangs (Faults.hang_calls), for tests
 
     # lifecycle ---------------------------------------------------------------------
     async def __aenter__(self) -> Emulator:
+        self._stopping.clear()
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_routes(control_routes(self))
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -82,6 +86,7 @@ class Emulator:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._stopping.set()  # before cleanup, which would wait on hung handlers
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -185,6 +190,15 @@ class Emulator:
     ) -> web.StreamResponse:
         if service == "cloudtrail":
             return await self._cloudtrail(request, op, caller, region, req)
+        name, account = f"{service}:{op}", services.concerns(op, caller, req)
+        if control_call_listed(self.faults.hang_calls, name, account):
+            # Accepted, never answered: until the emulator stops, then the connection drops.
+            self.hanging.set()
+            await self._stopping.wait()
+            _reset(request)
+            return web.Response(status=500)
+        if control_call_listed(self.faults.fail_calls, name, account):
+            raise ApiError("InternalFailure", "An internal error occurred.", 500)
         if service == "organizations":
             if op != "ListAccounts":
                 raise ApiError("UnknownOperationException", f"Unknown operation {op}")

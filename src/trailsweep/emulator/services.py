@@ -36,6 +36,18 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+def concerns(operation: str, caller: Principal, req: dict[str, Any]) -> str:
+    """The account a control-plane call is about, for faults scoped to one account
+    (`Faults.hang_calls`): AssumeRole the role's account, ListRegions the AccountId asked
+    about (the caller's when left out), any other call the caller's."""
+    if operation == "AssumeRole":
+        parts = str(req.get("RoleArn", "")).split(":")
+        return parts[4] if len(parts) == 6 else ""
+    if operation == "ListRegions" and isinstance(req.get("AccountId"), str):
+        return str(req["AccountId"])
+    return caller.account
+
+
 def assume_role(world: World, caller: Principal, params: dict[str, str], wall: float) -> str:
     calls(world)["AssumeRole"] += 1
     arn = params.get("RoleArn", "")

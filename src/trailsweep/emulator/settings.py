@@ -15,6 +15,14 @@ from typing import Any
 from trailsweep.errors import InputError
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
+# The control-plane calls `Faults.hang_calls` and `Faults.fail_calls` can name.
+CONTROL_CALLS = (
+    "sts:GetCallerIdentity",
+    "sts:AssumeRole",
+    "organizations:ListAccounts",
+    "account:ListRegions",
+    "ec2:DescribeRegions",
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +45,13 @@ class Faults:
     account_trusted_access: bool = True
     credential_ttl: float = 3600.0  # seconds an AssumeRole session lives (wall clock)
     token_ttl: float = 3600.0  # seconds a LookupEvents NextToken stays valid (wall clock)
+    # Control-plane calls (CONTROL_CALLS) accepted and never answered: each waits until the
+    # emulator stops, then its connection is reset. "sts:AssumeRole" hangs every such call;
+    # "sts:AssumeRole@111122223333" only those concerning that account (AssumeRole: the
+    # role's account; ListRegions: the AccountId asked about; the others: the caller's).
+    hang_calls: list[str] = field(default_factory=list)
+    # Control-plane calls answered HTTP 500 InternalFailure, named the same way.
+    fail_calls: list[str] = field(default_factory=list)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a JSON patch of fields; unknown fields or wrong types are an InputError."""
@@ -49,10 +64,36 @@ class Faults:
                 value = float(value)
             elif type(value) is not type(current):
                 raise InputError(f"fault setting {key!r} takes a {type(current).__name__}")
+            if key in ("hang_calls", "fail_calls"):
+                _check_calls(key, value)
             setattr(self, key, value)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def __post_init__(self) -> None:
+        _check_calls("hang_calls", self.hang_calls)
+        _check_calls("fail_calls", self.fail_calls)
+
+
+def _check_calls(key: str, calls: list[Any]) -> None:
+    """Each entry is one of CONTROL_CALLS, optionally "@" and a 12-digit account id."""
+    for entry in calls:
+        name, at, account = str(entry).partition("@")
+        if (
+            not isinstance(entry, str)
+            or name not in CONTROL_CALLS
+            or (at and not (len(account) == 12 and account.isdigit()))
+        ):
+            raise InputError(
+                f"fault setting {key!r}: {entry!r} is not one of {', '.join(CONTROL_CALLS)} "
+                "(optionally followed by @ and a 12-digit account id)"
+            )
+
+
+def control_call_listed(calls: list[str], name: str, account: str) -> bool:
+    """Whether `calls` names the call `name` ("sts:AssumeRole") concerning `account`."""
+    return name in calls or f"{name}@{account}" in calls
 
 
 @dataclass(frozen=True, slots=True)
