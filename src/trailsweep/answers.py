@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, PaginationError
 
 from trailsweep.errors import BadAnswer, TrailsweepError
 from trailsweep.names import is_account, is_region, shown
+from trailsweep.timeouts import Timeouts, control_step
 
 T = TypeVar("T")
 
@@ -40,25 +41,30 @@ def unreadable(what: str, err: BaseException) -> BadAnswer:
     )
 
 
-async def asked(what: str, call: Awaitable[T]) -> T:
-    """Await one control-plane call. ClientError (the API said no) and BotoCoreError (no
-    connection, no credentials) pass through for the caller to word; anything else the
-    call raises is botocore choking on the answer, so it becomes BadAnswer."""
+async def asked(what: str, call: Awaitable[T], timeouts: Timeouts) -> T:
+    """Await one control-plane call, bounded by `timeouts` (`timeouts.control_step`: a
+    TimedOut past it). ClientError (the API said no) and BotoCoreError (no connection, no
+    credentials) pass through for the caller to word; anything else the call raises is
+    botocore choking on the answer, so it becomes BadAnswer."""
     try:
-        return await call
+        with control_step(what, timeouts):
+            return await call
     except (ClientError, BotoCoreError, TrailsweepError):
         raise
     except Exception as err:
         raise unreadable(what, err) from None
 
 
-async def pages(what: str, pager: AsyncIterable[T], *, limit: int) -> AsyncIterator[T]:
-    """A botocore paginator's pages, each read through `asked`; a NextToken seen twice or
-    more than `limit` pages is a BadAnswer instead of a loop without end."""
+async def pages(
+    what: str, pager: AsyncIterable[T], *, limit: int, timeouts: Timeouts
+) -> AsyncIterator[T]:
+    """A botocore paginator's pages, each call bounded like `asked`'s; a NextToken seen
+    twice or more than `limit` pages is a BadAnswer instead of a loop without end."""
     it = aiter(pager)
     for _ in range(limit):
         try:
-            page = await anext(it)
+            with control_step(what, timeouts):
+                page = await anext(it)
         except StopAsyncIteration:
             return
         except PaginationError:

@@ -164,13 +164,14 @@ def sweep_command(
     ] = None,
     connect_timeout: Annotated[
         float | None,
-        typer.Option(help="Seconds a LookupEvents call may take to connect. Default 10."),
+        typer.Option(help="Seconds any AWS call may take to connect. Default 10."),
     ] = None,
     read_timeout: Annotated[
         float | None,
         typer.Option(
-            help="Seconds a LookupEvents call may wait for its answer. Default 30; 3 "
-            "timeouts of one page in a row fail that account/region."
+            help="Seconds any AWS call may wait for its answer. Default 30; 3 timeouts "
+            "of one page in a row fail that account/region (STS, Organizations, Account, "
+            "EC2: 3 tries, at most 3 x (connect + read) in all)."
         ),
     ] = None,
     output: Annotated[
@@ -240,7 +241,8 @@ def sweep_command(
     order; two runs over the same data give the same bytes. NDJSON goes to stdout (or
     --output); progress and the summary go to stderr.
 
-    Exit codes: 0 every pair complete; 1 some pairs failed (their good events are written);
+    Exit codes: 0 every pair complete; 1 some pairs failed (their good events are written)
+    or a server fault (5xx, unreachable, no answer) stopped the sweep before it started;
     2 bad input or configuration (nothing written, nothing called); 130 interrupted.
     """
     if generate_cli_skeleton is not None:

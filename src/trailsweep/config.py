@@ -73,7 +73,7 @@ class Options:
     output: str | None = None
     raw: bool | None = None
     unordered: bool | None = None
-    connect_timeout: float | None = None  # seconds per LookupEvents call (timeouts.py)
+    connect_timeout: float | None = None  # seconds per AWS call (timeouts.py)
     read_timeout: float | None = None
 
     def overlay(self, other: Options) -> Options:
@@ -110,7 +110,7 @@ class SweepConfig:
     # Pages each pair may hold ready beyond the one being fetched; None: as many as a
     # budget of READ_AHEAD_BUDGET pages over all pairs allows, at most 12 (auto_read_ahead).
     read_ahead: int | None = None
-    # Per-call limits of LookupEvents (timeouts.py): connect and read, in seconds.
+    # Per-call limits of every AWS call (timeouts.py): connect and read, in seconds.
     timeouts: Timeouts = field(default_factory=Timeouts)
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)

@@ -5,9 +5,11 @@
     ├── ConfigError (2)             unreadable or invalid config file
     ├── CheckpointError (2)         corrupt, mismatched or locked checkpoint
     ├── CredentialsError (2)        no usable base credentials before any call
-    ├── ServerFailed (1)            STS / Organizations / Account / EC2 unreachable or
-    │   └── BadAnswer (1)           answering what cannot be used (garbage, missing
-    │                               fields, ids or region names of the wrong shape)
+    ├── ServerFailed (1)            STS / Organizations / Account / EC2 unreachable,
+    │   │                           failing (5xx) or
+    │   ├── BadAnswer (1)           answering what cannot be used (garbage, missing
+    │   │                           fields, ids or region names of the wrong shape)
+    │   └── TimedOut (1)            not answering within the call's timeouts
     ├── PairFailed (1)              one (account, region) pair could not complete
     │                               (AccessDenied, region not enabled, retry budget spent)
     └── OutputFailed (1)            the output or checkpoint could not be written during
@@ -65,6 +67,11 @@ class ServerFailed(TrailsweepError):
 class BadAnswer(ServerFailed):
     """A server answered what trailsweep cannot use: not parseable, fields missing or of the
     wrong type, account ids that are not 12 digits, region names not shaped like one."""
+
+
+class TimedOut(ServerFailed):
+    """A control-plane call got no answer within its timeouts and retries (timeouts.py):
+    the sweep cannot start without it (exit 1), or the account it concerns fails alone."""
 
 
 class PairFailed(TrailsweepError):

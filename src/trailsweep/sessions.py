@@ -6,6 +6,10 @@ aioboto3 does what it is good at here: the credential chain (--profile, env vars
 files), SigV4, endpoint resolution including AWS_ENDPOINT_URL. AssumeRole credentials are
 `AioDeferredRefreshableCredentials`: fetched on first use, renewed by botocore before they
 expire, so a long export never dies of expiry. Secrets never leave these objects.
+
+Every control-plane call here is bounded by the sweep's --connect-timeout/--read-timeout
+(timeouts.control_step); an AssumeRole that timed out fails its account at once from then
+on, so the account's other pairs do not wait out the same silence again.
 """
 
 from __future__ import annotations
@@ -19,16 +23,14 @@ import aioboto3
 import anyio
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from trailsweep import answers, sanitize
-from trailsweep.errors import BadAnswer, CredentialsError, InputError, ServerFailed
+from trailsweep.errors import BadAnswer, CredentialsError, InputError, ServerFailed, TimedOut
 from trailsweep.names import is_region, shown
+from trailsweep.retry import classify
+from trailsweep.timeouts import Timeouts
 
-# Control-plane calls (STS, Organizations, Account, EC2) are few and not under our limiter,
-# so botocore's own standard retries are right for them.
-CONTROL_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10)
 # What `--regions all` sweeps: regions usable now (not ENABLING, DISABLING or DISABLED).
 _ENABLED_STATUSES = ("ENABLED", "ENABLED_BY_DEFAULT")
 
@@ -49,7 +51,12 @@ class SessionPool:
         session_name: str = "trailsweep",
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
+        # Control-plane calls (STS, Organizations, Account, EC2) are few and not under our
+        # limiter, so botocore's own standard retries are right for them, within bounds.
+        self.timeouts = timeouts or Timeouts()
+        self._control = self.timeouts.control_config()
         try:
             self.base = aioboto3.Session(
                 profile_name=profile,
@@ -77,6 +84,7 @@ class SessionPool:
         self._shared_clients: dict[str, Any] = {}
         self._shared_lock = anyio.Lock()
         self._account_api_unreachable = False
+        self._assume_timed_out: dict[str, str] = {}  # account -> its TimedOut message
 
     async def __aenter__(self) -> SessionPool:
         return self
@@ -92,7 +100,7 @@ class SessionPool:
             client = self._shared_clients.get(service)
             if client is None:
                 client = await self._stack.enter_async_context(
-                    self.client(self.base, service, None, config=CONTROL_CONFIG)
+                    self.client(self.base, service, None, config=self._control)
                 )
                 self._shared_clients[service] = client
         return client
@@ -114,8 +122,10 @@ class SessionPool:
     async def identify(self) -> str:
         """The caller's account (GetCallerIdentity); a missing credential is an InputError."""
         try:
-            async with self.client(self.base, "sts", None, config=CONTROL_CONFIG) as sts:
-                ident = await answers.asked("STS GetCallerIdentity", sts.get_caller_identity())
+            async with self.client(self.base, "sts", None, config=self._control) as sts:
+                ident = await answers.asked(
+                    "STS GetCallerIdentity", sts.get_caller_identity(), self.timeouts
+                )
         except NoCredentialsError:
             raise CredentialsError(
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
@@ -124,12 +134,15 @@ class SessionPool:
         except NoRegionError:
             raise InputError("no region; pass --regions or set AWS_REGION") from None
         except ClientError as err:
+            if _server_fault(err):
+                raise _failed_on_server("STS GetCallerIdentity", err) from None
             raise CredentialsError(
                 f"the base credentials were refused by STS ({_code(err)}); check --profile "
                 "or the AWS_* environment variables"
             ) from None
         except BotoCoreError as err:
-            raise CredentialsError(f"cannot reach STS: {err}") from None
+            # Unreachable is the server's (or the network's) fault, not bad input: exit 1.
+            raise ServerFailed(f"cannot reach STS: {err}") from None
         self.caller_account = answers.caller_account(ident)
         await _remember(await self.base.get_credentials())
         return self.caller_account
@@ -196,11 +209,18 @@ class SessionPool:
         arn = f"arn:aws:iam::{account}:role/{self.role_name}"
 
         async def refresh() -> dict[str, str]:
+            if account in self._assume_timed_out:
+                raise TimedOut(self._assume_timed_out[account])
             params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": self.session_name}
             if self.external_id:
                 params["ExternalId"] = self.external_id
             what = f"STS AssumeRole into {account}"
-            resp = await answers.asked(what, (await self._sts()).assume_role(**params))
+            sts = await self._sts()
+            try:
+                resp = await answers.asked(what, sts.assume_role(**params), self.timeouts)
+            except TimedOut as err:
+                self._assume_timed_out[account] = err.message
+                raise
             # The real clock, not an injected one: botocore checks the expiry against it.
             fresh = answers.assumed_credentials(resp, account, datetime.now(UTC))
             sanitize.remember(fresh["access_key"], fresh["secret_key"], fresh["token"])
@@ -215,11 +235,16 @@ class SessionPool:
         try:
             # The caller's region, not a fixed us-east-1: botocore then finds the
             # partition's global Organizations endpoint (aws-cn, aws-us-gov included).
-            async with self.client(self.base, "organizations", None, config=CONTROL_CONFIG) as org:
+            async with self.client(self.base, "organizations", None, config=self._control) as org:
                 listing = org.get_paginator("list_accounts").paginate()
-                async for page in answers.pages(what, listing, limit=answers.ORG_PAGES):
+                pages = answers.pages(
+                    what, listing, limit=answers.ORG_PAGES, timeouts=self.timeouts
+                )
+                async for page in pages:
                     ids.extend(answers.active_accounts(page))
         except ClientError as err:
+            if _server_fault(err):
+                raise _failed_on_server(what, err) from None
             raise CredentialsError(
                 f"--accounts org: Organizations ListAccounts failed ({_code(err)}); run it with "
                 "credentials of the organization's management account, or list account ids"
@@ -261,7 +286,9 @@ class SessionPool:
             # A ListRegions answer that cannot be used is treated as a refusal: the
             # account's own DescribeRegions may still answer well.
             return await self._describe_regions(account)
-        except BotoCoreError:
+        except (BotoCoreError, TimedOut):
+            # A timeout too: an Account API silent for one account is likely silent for
+            # the next, and each account's own DescribeRegions is bounded the same way.
             self._account_api_unreachable = True
             return await self._describe_regions(account)
 
@@ -277,7 +304,8 @@ class SessionPool:
         regions: list[str] = []
         what = "Account ListRegions"
         listing = (await self._shared("account")).get_paginator("list_regions").paginate(**params)
-        async for page in answers.pages(what, listing, limit=answers.REGION_PAGES):
+        pages = answers.pages(what, listing, limit=answers.REGION_PAGES, timeouts=self.timeouts)
+        async for page in pages:
             regions.extend(answers.region_names(page, what))
         return _some(regions, what)
 
@@ -293,8 +321,8 @@ class SessionPool:
                 "aws_session_token": frozen.token,
             }
         what = "EC2 DescribeRegions"
-        async with self.client(self.base, "ec2", None, config=CONTROL_CONFIG, **keys) as ec2:
-            resp = await answers.asked(what, ec2.describe_regions())
+        async with self.client(self.base, "ec2", None, config=self._control, **keys) as ec2:
+            resp = await answers.asked(what, ec2.describe_regions(), self.timeouts)
         return _some(answers.region_names(resp, what), what)
 
 
@@ -315,3 +343,18 @@ def _some(regions: list[str], what: str) -> list[str]:
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _server_fault(err: ClientError) -> bool:
+    """A refusal that is the service's trouble, not the caller's: 5xx, a server error code
+    or throttling still there after botocore's retries (retry.classify's kinds)."""
+    return classify(err)[0] in ("retry", "throttle")
+
+
+def _failed_on_server(what: str, err: ClientError) -> ServerFailed:
+    """Exit 1 naming the call and the service's fault (its code as classify cleaned it)."""
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+    return ServerFailed(
+        f"{what} failed on the server's side ({classify(err)[1]}, HTTP {status}) after "
+        "retries; this is not your input: try again later"
+    )

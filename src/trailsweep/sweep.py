@@ -157,7 +157,7 @@ async def sweep_chunks(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
         role_name=config.role_name, external_id=config.external_id,
         session_name=config.session_name, access_key_id=config.access_key_id,
-        secret_access_key=config.secret_access_key,
+        secret_access_key=config.secret_access_key, timeouts=config.timeouts,
     ) as pool:  # fmt: skip
         if pairs is None:
             report.pairs = await resolve_matrix(pool, config)

@@ -1,4 +1,4 @@
-"""How long one LookupEvents call may take, on both call paths, and how often in a row.
+"""How long one call may take: LookupEvents on both call paths, and the control plane.
 
 Before issue 12 a server that accepted the connection and never answered held a pair for
 378 to 514 s: botocore's 60 s read timeout (aiohttp's 60 s total on the lean path) times 8
@@ -18,19 +18,35 @@ attempts, plus backoff. Now:
 
 Both are settable: ``--connect-timeout`` / ``--read-timeout`` or ``connect_timeout`` /
 ``read_timeout`` in a config file.
+
+Control-plane calls (STS GetCallerIdentity and AssumeRole, also when botocore renews a
+session; Organizations ListAccounts; Account ListRegions; EC2 DescribeRegions) use the same
+two settings, not settings of their own: a user who says the network is slow means it for
+every call, and one pair of flags is easier to get right. Each call gets botocore's
+standard retries, `MAX_TIMEOUTS` tries in all (`control_config`), and the whole call
+(retries, backoff and a body dripped a byte at a time included) is bounded by
+``MAX_TIMEOUTS x (connect + read)`` (`control_step`, 120 s with the defaults): botocore's
+read timeout is per chunk and multiplies with its retries, so only an outer bound caps it.
+A call that runs past it, or whose tries all time out, is a `TimedOut` (exit 1) naming the
+call and both settings. Before, botocore's defaults (60 s a read, 5 retries) applied, and
+each pair of a member whose AssumeRole never answered waited on it in turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
+import anyio
+from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from trailsweep.errors import InputError
+from trailsweep.errors import InputError, TimedOut
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
@@ -63,6 +79,36 @@ class Timeouts:
 
     def seconds(self, phase: Phase) -> float:
         return self.connect if phase == "connect" else self.read
+
+    def control_config(self) -> Config:
+        """botocore's settings for control-plane clients: these timeouts, standard retries
+        (5xx, throttles, connection errors), `MAX_TIMEOUTS` tries in all."""
+        return Config(
+            retries={"mode": "standard", "total_max_attempts": MAX_TIMEOUTS},
+            connect_timeout=self.connect,
+            read_timeout=self.read,
+        )
+
+    def control_bound(self) -> float:
+        """Seconds one control-plane call may take in all, its retries included."""
+        return MAX_TIMEOUTS * (self.connect + self.read)
+
+
+@contextmanager
+def control_step(what: str, timeouts: Timeouts) -> Iterator[None]:
+    """Bound one control-plane call (`what`, e.g. "STS AssumeRole into 111122223333") by
+    `timeouts.control_bound()`; running past it, or botocore giving up on timeouts, raises
+    `TimedOut` naming the call and the settings."""
+    try:
+        with anyio.fail_after(timeouts.control_bound()):
+            yield
+    except (TimeoutError, ConnectTimeoutError, ReadTimeoutError):
+        raise TimedOut(
+            f"{what} timed out ({MAX_TIMEOUTS} tries, each within --connect-timeout "
+            f"{timeouts.connect:g} s + --read-timeout {timeouts.read:g} s, "
+            f"at most {timeouts.control_bound():g} s in all); raise --read-timeout if the network "
+            "is this slow"
+        ) from None
 
 
 def _check(flag: str, value: float) -> float:
