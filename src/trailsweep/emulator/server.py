@@ -13,6 +13,7 @@ the access key's, the region the credential scope's.
 from __future__ import annotations
 
 import random
+import secrets
 import socket
 import struct
 from collections import Counter
@@ -68,6 +69,8 @@ class Emulator:
         self.requests = 0  # every AWS request received, whatever its outcome
         self.auth_failures: Counter[str] = Counter()  # by error code, before any pair counts
         self.tamper: Tamper | None = None  # tests of hostile servers answer for us (tamper.py)
+        # The control API's bearer token (control.py), on every bind, loopback included.
+        self.control_token = self.settings.control_token or secrets.token_urlsafe(32)
 
     # lifecycle ---------------------------------------------------------------------
     async def __aenter__(self) -> Emulator:
@@ -88,18 +91,27 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        host = self.settings.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def ready_info(self) -> dict[str, Any]:
-        """What the ready line prints: where to connect and as whom."""
-        p = self.world.root_principal
+        """What the ready line prints: where to connect, as whom (the management account's
+        keys) and the control API's token. Secrets, for whoever started the emulator."""
+        root = self.world.root_principal
         return {
             "url": self.url,
-            "access_key_id": p.access_key_id,
-            "secret_access_key": p.secret_access_key,
+            "access_key_id": root.access_key_id,
+            "secret_access_key": root.secret_access_key,
             "region": self.settings.regions[0],
             "account": self.world.management.id,
+            "control_token": self.control_token,
         }
+
+    def public_info(self) -> dict[str, Any]:
+        """The ready line without its secrets: what GET /_emulator/world shows by default."""
+        info = self.ready_info()
+        del info["secret_access_key"], info["control_token"]
+        return info
 
     def data_now(self) -> int:
         """The emulator's "now" for what events exist: pinned, or advancing in realtime mode."""
