@@ -179,3 +179,14 @@ def test_allow_remote_serves_with_a_token_in_the_ready_line() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_ipv6_loopback_emulator_gives_a_url_that_works() -> None:
+    """--host ::1 is loopback; its url brackets the address (http://[::1]:port), so the
+    control API and the AWS APIs answer at it."""
+    with EmulatorThread(settings(host="::1")) as emu:
+        info = emu.emulator.ready_info()
+        assert info["url"].startswith("http://[::1]:")
+        assert control(info, "/_emulator/world")["account"] == info["account"]
+        sts = client(emu, "sts")
+        assert sts.get_caller_identity()["Account"] == info["account"]
