@@ -55,12 +55,19 @@ class Emulator:
         self.now = int(world["now"])
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.info["url"] + path, timeout=30) as r:
+        req = urllib.request.Request(self.info["url"] + path, headers=self.auth())
+        with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
     def reset(self) -> None:
-        req = urllib.request.Request(self.info["url"] + "/_emulator/stats/reset", method="POST")
+        req = urllib.request.Request(
+            self.info["url"] + "/_emulator/stats/reset", method="POST", headers=self.auth()
+        )
         urllib.request.urlopen(req, timeout=30).close()
+
+    def auth(self) -> dict[str, str]:
+        """The control API's header, from the ready line's control_token."""
+        return {"Authorization": f"Bearer {self.info['control_token']}"}
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import orjson
 from botocore.config import Config
 
 from trailsweep.emulator import EmulatorSettings, EmulatorThread, Faults
@@ -55,6 +57,19 @@ def aws_env(emu: EmulatorThread, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def control(info: dict[str, Any], path: str, body: bytes | None = None) -> Any:
+    """The emulator's control API at `path` (GET, or POST of `body`), as its ready line
+    (`info`: url and control_token) allows; the parsed JSON answer."""
+    req = urllib.request.Request(
+        info["url"] + path,
+        data=body,
+        method="GET" if body is None else "POST",
+        headers={"Authorization": f"Bearer {info['control_token']}"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return orjson.loads(r.read())
 
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.request
 from typing import Any
 
 import orjson
 
 from trailsweep.emulator import EmulatorThread
 
-from support import NOW_EPOCH, client, settings
+from support import NOW_EPOCH, client, control, settings
 
 
 def _bodies(emu: EmulatorThread, pages: int) -> list[bytes]:
@@ -54,18 +53,13 @@ def test_ready_line_and_control_api() -> None:
         info = orjson.loads(proc.stdout.readline())
         assert set(info) >= {"url", "access_key_id", "secret_access_key", "region"}
         assert info["access_key_id"].startswith("AKIA")
-        with urllib.request.urlopen(info["url"] + "/_emulator/world", timeout=10) as r:
-            world = orjson.loads(r.read())
+        assert len(info["control_token"]) >= 32  # secrets.token_urlsafe(32): 43 characters
+        world = control(info, "/_emulator/world")
         assert len(world["accounts"]) == 3
         assert world["now"] == 1793491200
-        req = urllib.request.Request(
-            info["url"] + "/_emulator/faults", data=b'{"latency_ms": 5}', method="POST"
-        )
-        with urllib.request.urlopen(req, timeout=10) as r:
-            assert orjson.loads(r.read())["latency_ms"] == 5.0
-        url = f"{info['url']}/_emulator/truth?account={info['account']}&region=us-east-1"
-        with urllib.request.urlopen(url + "&start=1793400000", timeout=10) as r:
-            truth = orjson.loads(r.read())["Events"]
+        assert control(info, "/_emulator/faults", b'{"latency_ms": 5}')["latency_ms"] == 5.0
+        url = f"/_emulator/truth?account={info['account']}&region=us-east-1"
+        truth = control(info, url + "&start=1793400000")["Events"]
         assert truth and all(1793400000 <= e["EventTime"] <= 1793491200 for e in truth)
     finally:
         proc.terminate()

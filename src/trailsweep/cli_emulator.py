@@ -10,7 +10,7 @@ import anyio
 import orjson
 import typer
 
-from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults
+from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults, is_loopback
 from trailsweep.errors import InputError
 from trailsweep.names import shown
 from trailsweep.timeparse import parse_time
@@ -18,7 +18,22 @@ from trailsweep.timeparse import parse_time
 
 def emulator_command(
     port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 0,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; beyond loopback needs --allow-remote.")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(help="Let --host be an address other machines reach (keys and all)."),
+    ] = False,
+    control_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TRAILSWEEP_EMULATOR_TOKEN",
+            show_envvar=True,
+            help="Bearer token of the control API (the env var keeps it out of ps). "
+            "Default: a random one, in the ready line.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same organization and events.")] = 7,
     now: Annotated[
         str | None,
@@ -45,14 +60,16 @@ def emulator_command(
     and Account ListRegions) on one port, until Ctrl-C.
 
     It prints one ready line on stdout, a JSON object with url, access_key_id,
-    secret_access_key, region and account. Point any AWS client at it:
+    secret_access_key, region, account and control_token. Point any AWS client at it:
 
         export AWS_ENDPOINT_URL=<url> AWS_ACCESS_KEY_ID=<access_key_id>
         export AWS_SECRET_ACCESS_KEY=<secret_access_key> AWS_DEFAULT_REGION=<region>
         aws cloudtrail lookup-events --max-items 10
 
     Data is generated from the seed and the pinned clock, so the same flags always serve
-    the same events. Control API for tests: GET <url>/_emulator/world, /stats, /faults, /truth.
+    the same events. Control API for tests: GET <url>/_emulator/world, /stats, /faults, /truth
+    with the header "Authorization: Bearer <control_token>"; /world?secrets=1 adds the
+    secret key. It listens on 127.0.0.1 unless --host and --allow-remote say otherwise.
     """
     pinned = (
         parse_time(now, now=datetime.now(UTC), option="--now")
@@ -71,6 +88,7 @@ def emulator_command(
     settings = EmulatorSettings(
         seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
         regions=region_list, events_per_day=events_per_day, skew=skew, host=host, port=port,
+        allow_remote=allow_remote, control_token=control_token,
         faults=Faults(
             rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
             error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
@@ -116,6 +134,15 @@ async def _serve(settings: EmulatorSettings) -> None:
     from trailsweep.emulator.server import Emulator  # loaded when used (start-up time)
 
     async with Emulator(settings) as emu:
+        if not is_loopback(settings.host):
+            # The ready line is the same on every bind (its readers parse one shape), so
+            # say here that it now hands out keys that work from other machines.
+            sys.stderr.write(
+                f"trailsweep: emulator: listening beyond this machine (--allow-remote): "
+                f"whoever reaches {emu.url} can call its AWS APIs with the ready line's keys "
+                "and its control API with the ready line's control_token; keep stdout private\n"
+            )
+            sys.stderr.flush()
         sys.stdout.write(orjson.dumps(emu.ready_info()).decode() + "\n")
         sys.stdout.flush()
         await anyio.sleep_forever()

@@ -1,6 +1,13 @@
 """The control API under /_emulator/: what tests and benchmarks use to look and to meddle.
 
-GET  /_emulator/world         accounts, regions, management credentials
+Every request carries `Authorization: Bearer <control_token>` (the ready line's token,
+`Emulator.control_token`), or gets 401 and a JSON error. On every bind, loopback
+included: any local user, and any web page open in a local browser (a plain POST needs
+no CORS preflight), can reach 127.0.0.1, and the faults rewrite what a test sees. The
+token goes in a header, never the URL, so it stays out of logs and browser history.
+
+GET  /_emulator/world         accounts, regions, the management access key id;
+                              [?secrets=1] also its secret access key
 GET  /_emulator/stats         per-pair counters;  POST /_emulator/stats/reset
 GET  /_emulator/faults        current limits and faults;  POST a JSON patch to change them
 GET  /_emulator/truth?account=&region=[&start=&end=&key=&value=&category=insight]
@@ -9,6 +16,8 @@ GET  /_emulator/truth?account=&region=[&start=&end=&key=&value=&category=insight
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -24,11 +33,39 @@ def _json(obj: object, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(obj), content_type="application/json")
 
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _guarded(emu: Emulator, handler: Handler) -> Handler:
+    """`handler` for requests that carry the control token; 401 for the rest."""
+    expected = b"Bearer " + emu.control_token.encode()
+
+    async def guard(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            return web.Response(
+                status=401,
+                body=orjson.dumps(
+                    {"error": "the control API needs 'Authorization: Bearer <control_token>', "
+                     "the control_token of the emulator's ready line"}
+                ),
+                content_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer realm="trailsweep emulator"'},
+            )  # fmt: skip
+        return await handler(request)
+
+    return guard
+
+
 def control_routes(emu: Emulator) -> list[web.RouteDef]:
-    async def world(_: web.Request) -> web.Response:
+    async def world(request: web.Request) -> web.Response:
+        # The secret key only when asked: a dump of /world pasted into a bug report or a
+        # log carries the key id (which names the account), not the means to sign.
+        info = emu.ready_info() if request.query.get("secrets") == "1" else emu.public_info()
+        info.pop("control_token", None)  # the caller holds it already
         return _json(
             {
-                **emu.ready_info(),
+                **info,
                 "now": emu.data_now(),
                 "accounts": [
                     {"id": a.id, "name": a.name, "status": a.status} for a in emu.world.accounts
@@ -70,11 +107,14 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         )  # fmt: skip
         return _json({"Events": events})
 
+    def guarded(handler: Handler) -> Handler:
+        return _guarded(emu, handler)
+
     return [
-        web.get("/_emulator/world", world),
-        web.get("/_emulator/stats", stats),
-        web.post("/_emulator/stats/reset", reset),
-        web.get("/_emulator/faults", faults),
-        web.post("/_emulator/faults", faults),
-        web.get("/_emulator/truth", truth),
+        web.get("/_emulator/world", guarded(world)),
+        web.get("/_emulator/stats", guarded(stats)),
+        web.post("/_emulator/stats/reset", guarded(reset)),
+        web.get("/_emulator/faults", guarded(faults)),
+        web.post("/_emulator/faults", guarded(faults)),
+        web.get("/_emulator/truth", guarded(truth)),
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import socket
 import struct
 from collections import Counter
@@ -71,6 +72,8 @@ class Emulator:
         self.tamper: Tamper | None = None  # tests of hostile servers answer for us (tamper.py)
         self._stopping = asyncio.Event()  # set when the server stops: hung calls end then
         self.hanging = asyncio.Event()  # set once a call hangs (Faults.hang_calls), for tests
+        # The control API's bearer token (control.py), on every bind, loopback included.
+        self.control_token = self.settings.control_token or secrets.token_urlsafe(32)
 
     # lifecycle ---------------------------------------------------------------------
     async def __aenter__(self) -> Emulator:
@@ -93,18 +96,27 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        host = self.settings.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def ready_info(self) -> dict[str, Any]:
-        """What the ready line prints: where to connect and as whom."""
-        p = self.world.root_principal
+        """What the ready line prints: where to connect, as whom (the management account's
+        keys) and the control API's token. Secrets, for whoever started the emulator."""
+        root = self.world.root_principal
         return {
             "url": self.url,
-            "access_key_id": p.access_key_id,
-            "secret_access_key": p.secret_access_key,
+            "access_key_id": root.access_key_id,
+            "secret_access_key": root.secret_access_key,
             "region": self.settings.regions[0],
             "account": self.world.management.id,
+            "control_token": self.control_token,
         }
+
+    def public_info(self) -> dict[str, Any]:
+        """The ready line without its secrets: what GET /_emulator/world shows by default."""
+        info = self.ready_info()
+        del info["secret_access_key"], info["control_token"]
+        return info
 
     def data_now(self) -> int:
         """The emulator's "now" for what events exist: pinned, or advancing in realtime mode."""

@@ -8,6 +8,8 @@ exists). `Faults` can be changed while it runs, through `Emulator.faults` or
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +122,12 @@ class EmulatorSettings:
     retention_days: int = 90
     host: str = "127.0.0.1"
     port: int = 0
+    # A host beyond loopback (see `is_loopback`) is refused unless this is True: the
+    # emulator hands out working keys and its control API rewrites its behaviour.
+    allow_remote: bool = False
+    # What the control API asks for (`Authorization: Bearer <token>`); None: the emulator
+    # draws a random one (Emulator.control_token). Kept out of repr, as a key is.
+    control_token: str | None = field(default=None, repr=False)
     faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
@@ -133,3 +141,32 @@ class EmulatorSettings:
             raise InputError("emulator: at least one region must be enabled")
         if self.events_per_day < 0 or self.skew < 1:
             raise InputError("emulator: events_per_day must be >= 0 and skew >= 1")
+        if not self.allow_remote and not is_loopback(self.host):
+            raise InputError(
+                f"emulator: --host {self.host!r} is reachable from other machines; listen on "
+                "127.0.0.1 (the default), or add --allow-remote to mean it"
+            )
+        if self.control_token is not None and not _TOKEN.fullmatch(self.control_token):
+            raise InputError(
+                "emulator: --control-token (TRAILSWEEP_EMULATOR_TOKEN) must be 16 to 256 "
+                "letters, digits or ._~+/=- characters; leave it unset for a random one"
+            )
+
+
+# The characters of an HTTP bearer token (RFC 6750 b64token); 16 at least, so a given
+# token is not a guessable word.
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 (also IPv4-mapped) and the name localhost: addresses only
+    this machine reaches. Any other name is not, whatever it resolves to today."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
