@@ -17,10 +17,12 @@ Two lines, drawn by rich's `Progress` and fitted to the terminal's width:
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -77,30 +79,34 @@ class Sample:
 
 
 class RateWindow:
-    """Calls/s and events/s over the last `span` seconds of samples.
+    """Calls/s and events/s over the last few seconds of samples.
 
     Every call passes its pair's limiter (`pager.Pager.call` counts a call as `acquire`
     returns), whose burst is one call: any n + 1 calls of a pair span at least n / rate
     seconds. So a pair whose calls went from c0 at sample time t0 (the last sample before
-    its first call in the window) to c1 at t1 (the first after its last) called at
+    its first call in its window) to c1 at t1 (the first after its last) called at
     (c1 - c0 - 1) / (t1 - t0) calls/s, which cannot exceed its rate; a burst at the start
-    (every pair's first call at once) counts for nothing. calls/s is the sum of that over
-    the pairs that called in the window; the quota beside it is the sum of the rates of
-    those pairs and of the pairs running now (the highest each had in the window:
-    adaptive throttling lowers it), so it is the quota in force, whether used or not.
-    Nothing is shown until the window is `least` seconds long."""
+    (every pair's first call at once) counts for nothing. The one call left out matters
+    less the more calls the window holds, so each pair's window is `span` seconds or
+    `intervals` of its limiter's intervals, the longer (at most `longest` seconds).
+    calls/s is the sum over the pairs that called in their window; the quota beside it is
+    the sum of the rates of those pairs and of the pairs running now (the highest each had
+    in its window: adaptive throttling lowers it): the quota in force, used or not.
+    Nothing is shown until `least` seconds of samples are at hand."""
 
-    __slots__ = ("least", "samples", "span")
+    __slots__ = ("intervals", "least", "longest", "samples", "span")
 
-    def __init__(self, span: float = 5.0, least: float = 1.0) -> None:
-        self.span, self.least = span, least
+    def __init__(
+        self, span: float = 5.0, least: float = 1.0, intervals: float = 8.0, longest: float = 60.0
+    ) -> None:
+        self.span, self.least, self.intervals, self.longest = span, least, intervals, longest
         self.samples: deque[Sample] = deque()
 
     def add(self, sample: Sample) -> None:
         if self.samples and len(self.samples[-1].calls) != len(sample.calls):
             self.samples.clear()  # a new matrix: what was measured is about other pairs
         self.samples.append(sample)
-        while len(self.samples) > 2 and self.samples[1].t <= sample.t - self.span:
+        while len(self.samples) > 2 and self.samples[1].t <= sample.t - self.longest:
             self.samples.popleft()
 
     @property
@@ -110,24 +116,37 @@ class RateWindow:
     def events_per_s(self) -> float | None:
         if self.length < self.least:
             return None
-        return (self.samples[-1].events - self.samples[0].events) / self.length
+        s = list(self.samples)
+        first = s[max(0, bisect_right(s, s[-1].t - self.span, key=_time) - 1)]
+        return (s[-1].events - first.events) / (s[-1].t - first.t)
 
     def calls_per_s(self) -> tuple[float, float] | None:
-        """(calls/s, quota/s) of the pairs that called in the window, or None: too short."""
+        """(calls/s, quota/s) of the pairs that called in their window, or None: too short."""
         if self.length < self.least:
             return None
         s = list(self.samples)
-        calls = quota = 0.0
+        now, calls, quota = s[-1].t, 0.0, 0.0
         for p in range(len(s[0].calls)):
-            moved = [i for i in range(1, len(s)) if s[i].calls[p] > s[i - 1].calls[p]]
-            if moved:
-                first, last = moved[0] - 1, moved[-1]
-                seen = s[last].calls[p] - s[first].calls[p]
-                calls += (seen - 1) / (s[last].t - s[first].t)
-                quota += max(x.rates[p] for x in s[first:])
+            rate = s[-1].rates[p]
+            span = min(self.longest, max(self.span, self.intervals / rate if rate else 0.0))
+            a = max(0, bisect_right(s, now - span, key=_time) - 1)
+
+            def count(x: Sample, p: int = p) -> int:
+                return x.calls[p]
+
+            moved = bisect_right(s, s[a].calls[p], lo=a, key=count)  # first call after s[a]
+            if moved < len(s):
+                last = bisect_left(s, s[-1].calls[p], lo=moved, key=count)  # after the last
+                seen = s[last].calls[p] - s[moved - 1].calls[p]
+                calls += (seen - 1) / (s[last].t - s[moved - 1].t)
+                quota += max(x.rates[p] for x in islice(s, moved - 1, None))
             elif s[-1].running[p]:
-                quota += max(x.rates[p] for x in s)
+                quota += max(x.rates[p] for x in islice(s, a, None))
         return calls, quota
+
+
+def _time(sample: Sample) -> float:
+    return sample.t
 
 
 class Eta:
@@ -135,17 +154,21 @@ class Eta:
 
     Each unfinished pair's rate is the coverage it gained since `begin` over the time
     until its coverage last moved; it ends that much later (its rate over what it has left,
-    counted from that last move), and the sweep ends with the last of them. Pairs that
-    have not moved yet are left out. The finish time shown only moves earlier, so the ETA
+    counted from that last move), and the sweep ends with the last of them. There is no
+    ETA until every unfinished pair has moved, or for `patience` seconds after the first
+    one did: then pairs that have not moved yet are left out (in an ordered sweep, a pair
+    whose first events are older than the others' moves only once the merge gets there,
+    and then as far as they have). The finish time shown only moves earlier, so the ETA
     counts down steadily; a later estimate replaces it only when later by more than
     `slack` seconds or a quarter of what is left: the sweep has clearly slowed down.
     Estimates move in steps as pages are written, and the next step can come a little
     late; a shown ETA that went up and down with each would say nothing."""
 
-    __slots__ = ("_base", "_shown", "_steps", "_t0", "slack")
+    __slots__ = ("_base", "_first", "_shown", "_steps", "_t0", "patience", "slack")
 
-    def __init__(self, slack: float = 2.0) -> None:
-        self.slack = slack
+    def __init__(self, slack: float = 2.0, patience: float = 5.0) -> None:
+        self.slack, self.patience = slack, patience
+        self._first: float | None = None  # when the first pair moved
         self._t0 = 0.0
         self._base: list[float] = []
         self._steps: list[tuple[float, float]] = []  # (when it last moved, coverage then)
@@ -156,11 +179,12 @@ class Eta:
         self._t0 = t0
         self._base = [c or 0.0 for c in coverages]
         self._steps = [(t0, c or 0.0) for c in coverages]
-        self._shown = None
+        self._shown = self._first = None
 
     def update(self, now: float, coverages: Sequence[float | None]) -> float | None:
         """The ETA at `now`, given each pair's coverage (None: the pair is finished)."""
         finish: float | None = None
+        waiting = False  # an unfinished pair has not moved yet
         for i, c in enumerate(coverages):
             if c is None:
                 continue
@@ -169,10 +193,20 @@ class Eta:
                 self._steps[i], moved = (now, c), now
             gained = c - self._base[i]
             if gained <= 0 or moved <= self._t0:
+                waiting = True
                 continue
             end = moved + (1.0 - c) * (moved - self._t0) / gained
             finish = end if finish is None else max(finish, end)
+        if finish is not None and self._first is None:
+            self._first = now
         shown = self._shown
+        if (
+            shown is None
+            and waiting
+            and self._first is not None
+            and now - self._first < self.patience
+        ):
+            return None
         if finish is not None and (
             shown is None or finish < shown or finish - shown > max(self.slack, (finish - now) / 4)
         ):
