@@ -2,7 +2,7 @@
 
 Two lines, drawn by rich's `Progress` and fitted to the terminal's width:
 
-    window ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╺━━━━━━━━━━━━━━  62% 37/80 pairs ETA 0:00:12
+    window ━━━━━━━━━━━━━━━━━━━━━━━━━━━╺━━━━━━━━━━━━━━━━  62% 37/80 pairs ETA 0:00:12
     12,345 events, 1,234/s · calls 30.1/s of 36.0/s quota · 3 throttled
 
 - Until the matrix is known the first line says "resolving accounts and regions…".
