@@ -11,6 +11,7 @@ import typer
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.checks import check_path
 from trailsweep.errors import InputError
+from trailsweep.progress import coverage
 from trailsweep.timeparse import parse_time
 
 
@@ -21,16 +22,9 @@ def status_report(ckpt: ckpt_mod.Checkpoint) -> dict[str, Any]:
     now = datetime.now(UTC)
     start = int(parse_time(ckpt.query["start"], now=now).timestamp())
     end = int(parse_time(ckpt.query["end"], now=now).timestamp())
-    span = max(1, end - start)
     pairs = []
     for p in ckpt.pairs:
-        c = p.cursor
-        if p.finished and p.state == "done":
-            reached = 100.0
-        elif c.oldest is None:
-            reached = 0.0
-        else:
-            reached = round(100.0 * (end - c.oldest) / span, 1)
+        reached = round(100.0 * coverage(p, start, end), 1)
         # Error texts were cleaned as the checkpoint was loaded (checkpoint.load).
         pairs.append({**p.as_dict(), "reached_percent": reached})
     done = sum(1 for p in ckpt.pairs if p.finished and p.state == "done")

@@ -17,7 +17,7 @@ from types import FrameType
 
 import anyio
 
-from trailsweep.progress import show_progress
+from trailsweep.progress import refresh_interval, show_progress
 from trailsweep.query import Query
 from trailsweep.sweep import SweepReport
 
@@ -60,7 +60,11 @@ def run_interruptible(
             previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}
             try:
                 if progress is not None:
-                    tg.start_soon(lambda: show_progress(report, progress[0], force=progress[1]))
+                    query, force = progress
+                    interval = refresh_interval(os.environ)
+                    tg.start_soon(
+                        lambda: show_progress(report, query, force=force, interval=interval)
+                    )
                 await work()
                 tg.cancel_scope.cancel()
             finally:
