@@ -14,7 +14,7 @@ import typer
 
 from trailsweep.checks import check_environment
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
-from trailsweep.config import Options, build_config, cli_input_json_with_token
+from trailsweep.config import Options, as_written, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
 from trailsweep.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
@@ -161,6 +161,7 @@ def lookup_events_command(
         opts, raw_token = cli_input_json_with_token(cli_input_json, allow_token=True)
     if cli_input_yaml is not None:
         opts, raw_token = load_cli_input_yaml(cli_input_yaml, allow_token=True)
+    from_input = opts  # what the input document says, to name its keys in errors
     flags = Options(
         lookup_attributes=lookup_attributes or None, where=where or None,
         start_time=start_time, end_time=end_time, event_category=event_category,
@@ -180,12 +181,13 @@ def lookup_events_command(
                 f"{given[0]} (--next-token and --max-results make one call)"
             )
         if max_results is not None:
-            opts.page_size = max_results
+            opts.page_size = flags.page_size = max_results
     now = datetime.now(UTC)
     try:
         cfg = build_config(opts, now=now)
     except InputError as err:
-        raise _as_aws(err) from None
+        source = "--cli-input-yaml" if cli_input_yaml is not None else "--cli-input-json"
+        raise _as_aws(as_written(err, from_input, flags, source)) from None
     query = dataclasses.replace(
         cfg.query,
         start=parse_time(opts.start_time, now=now) if opts.start_time else cfg.query.start,

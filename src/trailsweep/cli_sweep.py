@@ -16,6 +16,7 @@ from trailsweep import checkpoint as ckpt_mod
 from trailsweep.checks import CHECKPOINT_RESERVE, OUTPUT_RESERVE, check_environment, check_path
 from trailsweep.config import (
     Options,
+    as_written,
     build_config,
     check_writable,
     load_config,
@@ -263,6 +264,7 @@ def sweep_command(
     if checkpoint is not None:
         check_path(checkpoint, "--checkpoint", reserve=CHECKPOINT_RESERVE)
     # `is not None`: an empty value given is bad input to report, not an option left out.
+    given = Options()  # what --cli-input-json says, to name its keys in errors
     if resume is not None:
         if config is not None or cli_input_json is not None:
             raise InputError(
@@ -273,10 +275,15 @@ def sweep_command(
     else:
         opts = load_config(config) if config is not None else Options()
         if cli_input_json is not None:
-            opts = opts.overlay(parse_cli_input_json(cli_input_json))
+            given = parse_cli_input_json(cli_input_json)
+            opts = opts.overlay(given)
         opts = opts.overlay(flags)
+    try:
+        built = build_config(opts, now=datetime.now(UTC))
+    except InputError as err:
+        raise as_written(err, given, flags, "--cli-input-json") from None
     cfg = dataclasses.replace(
-        build_config(opts, now=datetime.now(UTC)),
+        built,
         lean=lean,
         slices=slices,
         read_ahead=None if read_ahead is None else max(0, read_ahead),
