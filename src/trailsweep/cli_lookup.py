@@ -13,12 +13,12 @@ import anyio
 import typer
 
 from trailsweep.checks import check_environment
+from trailsweep.cli_logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.config import Options, as_written, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
 from trailsweep.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
-from trailsweep.runner import setup_logging
 from trailsweep.sink import silence_stdout
 from trailsweep.timeparse import parse_time
 from trailsweep.yaml_input import YAML_INPUT_SKELETON, load_cli_input_yaml
@@ -124,6 +124,8 @@ def lookup_events_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call on stderr.")
     ] = False,
+    quiet: QuietOption = False,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """LookupEvents for one account and region, printed as `aws cloudtrail lookup-events`
     prints it: one JSON document {"Events": [...], "NextToken": ...}, EventTime in epoch
@@ -152,6 +154,7 @@ def lookup_events_command(
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
         return
+    logs = LogSettings.of(verbose=verbose, quiet=quiet, log_format=log_format)
     check_environment()
     opts = Options()
     raw_token: str | None = None
@@ -200,7 +203,7 @@ def lookup_events_command(
         next_token=next_token,
     )  # fmt: skip
     spec = resolve_output(output, query_text, opts.profile)
-    setup_logging(verbose=verbose)
+    logs.setup(sys.stderr)
     try:
         if spec.streams_document:
             anyio.run(run_lookup, lookup, sys.stdout.buffer)
