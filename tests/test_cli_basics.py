@@ -62,6 +62,20 @@ def test_show_completion_prints_a_bash_script_for_the_calling_shell() -> None:
     assert "complete -o default -F _trailsweep_completion trailsweep" in script
 
 
+def test_install_completion_writes_the_script_for_bash(tmp_path: Path) -> None:
+    """--install-completion, run from bash, installs the script under HOME and sources it
+    from ~/.bashrc (HOME is a temporary directory here)."""
+    command = f"{shlex.quote(sys.executable)} -m trailsweep --install-completion; true"
+    result = subprocess.run(
+        ["bash", "-c", command], env=_completion_env(HOME=str(tmp_path)), capture_output=True,
+        timeout=60, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    scripts = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != ".bashrc"]
+    assert any("_TRAILSWEEP_COMPLETE=complete_bash" in p.read_text() for p in scripts)
+    assert "trailsweep" in (tmp_path / ".bashrc").read_text()
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_script_from_the_environment(shell: str) -> None:
     """`_TRAILSWEEP_COMPLETE=source_SHELL trailsweep` prints the script, as click's does."""
