@@ -478,7 +478,7 @@ def test_cli_input_yaml_asks_what_cli_input_json_asks(
         ("LookupAttributes: EventName", "LookupAttributes"),
         ("Region: us-east-1", "unknown key"),
         ("NextToken: 12", "NextToken"),
-        ("StartTime: not a time", "--start-time"),
+        ("StartTime: not a time", "--cli-input-yaml StartTime: cannot read"),  # as written
         ("file:///nonexistent/in.yaml", "cannot read"),
     ],
 )

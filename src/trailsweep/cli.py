@@ -7,12 +7,14 @@ click's usage errors into one line and exit 2, never a traceback. stdout carries
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
+import trailsweep
 from trailsweep.cli_demo import demo_command
 from trailsweep.cli_emulator import emulator_command
+from trailsweep.cli_examples import epilog
 from trailsweep.cli_lookup import lookup_events_command
 from trailsweep.cli_status import status_command
 from trailsweep.cli_sweep import sweep_command
@@ -26,18 +28,45 @@ app = typer.Typer(
         "region of an organization into one newest-first NDJSON stream."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    # Typer's --install-completion / --show-completion; the script it prints calls
+    # `trailsweep` back with _TRAILSWEEP_COMPLETE set, which main() passes through to click.
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("sweep", help=sweep_command.__doc__)(sweep_command)
-app.command("lookup-events", help=lookup_events_command.__doc__)(lookup_events_command)
-app.command("demo", help=demo_command.__doc__)(demo_command)
-app.command("status", help=status_command.__doc__)(status_command)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"trailsweep {trailsweep.__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_print_version,
+            help="Print the version (trailsweep X.Y.Z) and exit.",
+        ),
+    ] = False,
+) -> None:  # fmt: skip
+    pass
+
+
+# Each command's help ends with examples, as the AWS CLI's does (cli_examples.EXAMPLES).
+app.command("sweep", help=sweep_command.__doc__, epilog=epilog("sweep"))(sweep_command)
+app.command("lookup-events", help=lookup_events_command.__doc__, epilog=epilog("lookup-events"))(
+    lookup_events_command
+)
+app.command("demo", help=demo_command.__doc__, epilog=epilog("demo"))(demo_command)
+app.command("status", help=status_command.__doc__, epilog=epilog("status"))(status_command)
 app.command(
     "emulator",
     help=emulator_command.__doc__,
+    epilog=epilog("emulator"),
     context_settings={"max_content_width": 100},
 )(emulator_command)
 

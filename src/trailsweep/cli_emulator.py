@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import anyio
 import orjson
 import typer
 
+from trailsweep.checks import check_path
+from trailsweep.config import check_writable
 from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults, is_loopback
 from trailsweep.errors import InputError
 from trailsweep.names import shown
+from trailsweep.safe_files import atomic_write
 from trailsweep.timeparse import parse_time
 
 
@@ -55,16 +62,31 @@ def emulator_command(
     reset_rate: Annotated[float, typer.Option(help="Share of calls reset.")] = 0.0,
     token_ttl: Annotated[float, typer.Option(help="NextToken lifetime, seconds.")] = 3600.0,
     credential_ttl: Annotated[float, typer.Option(help="AssumeRole lifetime, seconds.")] = 3600.0,
+    print_env: Annotated[
+        bool,
+        typer.Option(
+            "--print-env",
+            help="Print `export AWS_...` lines for the management account on stdout, ready "
+            "to source, instead of the JSON ready line (which goes to stderr).",
+        ),
+    ] = False,
+    env_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the same lines to this file (mode 0600, whole: written beside it and "
+            "renamed) once listening, before the ready line.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a CloudTrail LookupEvents emulator (with STS, Organizations, EC2 DescribeRegions
     and Account ListRegions) on one port, until Ctrl-C.
 
-    It prints one ready line on stdout, a JSON object with url, access_key_id,
-    secret_access_key, region, account and control_token. Point any AWS client at it:
-
-        export AWS_ENDPOINT_URL=<url> AWS_ACCESS_KEY_ID=<access_key_id>
-        export AWS_SECRET_ACCESS_KEY=<secret_access_key> AWS_DEFAULT_REGION=<region>
-        aws cloudtrail lookup-events --max-items 10
+    Once it listens it prints one ready line on stdout, a JSON object with url,
+    access_key_id, secret_access_key, region, account (the management account) and
+    control_token. With --print-env it prints shell lines instead (export AWS_ENDPOINT_URL,
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_DEFAULT_REGION; unset
+    AWS_SESSION_TOKEN), and the ready line goes to stderr; --env-file writes them to a file.
+    Source them and any AWS client (boto3, the AWS CLI, trailsweep) talks to the emulator.
 
     Data is generated from the seed and the pinned clock, so the same flags always serve
     the same events. Control API for tests: GET <url>/_emulator/world, /stats, /faults, /truth
@@ -78,6 +100,8 @@ def emulator_command(
     )
     region_list = tuple(r.strip() for r in regions.split(",") if r.strip())
     _check_listen(host, port)
+    if env_file is not None:
+        check_writable(check_path(env_file, "--env-file", reserve=ENV_FILE_RESERVE), "--env-file")
     if not 0 <= members <= MAX_MEMBERS:
         # Every account is made up front: a billion members would fill memory first.
         raise InputError(f"--members: {members} must be from 0 to {MAX_MEMBERS}")
@@ -96,7 +120,7 @@ def emulator_command(
         ),
     )  # fmt: skip
     try:
-        anyio.run(_serve, settings)
+        anyio.run(_serve, settings, Ready(print_env=print_env, env_file=env_file))
     except KeyboardInterrupt:
         # Ctrl-C is how the emulator is meant to end (it serves "until Ctrl-C"): a
         # stop as documented is a success, said in one line, as servers such as uvicorn do.
@@ -130,7 +154,54 @@ def _check_listen(host: str, port: int) -> None:
         )
 
 
-async def _serve(settings: EmulatorSettings) -> None:
+ENV_FILE_RESERVE = 16  # atomic_write's temp name beside it: ".NAME.XXXXXXXX.tmp"
+
+
+def env_lines(info: Mapping[str, Any]) -> str:
+    """Shell lines that point AWS clients at the emulator as its management account, each
+    value quoted for sh. AWS_REGION is what newer SDKs read, AWS_DEFAULT_REGION what the
+    AWS CLI and boto3 read. A session token left in the shell would be sent with these keys
+    and refused, so it is unset."""
+    values = {
+        "AWS_ENDPOINT_URL": info["url"],
+        "AWS_ACCESS_KEY_ID": info["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": info["secret_access_key"],
+        "AWS_REGION": info["region"],
+        "AWS_DEFAULT_REGION": info["region"],
+    }
+    lines = [f"export {name}={shlex.quote(str(value))}" for name, value in values.items()]
+    return "\n".join([*lines, "unset AWS_SESSION_TOKEN", ""])
+
+
+@dataclass(frozen=True)
+class Ready:
+    """What the emulator says once it listens, and where (stdout by default)."""
+
+    print_env: bool
+    env_file: str | None
+
+    def announce(self, info: Mapping[str, Any]) -> None:
+        line = orjson.dumps(info).decode() + "\n"
+        if self.env_file is not None:
+            # mkstemp's temp file is 0600 and the rename keeps it: the secret key is never
+            # readable by others, not even for a moment. Written before the ready line, so
+            # whoever waits for that line finds the file whole.
+            try:
+                atomic_write(Path(self.env_file), env_lines(info).encode())
+            except OSError as err:
+                raise InputError(
+                    f"--env-file: cannot write {shown(self.env_file)} ({err.strerror}); "
+                    "choose another file"
+                ) from None
+        if self.print_env:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            line = env_lines(info)
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+async def _serve(settings: EmulatorSettings, ready: Ready) -> None:
     from trailsweep.emulator.server import Emulator  # loaded when used (start-up time)
 
     async with Emulator(settings) as emu:
@@ -143,6 +214,5 @@ async def _serve(settings: EmulatorSettings) -> None:
                 "and its control API with the ready line's control_token; keep stdout private\n"
             )
             sys.stderr.flush()
-        sys.stdout.write(orjson.dumps(emu.ready_info()).decode() + "\n")
-        sys.stdout.flush()
+        ready.announce(emu.ready_info())
         await anyio.sleep_forever()

@@ -13,12 +13,12 @@ import anyio
 import typer
 
 from trailsweep.checks import check_environment
+from trailsweep.cli_logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
-from trailsweep.config import Options, build_config, cli_input_json_with_token
+from trailsweep.config import Options, as_written, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
 from trailsweep.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
-from trailsweep.runner import setup_logging
 from trailsweep.sink import silence_stdout
 from trailsweep.timeparse import parse_time
 from trailsweep.yaml_input import YAML_INPUT_SKELETON, load_cli_input_yaml
@@ -124,6 +124,8 @@ def lookup_events_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call on stderr.")
     ] = False,
+    quiet: QuietOption = False,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """LookupEvents for one account and region, printed as `aws cloudtrail lookup-events`
     prints it: one JSON document {"Events": [...], "NextToken": ...}, EventTime in epoch
@@ -152,6 +154,7 @@ def lookup_events_command(
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
         return
+    logs = LogSettings.of(verbose=verbose, quiet=quiet, log_format=log_format)
     check_environment()
     opts = Options()
     raw_token: str | None = None
@@ -161,6 +164,7 @@ def lookup_events_command(
         opts, raw_token = cli_input_json_with_token(cli_input_json, allow_token=True)
     if cli_input_yaml is not None:
         opts, raw_token = load_cli_input_yaml(cli_input_yaml, allow_token=True)
+    from_input = opts  # what the input document says, to name its keys in errors
     flags = Options(
         lookup_attributes=lookup_attributes or None, where=where or None,
         start_time=start_time, end_time=end_time, event_category=event_category,
@@ -180,12 +184,13 @@ def lookup_events_command(
                 f"{given[0]} (--next-token and --max-results make one call)"
             )
         if max_results is not None:
-            opts.page_size = max_results
+            opts.page_size = flags.page_size = max_results
     now = datetime.now(UTC)
     try:
         cfg = build_config(opts, now=now)
     except InputError as err:
-        raise _as_aws(err) from None
+        source = "--cli-input-yaml" if cli_input_yaml is not None else "--cli-input-json"
+        raise _as_aws(as_written(err, from_input, flags, source)) from None
     query = dataclasses.replace(
         cfg.query,
         start=parse_time(opts.start_time, now=now) if opts.start_time else cfg.query.start,
@@ -198,7 +203,7 @@ def lookup_events_command(
         next_token=next_token,
     )  # fmt: skip
     spec = resolve_output(output, query_text, opts.profile)
-    setup_logging(verbose=verbose)
+    logs.setup(sys.stderr)
     try:
         if spec.streams_document:
             anyio.run(run_lookup, lookup, sys.stdout.buffer)

@@ -14,8 +14,10 @@ import typer
 
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.checks import CHECKPOINT_RESERVE, OUTPUT_RESERVE, check_environment, check_path
+from trailsweep.cli_logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.config import (
     Options,
+    as_written,
     build_config,
     check_writable,
     load_config,
@@ -24,9 +26,8 @@ from trailsweep.config import (
 )
 from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
-from trailsweep.runner import run_interruptible, setup_logging
+from trailsweep.runner import run_interruptible
 from trailsweep.sink import prepare_export, run_export, write_stdout
-from trailsweep.summary import print_summary
 from trailsweep.sweep import SweepReport
 
 INPUT_SKELETON = {
@@ -234,6 +235,8 @@ def sweep_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
     ] = False,
+    quiet: QuietOption = False,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Sweep LookupEvents over accounts x regions into one newest-first NDJSON stream.
 
@@ -248,6 +251,7 @@ def sweep_command(
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
         return
+    logs = LogSettings.of(verbose=verbose, quiet=quiet, log_format=log_format)
     flags = Options(
         accounts=accounts.split(",") if accounts else None,
         regions=regions.split(",") if regions else None,
@@ -265,6 +269,7 @@ def sweep_command(
     if checkpoint is not None:
         check_path(checkpoint, "--checkpoint", reserve=CHECKPOINT_RESERVE)
     # `is not None`: an empty value given is bad input to report, not an option left out.
+    given = Options()  # what --cli-input-json says, to name its keys in errors
     if resume is not None:
         if config is not None or cli_input_json is not None:
             raise InputError(
@@ -275,10 +280,15 @@ def sweep_command(
     else:
         opts = load_config(config) if config is not None else Options()
         if cli_input_json is not None:
-            opts = opts.overlay(parse_cli_input_json(cli_input_json))
+            given = parse_cli_input_json(cli_input_json)
+            opts = opts.overlay(given)
         opts = opts.overlay(flags)
+    try:
+        built = build_config(opts, now=datetime.now(UTC))
+    except InputError as err:
+        raise as_written(err, given, flags, "--cli-input-json") from None
     cfg = dataclasses.replace(
-        build_config(opts, now=datetime.now(UTC)),
+        built,
         lean=lean,
         slices=slices,
         read_ahead=None if read_ahead is None else max(0, read_ahead),
@@ -296,8 +306,8 @@ def sweep_command(
             Path(checkpoint) if checkpoint else None,
             summary=Path(summary_json) if summary_json else None,
         )
-    setup_logging(verbose=verbose)
-    show = sys.stderr.isatty() if progress is None else progress
+    logs.setup(sys.stderr)
+    show = sys.stderr.isatty() and not quiet if progress is None else progress
 
     async def work() -> None:
         if export is not None:
@@ -306,7 +316,7 @@ def sweep_command(
             await write_stdout(cfg, report)
 
     code = run_interruptible(work, report, progress=(cfg.query, bool(progress)) if show else None)
-    print_summary(report, sys.stderr)
+    logs.summary(report, sys.stderr)
     if summary_json:
         Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
     raise typer.Exit(code)

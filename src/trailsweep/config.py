@@ -233,6 +233,26 @@ def options_from_input(
     return opts, token
 
 
+# The flag each key of an input document stands for, as build_config's messages name it.
+_INPUT_KEYS = {
+    "page_size": ("--page-size", "MaxResults"), "start_time": ("--start-time", "StartTime"),
+    "end_time": ("--end-time", "EndTime"), "event_category": ("--event-category", "EventCategory"),
+    "lookup_attributes": ("--lookup-attributes", "LookupAttributes"),
+}  # fmt: skip
+
+
+def as_written(err: InputError, given: Options, flags: Options, source: str) -> InputError:
+    """`err` (from build_config) naming what the user wrote: a value taken from the
+    --cli-input-json/--cli-input-yaml document `given`, no flag overriding it, is named by
+    its key there (`--cli-input-yaml MaxResults: 0 is outside 1..50`), not by the flag it
+    stands for (`--page-size`), which the user never typed."""
+    text = str(err)
+    for name, (flag, key) in _INPUT_KEYS.items():
+        if getattr(given, name) is not None and getattr(flags, name) is None:
+            text = re.sub(rf"(?<![\w-]){flag}(?![\w-])", f"{source} {key}", text)
+    return err if text == str(err) else type(err)(text, code=err.code)
+
+
 def build_config(opts: Options, *, now: datetime) -> SweepConfig:
     """Validate everything and pin the query window."""
     attributes = parse_lookup_attributes(opts.lookup_attributes or [])

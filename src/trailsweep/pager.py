@@ -330,4 +330,9 @@ class Pager:
 def _log(pair: PairState, started: float, clock: Clock, outcome: str) -> None:
     if CALL_LOG.isEnabledFor(logging.DEBUG):
         ms = (clock.monotonic() - started) * 1000
-        CALL_LOG.debug("%s %.0fms %s (rate %.2f/s)", pair.name, ms, outcome, pair.rate)
+        fields = {"account": pair.account, "region": pair.region, "ms": round(ms),
+                  "outcome": outcome, "rate": round(pair.rate, 3)}  # fmt: skip
+        CALL_LOG.debug(
+            "%s %.0fms %s (rate %.2f/s)", pair.name, ms, outcome, pair.rate,
+            extra={"fields": fields},  # cli_logs.JsonFormatter puts them beside msg
+        )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Running a sweep from the CLI: logging, progress, and Ctrl-C / SIGTERM.
+"""Running a sweep from the CLI: progress, and Ctrl-C / SIGTERM (logging: cli_logs).
 
 The first SIGINT or SIGTERM stops calling, lets the output be flushed and checkpointed,
 prints the summary and exits 130. A second one exits at once: checkpoints are written
@@ -8,10 +8,8 @@ by atomic rename, so the one on disk is always whole and consistent with the out
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from types import FrameType
 
@@ -20,19 +18,6 @@ import anyio
 from trailsweep.progress import refresh_interval, show_progress
 from trailsweep.query import Query
 from trailsweep.sweep import SweepReport
-
-
-def setup_logging(*, verbose: bool) -> None:
-    """trailsweep's own log lines on stderr; botocore's stay quiet (its credential-refresh
-    warnings carry tracebacks and say nothing our summary does not)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("trailsweep: %(message)s"))
-    log = logging.getLogger("trailsweep")
-    log.handlers[:] = [handler]
-    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    log.propagate = False
-    for name in ("botocore", "aiobotocore", "aioboto3", "urllib3"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def run_interruptible(
