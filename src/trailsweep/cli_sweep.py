@@ -24,6 +24,7 @@ from trailsweep.config import (
 )
 from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
+from trailsweep.reach import check_reachable
 from trailsweep.runner import run_interruptible, setup_logging
 from trailsweep.sink import prepare_export, run_export, write_stdout
 from trailsweep.summary import print_summary
@@ -205,6 +206,14 @@ def sweep_command(
             "does the same."
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start a new export over an existing --output: a finished export (which "
+            "a rerun otherwise leaves alone) or a file that is not an export.",
+        ),
+    ] = False,
     checkpoint_interval: Annotated[
         float, typer.Option(help="Seconds between checkpoints.", hidden=True)
     ] = 2.0,
@@ -264,6 +273,8 @@ def sweep_command(
         check_path(checkpoint, "--checkpoint", reserve=CHECKPOINT_RESERVE)
     # `is not None`: an empty value given is bad input to report, not an option left out.
     if resume is not None:
+        if overwrite:
+            raise InputError("--resume continues an export; --overwrite starts a new one: drop one")
         if config is not None or cli_input_json is not None:
             raise InputError(
                 "--resume takes the question from the checkpoint; drop --config "
@@ -293,7 +304,20 @@ def sweep_command(
             spec_of(opts, cfg),
             Path(checkpoint) if checkpoint else None,
             summary=Path(summary_json) if summary_json else None,
+            overwrite=overwrite,
         )
+        if export.complete is not None:  # a finished export run again: leave it be
+            export.lock.release()
+            sys.stderr.write(export.complete.message)
+            raise typer.Exit(export.complete.exit_code)
+    elif overwrite:
+        raise InputError("--overwrite goes with --output FILE; stdout is never overwritten")
+    try:
+        check_reachable(cfg)  # a refused endpoint: one line in a second (reach.py)
+    except BaseException:
+        if export is not None:
+            export.lock.release()
+        raise
     setup_logging(verbose=verbose)
     show = sys.stderr.isatty() if progress is None else progress
 
@@ -303,7 +327,10 @@ def sweep_command(
         else:
             await write_stdout(cfg, report)
 
-    code = run_interruptible(work, report, progress=(cfg.query, bool(progress)) if show else None)
+    code = run_interruptible(
+        work, report, progress=(cfg.query, bool(progress)) if show else None,
+        checkpoint=export.checkpoint if export is not None else None,
+    )  # fmt: skip
     print_summary(report, sys.stderr)
     if summary_json:
         Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
@@ -333,5 +360,6 @@ def _resume_options(target: str, flags: Options, checkpoint: str | None) -> tupl
         )
     stored = ckpt_mod.load(ckpt_path)
     opts = options_from_spec(stored.spec).overlay(flags)
-    opts.output = str(output)
+    # "./" kept: a resumed export named `json` is a file, not outfile.AWS_CLI_FORMATS' word.
+    opts.output = str(output) if output.is_absolute() else f"./{output}"
     return opts, str(ckpt_path)
