@@ -18,6 +18,7 @@ from trailsweep.config import Options, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
 from trailsweep.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
+from trailsweep.reach import check_reachable
 from trailsweep.runner import setup_logging
 from trailsweep.sink import silence_stdout
 from trailsweep.timeparse import parse_time
@@ -198,6 +199,7 @@ def lookup_events_command(
         next_token=next_token,
     )  # fmt: skip
     spec = resolve_output(output, query_text, opts.profile)
+    check_reachable(cfg, service="CLOUDTRAIL")  # a refused endpoint: one line, at once
     setup_logging(verbose=verbose)
     try:
         if spec.streams_document:

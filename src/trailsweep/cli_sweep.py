@@ -249,8 +249,9 @@ def sweep_command(
     order; two runs over the same data give the same bytes. NDJSON goes to stdout (or
     --output); progress and the summary go to stderr.
 
-    Exit codes: 0 every pair complete (or stopped at --max-items); 1 some pairs failed (their good events are written);
-    2 bad input or configuration (nothing written, nothing called); 130 interrupted.
+    Exit codes: 0 every pair complete (or stopped at --max-items); 1 some pairs failed
+    (their good events are written); 2 bad input or configuration (nothing written,
+    nothing called); 130 interrupted.
     """
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))

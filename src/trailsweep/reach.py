@@ -2,9 +2,10 @@
 
 botocore retries a refused connection like any transient fault: STS GetCallerIdentity, the
 first call of a sweep, made 5 attempts with exponential backoff, and `--endpoint-url
-http://127.0.0.1:1` took 14-23 s to say "Could not connect". A refused connection is not
-transient the way a dropped one is: nothing listens there. So before the first call, the
-endpoint the user configured (`--endpoint-url`, else AWS_ENDPOINT_URL_STS or
+http://127.0.0.1:1` took 14-23 s to say "Could not connect" (lookup-events: 27 s). A
+refused connection is not transient the way a dropped one is: nothing listens there. So
+before the first call, the endpoint the user configured (`--endpoint-url`, else
+AWS_ENDPOINT_URL_STS, or AWS_ENDPOINT_URL_CLOUDTRAIL for lookup-events, or
 AWS_ENDPOINT_URL) gets a plain TCP connect, tried REFUSED_TRIES times a short while apart
 (a server that is just restarting gets that long); refused each time, or a host name
 that does not resolve, is one line naming the endpoint.
@@ -36,15 +37,16 @@ _REFUSALS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
 
 
 def configured_endpoint(
-    cfg: SweepConfig, env: Mapping[str, str] = os.environ
+    cfg: SweepConfig, env: Mapping[str, str] = os.environ, service: str = "STS"
 ) -> tuple[str, str] | None:
-    """(url, where it came from) of the endpoint the first call will use, if the user
-    named one; None when botocore picks AWS's own."""
+    """(url, where it came from) of the endpoint the first call will use (a sweep's is
+    STS GetCallerIdentity, lookup-events' CLOUDTRAIL LookupEvents), if the user named one;
+    None when botocore picks AWS's own."""
     if cfg.endpoint_url:
         return cfg.endpoint_url, "--endpoint-url"
     if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
         return None
-    for name in ("AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"):
+    for name in (f"AWS_ENDPOINT_URL_{service}", "AWS_ENDPOINT_URL"):
         if env.get(name):
             return env[name], name
     return None
@@ -54,11 +56,12 @@ def check_reachable(
     cfg: SweepConfig,
     env: Mapping[str, str] = os.environ,
     *,
+    service: str = "STS",
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
     """Raise ServerFailed (exit 1) if the configured endpoint refuses every try."""
-    found = configured_endpoint(cfg, env)
+    found = configured_endpoint(cfg, env, service)
     if found is None:
         return
     url, source = found
