@@ -19,6 +19,7 @@ from trailsweep.config import Options, as_written, build_config, cli_input_json_
 from trailsweep.errors import InputError
 from trailsweep.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
+from trailsweep.reach import check_reachable
 from trailsweep.sink import silence_stdout
 from trailsweep.timeparse import parse_time
 from trailsweep.yaml_input import YAML_INPUT_SKELETON, load_cli_input_yaml
@@ -203,6 +204,7 @@ def lookup_events_command(
         next_token=next_token,
     )  # fmt: skip
     spec = resolve_output(output, query_text, opts.profile)
+    check_reachable(cfg, service="CLOUDTRAIL")  # a refused endpoint: one line, at once
     logs.setup(sys.stderr)
     try:
         if spec.streams_document:

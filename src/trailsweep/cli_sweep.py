@@ -26,6 +26,7 @@ from trailsweep.config import (
 )
 from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
+from trailsweep.reach import check_reachable
 from trailsweep.runner import run_interruptible
 from trailsweep.sink import prepare_export, run_export, write_stdout
 from trailsweep.sweep import SweepReport
@@ -207,6 +208,14 @@ def sweep_command(
             "does the same."
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start a new export over an existing --output: a finished export (which "
+            "a rerun otherwise leaves alone) or a file that is not an export.",
+        ),
+    ] = False,
     checkpoint_interval: Annotated[
         float, typer.Option(help="Seconds between checkpoints.", hidden=True)
     ] = 2.0,
@@ -244,9 +253,10 @@ def sweep_command(
     order; two runs over the same data give the same bytes. NDJSON goes to stdout (or
     --output); progress and the summary go to stderr.
 
-    Exit codes: 0 every pair complete; 1 some pairs failed (their good events are written)
-    or a server fault (5xx, unreachable, no answer) stopped the sweep before it started;
-    2 bad input or configuration (nothing written, nothing called); 130 interrupted.
+    Exit codes: 0 every pair complete (or stopped at --max-items); 1 some pairs failed
+    (their good events are written) or a server fault (5xx, unreachable, no answer) stopped
+    the sweep before it started; 2 bad input or configuration (nothing written, nothing
+    called); 130 interrupted.
     """
     if generate_cli_skeleton is not None:
         sys.stdout.buffer.write(skeleton(generate_cli_skeleton or "input"))
@@ -271,6 +281,8 @@ def sweep_command(
     # `is not None`: an empty value given is bad input to report, not an option left out.
     given = Options()  # what --cli-input-json says, to name its keys in errors
     if resume is not None:
+        if overwrite:
+            raise InputError("--resume continues an export; --overwrite starts a new one: drop one")
         if config is not None or cli_input_json is not None:
             raise InputError(
                 "--resume takes the question from the checkpoint; drop --config "
@@ -305,7 +317,20 @@ def sweep_command(
             spec_of(opts, cfg),
             Path(checkpoint) if checkpoint else None,
             summary=Path(summary_json) if summary_json else None,
+            overwrite=overwrite,
         )
+        if export.complete is not None:  # a finished export run again: leave it be
+            export.lock.release()
+            sys.stderr.write(export.complete.message)
+            raise typer.Exit(export.complete.exit_code)
+    elif overwrite:
+        raise InputError("--overwrite goes with --output FILE; stdout is never overwritten")
+    try:
+        check_reachable(cfg)  # a refused endpoint: one line in a second (reach.py)
+    except BaseException:
+        if export is not None:
+            export.lock.release()
+        raise
     logs.setup(sys.stderr)
     show = sys.stderr.isatty() and not quiet if progress is None else progress
 
@@ -315,7 +340,10 @@ def sweep_command(
         else:
             await write_stdout(cfg, report)
 
-    code = run_interruptible(work, report, progress=(cfg.query, bool(progress)) if show else None)
+    code = run_interruptible(
+        work, report, progress=(cfg.query, bool(progress)) if show else None,
+        checkpoint=export.checkpoint if export is not None else None,
+    )  # fmt: skip
     logs.summary(report, sys.stderr)
     if summary_json:
         Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
@@ -345,5 +373,6 @@ def _resume_options(target: str, flags: Options, checkpoint: str | None) -> tupl
         )
     stored = ckpt_mod.load(ckpt_path)
     opts = options_from_spec(stored.spec).overlay(flags)
-    opts.output = str(output)
+    # "./" kept: a resumed export named `json` is a file, not outfile.AWS_CLI_FORMATS' word.
+    opts.output = str(output) if output.is_absolute() else f"./{output}"
     return opts, str(ckpt_path)

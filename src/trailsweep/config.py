@@ -36,7 +36,9 @@ from trailsweep.checks import (
 )
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.names import ACCOUNT, REGION
+from trailsweep.outfile import refuse_format_name
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
+from trailsweep.regions import check_known
 from trailsweep.timeouts import Timeouts
 
 _NOT_STRINGS = (
@@ -278,6 +280,8 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         "--regions: {!r} is not a region name (like us-east-1); give names "
         "comma-separated, or 'all' for every enabled region",
     )  # fmt: skip
+    if isinstance(regions, list):
+        check_known(regions, "--regions")
     rate = 2.0 if opts.rate is None else float(opts.rate)
     if not 0 < rate <= 100:
         raise InputError(f"--rate: {rate} must be above 0 and at most 100 calls/s per pair")
@@ -285,11 +289,13 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
     # first one (a traceback there). AWS_* variables are checks.check_environment's.
     if opts.region is not None:
         check_region(opts.region, "--region")
+        check_known([opts.region], "--region")
     check_profile(opts.profile)
     if opts.endpoint_url is not None:
         check_endpoint(opts.endpoint_url, "--endpoint-url")
     output = None
     if opts.output is not None and opts.output != "-":
+        refuse_format_name(opts.output)
         output = check_path(opts.output, "--output", reserve=OUTPUT_RESERVE)
         check_writable(output)
     return SweepConfig(

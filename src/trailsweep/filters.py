@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -88,6 +88,7 @@ def parse_where(text: str) -> Where:
             "of the CloudTrail record (e.g. userIdentity.type=Root, errorCode~AccessDenied)"
         )
     path, op_text, value = compare.group(1), compare.group(2), compare.group(3).strip()
+    _refuse_slips(text, path, op_text, value)
     pattern = None
     if op_text in ("~", "!~"):
         try:
@@ -98,6 +99,50 @@ def parse_where(text: str) -> Where:
                 "fix it, or escape special characters with \\"
             ) from None
     return Where(text, tuple(path.split(".")), op_text, value, pattern)  # type: ignore[arg-type]
+
+
+def _refuse_slips(text: str, path: str, op: str, value: str) -> None:
+    """Clauses that parse but cannot mean what was typed: `PATH==VALUE` (the test would be
+    against "=VALUE"), `PATH=~REGEX` (against "~REGEX"), and `PATH=` with nothing after
+    it (an unset shell variable, typically; it would test for an empty string)."""
+    if op not in ("=", "!="):
+        return
+    if value[:1] in ("=", "~"):
+        rest = value[1:].strip() or ("VALUE" if value[0] == "=" else "REGEX")
+        meant = f"{path}{op}{rest}" if value[0] == "=" else f"{path}{op[:-1]}~{rest}"
+        raise InputError(
+            f"--where: {text!r}: {op}{value[0]} is not an operator; write {meant!r} ({_FORMS})"
+        )
+    if not value:
+        raise InputError(
+            f"--where: {text!r} has no value after {op}; write {path}{op}VALUE, "
+            f"'{path} !exists' for an absent field, or {path}~^$ for an empty one"
+        )
+
+
+class PathsSeen:
+    """Which `--where` paths appeared (present, even null) in some record a sweep read:
+    one that never did is most likely a typo, which the summary names (summary.py). Each
+    sweep makes its own (sweep.sweep_chunks); a path is looked for only until found."""
+
+    __slots__ = ("missing", "records")
+
+    def __init__(self, where: Sequence[Where]) -> None:
+        self.missing: dict[tuple[str, ...], str] = {}
+        for clause in where:
+            self.missing.setdefault(clause.path, ".".join(clause.path))
+        self.records = 0  # records tested
+
+    def note(self, record: Any) -> None:
+        self.records += 1
+        if self.missing:
+            found = [p for p in self.missing if _present(record, p)]
+            for path in found:
+                del self.missing[path]
+
+
+def _present(record: Any, path: tuple[str, ...]) -> bool:
+    return next(_walk(record, path, leaf_lists=False), _MISSING) is not _MISSING
 
 
 def _walk(node: Any, path: Sequence[str], *, leaf_lists: bool = True) -> Iterator[Any]:
@@ -149,6 +194,7 @@ class Plan:
     pushed: tuple[LookupAttribute, ...] = ()
     rest: tuple[tuple[str, frozenset[str]], ...] = ()
     where: tuple[Where, ...] = ()
+    seen: PathsSeen | None = field(default=None, compare=False, repr=False)
 
     @property
     def chains(self) -> tuple[LookupAttribute | None, ...]:
@@ -156,7 +202,7 @@ class Plan:
 
     def predicate(self) -> Callable[[dict[str, Any]], bool] | None:
         """The client-side test of one LookupEvents event, or None when there is none."""
-        rest, where = self.rest, self.where
+        rest, where, seen = self.rest, self.where, self.seen
         if not rest and not where:
             return None
 
@@ -170,6 +216,8 @@ class Plan:
                     record = orjson.loads(text) if isinstance(text, str) else {}
                 except orjson.JSONDecodeError:
                     record = {}
+                if seen is not None:
+                    seen.note(record)
                 return all(clause.test(record) for clause in where)
             return True
 
@@ -182,16 +230,21 @@ class Plan:
         return f"server: {server}; client: {' AND '.join(client) or 'nothing'}"
 
 
-def plan_filters(attributes: Sequence[LookupAttribute], where: Sequence[Where] = ()) -> Plan:
-    """Split the filter: the most selective key goes to the API, the rest to the client."""
+def plan_filters(
+    attributes: Sequence[LookupAttribute],
+    where: Sequence[Where] = (),
+    seen: PathsSeen | None = None,
+) -> Plan:
+    """Split the filter: the most selective key goes to the API, the rest to the client
+    (`seen`, if given, learns which `where` paths the records hold)."""
     by_key: dict[str, list[str]] = {}
     for attr in attributes:
         values = by_key.setdefault(attr.key, [])
         if attr.value not in values:
             values.append(attr.value)
     if not by_key:
-        return Plan(where=tuple(where))
+        return Plan(where=tuple(where), seen=seen)
     push = min(by_key, key=PUSH_ORDER.index)
     pushed = tuple(LookupAttribute(push, v) for v in by_key.pop(push))
     rest = tuple((k, frozenset(v)) for k, v in sorted(by_key.items()))
-    return Plan(pushed, rest, tuple(where))
+    return Plan(pushed, rest, tuple(where), seen)

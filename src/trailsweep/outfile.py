@@ -60,6 +60,21 @@ def check_target(output: Path) -> None:
         )
 
 
+# The AWS CLI's --output formats. `sweep --output json` is the AWS CLI habit, and would
+# write an export to a file named `json`: refused, with how to say either thing.
+AWS_CLI_FORMATS = ("json", "text", "table", "yaml", "yaml-stream")
+
+
+def refuse_format_name(value: str) -> None:
+    """Refuse (InputError, exit 2) an --output that is exactly an AWS CLI format name."""
+    if value in AWS_CLI_FORMATS:
+        raise InputError(
+            f"--output {value}: sweep's --output names a file, not a format (sweep writes "
+            f"NDJSON); write ./{value} for a file of that name, or use `trailsweep "
+            f"lookup-events --output {value}` for the AWS CLI's formats"
+        )
+
+
 def describe(err: OSError) -> str:
     """`No space left on device (ENOSPC)`."""
     name = errno.errorcode.get(err.errno or 0, "")

@@ -24,6 +24,7 @@ from trailsweep.limiter import RateLimiter
 from trailsweep.page_check import CODE, ChainCheck, InvalidResponse, check_page, parse_body
 from trailsweep.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.query import Query
+from trailsweep.regions import NOT_ENABLED_CODE, not_enabled_reason
 from trailsweep.retry import Backoff, RetryBudget, classify
 from trailsweep.spool import Batch
 from trailsweep.timeouts import MAX_TIMEOUTS, Timeouts, timed_out_reason, timeout_phase
@@ -177,7 +178,10 @@ class Pager:
                 token, drop = None, 0
                 continue
             except PairFailed as failed:
-                pair.fail(failed.code, failed.reason)
+                reason = failed.reason
+                if failed.code == NOT_ENABLED_CODE:  # what it means, not what it says
+                    reason = not_enabled_reason(acct, region, reason)
+                pair.fail(failed.code, reason)
                 return
             events = page["Events"]
             next_token = page.get("NextToken")

@@ -15,7 +15,7 @@ from typing import Any
 
 from trailsweep.attributes import LookupAttribute, validate_attributes
 from trailsweep.errors import InputError
-from trailsweep.filters import Plan, Where, parse_where, plan_filters
+from trailsweep.filters import PathsSeen, Plan, Where, parse_where, plan_filters
 from trailsweep.timeparse import format_time, parse_time, to_epoch
 
 RETENTION = timedelta(days=90)
@@ -36,11 +36,13 @@ class Query:
     # bound to the exact StartTime/EndTime of the call that made it, absent ones included).
     send_start: bool = True
     send_end: bool = True
+    # Which --where paths the records hold; a sweep attaches its own (sweep.sweep_chunks).
+    seen: PathsSeen | None = field(default=None, compare=False, repr=False)
 
     @property
     def plan(self) -> Plan:
         """Which attribute goes to the API (one chain per value) and what the client checks."""
-        return plan_filters(self.attributes, self.where)
+        return plan_filters(self.attributes, self.where, self.seen)
 
     def api_params(self, attribute: LookupAttribute | None = None) -> dict[str, Any]:
         """LookupEvents parameters (without NextToken) for every call of one chain."""

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import FrameType
 
 import anyio
@@ -25,8 +26,17 @@ def run_interruptible(
     report: SweepReport,
     *,
     progress: tuple[Query, bool] | None = None,
+    checkpoint: Path | None = None,
 ) -> int:
-    """Run `work` until it ends or a signal stops it; returns the exit code."""
+    """Run `work` until it ends or a signal stops it; returns the exit code. `checkpoint`:
+    the export's checkpoint file, which the first signal says it saves (None: stdout,
+    which has none, and the line says that instead)."""
+    stopping = (
+        f"trailsweep: stopping; saving the checkpoint {checkpoint} (again to quit now)\n"
+        if checkpoint is not None
+        else "trailsweep: stopping; stdout has no checkpoint: a new run starts over "
+        "(again to quit now)\n"
+    ).encode(errors="replace")
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -39,7 +49,7 @@ def run_interruptible(
                 report.interrupted = True
                 signal.signal(signal.SIGINT, second)
                 signal.signal(signal.SIGTERM, second)
-                os.write(2, b"trailsweep: stopping; saving the checkpoint (again to quit now)\n")
+                os.write(2, stopping)
                 loop.call_soon_threadsafe(tg.cancel_scope.cancel)
 
             previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -22,6 +22,7 @@ from typing import IO, Any
 import anyio
 
 from trailsweep import checkpoint as ckpt_mod
+from trailsweep import rerun
 from trailsweep.checkpoint import Checkpoint
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
@@ -30,6 +31,7 @@ from trailsweep.export_guard import check_checkpoint_dir, check_consistent, refu
 from trailsweep.outfile import OutputFile, check_target, describe
 from trailsweep.pair import PairState, advance_all, lines
 from trailsweep.query import Query
+from trailsweep.rerun import Complete
 from trailsweep.safe_files import Lock, remove_stale_temps
 from trailsweep.sweep import SweepReport, sweep_chunks
 
@@ -46,6 +48,8 @@ class Export:
     spec: dict[str, Any]
     lock: Lock
     resume: Checkpoint | None = None
+    # A finished export run again (rerun.py): print this, exit with its code, touch nothing.
+    complete: Complete | None = None
 
 
 def prepare_export(
@@ -54,6 +58,7 @@ def prepare_export(
     checkpoint: Path | None,
     *,
     summary: Path | None = None,
+    overwrite: bool = False,
 ) -> Export:
     """Lock the output and decide between a fresh run and a resume; refuse (exit 2, output
     untouched, no lock left behind) an output that cannot be resumed, files that collide,
@@ -72,14 +77,18 @@ def prepare_export(
     lock = Lock(output)
     lock.acquire()
     try:
-        previous = ckpt_mod.load(path) if path.exists() else None
-        if previous is not None and not previous.finished:
+        previous = ckpt_mod.load(path) if path.exists() and not overwrite else None
+        decision = rerun.decide(output, path, previous, spec, overwrite=overwrite)
+        if decision == "complete" and previous is not None:
+            done = rerun.complete(output, path, previous)
+            return Export(cfg, output, path, spec, lock, previous, complete=done)
+        if previous is not None and decision == "resume":
             changed = ckpt_mod.differences(previous.spec, spec)
             if changed:
                 raise CheckpointError(
                     f"{path} belongs to another sweep ({'; '.join(changed)}); run the original "
                     f"command (or `trailsweep sweep --resume {output}`) to finish it, or "
-                    "delete the checkpoint and the output to start over"
+                    "add --overwrite to start over"
                 )
             check_consistent(path, previous)
             size = output.stat().st_size if output.exists() else -1
@@ -123,6 +132,11 @@ async def run_export(
         # Opened on first use, after discovery: a sweep that fails before its first event
         # (credentials refused, say) leaves no file behind.
         nonlocal out
+        if prior is None:
+            # A new export's checkpoint (offset 0) before its file is cut: killed in
+            # between, the next run resumes from nothing (rerun.py); a finished checkpoint
+            # never stays beside a cut file, nor a written file without a checkpoint.
+            record(0, finished=False)
         out = OutputFile(export.output, resume_at=None if prior is None else prior.offset)
         return out
 
@@ -132,7 +146,11 @@ async def run_export(
         nonlocal dirty
         f = out if out is not None else open_output()
         f.sync()
-        state.pairs, state.offset = report.pairs, f.committed
+        record(f.committed, finished=finished)
+        dirty = False
+
+    def record(offset: int, *, finished: bool) -> None:
+        state.pairs, state.offset = report.pairs, offset
         state.written = sum(p.cursor.written for p in report.pairs)
         state.finished = finished
         try:
@@ -142,7 +160,6 @@ async def run_export(
                 f"cannot save the checkpoint {export.checkpoint}: {describe(err)}; the "
                 "previous one is kept: make room and run the same command again to resume"
             ) from None
-        dirty = False
 
     async def every_interval() -> None:
         # Runs only while the writer awaits the next event, so what it saves is consistent.

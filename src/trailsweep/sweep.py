@@ -13,6 +13,7 @@ early and are listed in the report; the others go on (DESIGN.md invariant 7).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AsyncExitStack, aclosing
@@ -26,6 +27,7 @@ from trailsweep import stalls
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig, auto_read_ahead
 from trailsweep.errors import TrailsweepError
+from trailsweep.filters import PathsSeen
 from trailsweep.lean import LeanLookup, http_session
 from trailsweep.limiter import RateLimiter
 from trailsweep.merge import interleave_batches, merge_chunks, prefetched
@@ -49,6 +51,13 @@ class SweepReport:
     finished: float | None = None
     interrupted: bool = False
     spooled: int = 0  # pages that waited on disk rather than in memory (spool.py)
+    limited: bool = False  # stopped at --max-items (exit 0: what was asked for)
+    where_seen: PathsSeen | None = None  # which --where paths the records read held
+
+    @property
+    def stopped(self) -> list[PairState]:
+        """Pairs left unfinished because the sweep reached --max-items."""
+        return [p for p in self.pairs if not p.finished] if self.limited else []
 
     @property
     def failed(self) -> list[PairState]:
@@ -64,7 +73,8 @@ class SweepReport:
         elapsed = (self.finished or time.monotonic()) - self.started
         return {
             "pairs": len(self.pairs),
-            "done": sum(p.state == "done" for p in self.pairs),
+            "done": sum(p.state == "done" and p.finished for p in self.pairs),
+            "stopped_at_max_items": len(self.stopped),
             "failed": len(self.failed),
             "events": sum(p.cursor.written for p in self.pairs),
             "calls": sum(p.calls for p in self.pairs),
@@ -153,6 +163,10 @@ async def sweep_chunks(
     """`sweep`'s events in order, in lists (each list is counted in `report.written` once
     the consumer asks for the next one)."""
     report = report if report is not None else SweepReport()
+    if config.query.where:  # this sweep's own record of the --where paths it met
+        report.where_seen = PathsSeen(config.query.where)
+        query = dataclasses.replace(config.query, seen=report.where_seen)
+        config = dataclasses.replace(config, query=query)
     async with SessionPool(
         profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
         role_name=config.role_name, external_id=config.external_id,
@@ -234,6 +248,7 @@ async def _run(
                     # As one event at a time: stop once `limit` are written (and always
                     # yield one first).
                     chunk = chunk[: max(1, limit - report.written)]
+                    report.limited = True
                     yield chunk
                     report.written += len(chunk)
                     break
