@@ -36,6 +36,7 @@ from trailsweep.checks import (
 )
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.names import ACCOUNT, REGION
+from trailsweep.outfile import parse_file_mode
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
 from trailsweep.timeouts import Timeouts
 
@@ -75,6 +76,7 @@ class Options:
     unordered: bool | None = None
     connect_timeout: float | None = None  # seconds per LookupEvents call (timeouts.py)
     read_timeout: float | None = None
+    file_mode: str | None = None  # octal, as typed ("640")
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -112,6 +114,9 @@ class SweepConfig:
     read_ahead: int | None = None
     # Per-call limits of LookupEvents (timeouts.py): connect and read, in seconds.
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # The mode of the files an export creates (output, --summary-json); existing files
+    # keep theirs (outfile.py).
+    file_mode: int = 0o600
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
@@ -279,6 +284,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
         rate=rate, output=output, raw=bool(opts.raw), unordered=bool(opts.unordered),
         timeouts=Timeouts.of(opts.connect_timeout, opts.read_timeout),
+        file_mode=0o600 if opts.file_mode is None else parse_file_mode(opts.file_mode),
     )  # fmt: skip
 
 
