@@ -232,7 +232,10 @@ def _prefix_problem(found: Prefix, ckpt: Checkpoint) -> str | None:
     if ckpt.offset and found.last_byte != b"\n":
         return f"byte {ckpt.offset} does not end a line"
     if found.digest.hexdigest() != ckpt.output_sha256:
-        return f"its first {ckpt.offset} bytes have another sha256: they were changed"
+        return (
+            f"the sha256 of its first {ckpt.offset} bytes is not the one recorded: the "
+            "output or the offset was changed"
+        )
     if found.lines != ckpt.written:
         return f"{found.lines} lines up to byte {ckpt.offset}, {ckpt.written} events recorded"
     counted = sum(found.per_pair.values())
