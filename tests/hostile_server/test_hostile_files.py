@@ -8,6 +8,7 @@ import hashlib
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -569,6 +570,62 @@ def test_checkpoint_of_relative_times_resumes(
     assert code == 0, err
     assert out.read_bytes() == before
     assert ckpt_mod.load(path).finished
+
+
+# 6. file modes ------------------------------------------------------------------------
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_created_files_are_0600_unless_file_mode_says_otherwise(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under umask 000 the output, the summary and the checkpoint an export creates are
+    0600 (they hold full CloudTrail records); --file-mode 640 makes output and summary
+    0640 whatever the umask; a file that exists keeps its mode."""
+    out, summary = tmp_path / "out.ndjson", tmp_path / "summary.json"
+    with umask(0):
+        code, err = cli(args(out, "--summary-json", str(summary)), capsys)
+        assert code == 0, err
+        assert out.read_bytes() == reference
+        assert [_mode(p) for p in (out, summary, ckpt_mod.default_path(out))] == [0o600] * 3
+        other, other_summary = tmp_path / "other.ndjson", tmp_path / "other.json"
+        argv = args(other, "--summary-json", str(other_summary), "--file-mode", "640")
+        code, err = cli(argv, capsys)
+        assert code == 0, err
+        assert [_mode(other), _mode(other_summary)] == [0o640, 0o640]
+    with umask(0o077):
+        kept, kept_summary = tmp_path / "kept.ndjson", tmp_path / "kept.json"
+        for existing in (kept, kept_summary):
+            existing.write_bytes(b"")
+            existing.chmod(0o644)
+        code, err = cli(args(kept, "--summary-json", str(kept_summary)), capsys)
+        assert code == 0, err
+        assert [_mode(kept), _mode(kept_summary)] == [0o644, 0o644]
+
+
+@pytest.mark.parametrize("bad", ["", "999", "64", "6400", "rw-r-----", "0o1640", "400", "077"])
+def test_bad_file_mode_is_refused_before_any_call(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    bad: str,
+) -> None:  # fmt: skip
+    """--file-mode takes 3 octal digits that leave the owner read and write: anything else
+    is exit 2, one line, before any call, nothing created."""
+    refused_before_anything(
+        args(tmp_path / "o.ndjson", "--file-mode", bad), "--file-mode: ", calls, capsys
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 # 2b. no room for the spool ------------------------------------------------------------
