@@ -8,17 +8,23 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.clock import ManualClock
 from trailsweep.config import auto_read_ahead
 from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
@@ -117,6 +123,117 @@ def test_twenty_sigkills_then_resume_is_byte_identical(
     # pair (+1); the pages each pair had fetched ahead when it was killed are lost (+1 for
     # the one in hand, + up to --read-ahead more).
     assert extra <= (2 + READ_AHEAD) * sum(unfinished_per_resume)
+
+
+class PagesPerRun:
+    """Counts, in the emulator, the LookupEvents pages served to each pair by the run in
+    progress, and sets `enough` once one pair has had `pages` of them. Requests that come
+    in on a connection a run before this one used (a killed process's last call, still
+    being answered) are not counted."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.enough = threading.Event()
+        self.served: Counter[tuple[str, str]] = Counter()
+        self.discovery = 0  # ListAccounts calls of this run
+        self.peers: set[Any] = set()
+        self.old_peers: set[Any] = set()
+        self.lock = threading.Lock()
+
+    def next_run(self) -> None:
+        with self.lock:
+            self.old_peers |= self.peers
+            self.peers, self.served, self.discovery = set(), Counter(), 0
+            self.enough.clear()
+
+    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
+        transport = call.request.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        with self.lock:
+            stale = peer in self.old_peers
+            self.peers.add(peer)
+        response = await honest()
+        if stale or response.status != 200:
+            return response
+        with self.lock:
+            if call.operation == "ListAccounts":
+                self.discovery += 1
+            elif call.operation == "LookupEvents":
+                pair = (call.account, call.region)
+                self.served[pair] += 1
+                if self.served[pair] >= self.pages:
+                    self.enough.set()
+        return response
+
+
+def test_twenty_early_kills_each_move_the_export_forward(tmp_path: Path) -> None:
+    """Twenty runs, each SIGKILLed a few pages into its sweep (the first within seconds of
+    its start, before any timed checkpoint): every run leaves more lines checkpointed than
+    the one before, only the first discovers the matrix, and the last run finishes the
+    same bytes as one uninterrupted run.
+
+    When to kill is decided by causes, not by time: with `--no-slices --read-ahead 0`, a
+    pair's pager asks for page k+1 only once the merge has taken page k, and the merge
+    takes a pair's page beyond its first two (one may be all written already, on a
+    resume) only after a chunk has been yielded and written: the 5th page served to one
+    pair (4 of this run's, should one be a killed run's last call) comes after the run
+    wrote its first chunk, which (sink.FirstWrites) is checkpointed at once. The timer
+    is out of the picture (--checkpoint-interval 600), as for a run killed in its first
+    seconds; the emulator's latency keeps what a run writes after that small."""
+    faults = {"rate": 1e4, "burst": 1e4, "latency_ms": 10.0}
+    with EmulatorThread(
+        settings(members=1, suspended=0, events_per_day=2000.0, faults=faults)
+    ) as emu:
+        env = aws_env(emu)
+        start, end = NOW_EPOCH - 3600, NOW_EPOCH - 1
+
+        def argv(out: Path) -> list[str]:
+            return [
+                "sweep", "--accounts", "org", "--regions", "all", "--rate", "100",
+                "--page-size", "5", "--no-slices", "--read-ahead", "0",
+                "--start-time", format_time(from_epoch(start)),
+                "--end-time", format_time(from_epoch(end)),
+                "--output", str(out), "--checkpoint-interval", "600", "--no-progress",
+            ]  # fmt: skip
+
+        ref = tmp_path / "ref.ndjson"
+        done = run_cli(argv(ref), env=env)
+        assert done.returncode == 0, done.stderr.decode()
+        reference = ref.read_bytes()
+        out = tmp_path / "out.ndjson"
+        ckpt = ckpt_mod.default_path(out)
+        runs = PagesPerRun(pages=5)
+        emu.set_tamper(runs)
+        written: list[int] = []
+        discovered: list[int] = []
+        seconds: list[float] = []
+        try:
+            for _ in range(20):
+                runs.next_run()
+                began = time.monotonic()
+                proc = _start(argv(out), env)
+                fired = runs.enough.wait(timeout=120)  # bounds a hang only
+                proc.kill()
+                proc.wait(timeout=30)
+                seconds.append(round(time.monotonic() - began, 2))
+                assert fired, proc.stderr.read().decode() if proc.stderr else ""
+                assert ckpt.exists(), f"run {len(written) + 1} left no checkpoint"
+                state = ckpt_mod.load(ckpt)
+                assert not state.finished
+                # What the checkpoint vouches for is the reference's beginning.
+                assert out.read_bytes()[: state.offset] == reference[: state.offset]
+                assert state.written == reference[: state.offset].count(b"\n")
+                written.append(state.written)
+                discovered.append(runs.discovery)
+        finally:
+            emu.set_tamper(None)
+        print(f"lines checkpointed after each kill {written}; seconds to each kill {seconds}")
+        assert all(a < b for a, b in pairwise(written)), written
+        assert written[0] > 0
+        assert discovered == [1] + [0] * 19, discovered  # the recorded matrix is used
+        final = run_cli(argv(out), env=env)
+        assert final.returncode == 0, final.stderr.decode()
+        assert out.read_bytes() == reference
 
 
 def test_expired_tokens_fall_back_and_stay_byte_identical(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 The file (`OUTPUT.checkpoint.json` unless --checkpoint says otherwise) holds the frozen
 sweep (the options as given, the pinned window, the resolved matrix) with its hash, the
-output byte offset up to which the output is fsynced, and one cursor per pair. It is
-written atomically (temp file, fsync, rename, fsync of the directory) and carries a
-sha256 of its own body, so a torn or edited file is detected and refused.
+output byte offset up to which the output is fsynced, the sha256 of the output's bytes up
+to that offset, and one cursor per pair. It is written atomically (temp file, fsync,
+rename, fsync of the directory) and carries a sha256 of its own body, so a torn file is
+detected and refused; what an edit with that sha256 recomputed is held to is
+export_guard's.
 
 A lock file beside the output (safe_files.Lock, held with flock) keeps two runs off one
 output; a lock left by a dead process is released by the kernel, so taking it over needs
@@ -14,6 +16,7 @@ nothing special.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,12 @@ from trailsweep.pair import Cursor, PairState
 from trailsweep.safe_files import atomic_write, resolved
 from trailsweep.sanitize import clean
 
-VERSION = 1
+# 2: the output's sha256 up to the offset (`output_sha256`). A checkpoint of version 1
+# has none, and taking it without would let an edit skip the check of the output, so it
+# is refused as from another version (its export starts over).
+VERSION = 2
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _STATES = ("pending", "running", "done", "failed")
 
 
@@ -48,6 +56,7 @@ class Checkpoint:
     offset: int = 0
     written: int = 0
     finished: bool = False
+    output_sha256: str = EMPTY_SHA256  # of the output's first `offset` bytes
 
     def body(self) -> dict[str, Any]:
         return {
@@ -56,6 +65,7 @@ class Checkpoint:
             "spec_hash": spec_hash(self.spec),
             "query": self.query,
             "offset": self.offset,
+            "output_sha256": self.output_sha256,
             "written": self.written,
             "finished": self.finished,
             "pairs": [
@@ -116,6 +126,9 @@ def load(path: Path) -> Checkpoint:
             )  # fmt: skip
             pair.events = int(item["yielded"])
             pairs.append(pair)
+        digest = body["output_sha256"]
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise ValueError(digest)
         return Checkpoint(
             spec=body["spec"],
             query=body["query"],
@@ -123,6 +136,7 @@ def load(path: Path) -> Checkpoint:
             offset=int(body["offset"]),
             written=int(body["written"]),
             finished=bool(body["finished"]),
+            output_sha256=digest,
         )
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"checkpoint {path} does not hold a valid sweep; {fix}") from None

@@ -28,6 +28,7 @@ from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
 from trailsweep.reach import check_reachable
 from trailsweep.runner import run_interruptible
+from trailsweep.safe_files import write_created
 from trailsweep.sink import prepare_export, run_export, write_stdout
 from trailsweep.sweep import SweepReport
 
@@ -194,6 +195,13 @@ def sweep_command(
     summary_json: Annotated[
         str | None, typer.Option(help="Also write the final summary as JSON to this file.")
     ] = None,
+    file_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="Mode (octal) of the output and --summary-json files the sweep creates. "
+            "Default 600: they hold full CloudTrail records. Existing files keep theirs."
+        ),
+    ] = None,
     checkpoint: Annotated[
         str | None,
         typer.Option(
@@ -271,7 +279,7 @@ def sweep_command(
         start_time=start_time, end_time=end_time,
         event_category=event_category, max_items=max_items, page_size=page_size, rate=rate,
         output=output, raw=raw, unordered=unordered,
-        connect_timeout=connect_timeout, read_timeout=read_timeout,
+        connect_timeout=connect_timeout, read_timeout=read_timeout, file_mode=file_mode,
     )  # fmt: skip
     if checkpoint_interval <= 0:
         raise InputError("--checkpoint-interval must be above 0 seconds")
@@ -346,7 +354,8 @@ def sweep_command(
     )  # fmt: skip
     logs.summary(report, sys.stderr)
     if summary_json:
-        Path(summary_json).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
+        summary = orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2)
+        write_created(Path(summary_json), summary, cfg.file_mode)
     raise typer.Exit(code)
 
 

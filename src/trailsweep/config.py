@@ -36,7 +36,7 @@ from trailsweep.checks import (
 )
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.names import ACCOUNT, REGION
-from trailsweep.outfile import refuse_format_name
+from trailsweep.outfile import parse_file_mode, refuse_format_name
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
 from trailsweep.regions import check_known
 from trailsweep.timeouts import Timeouts
@@ -77,6 +77,7 @@ class Options:
     unordered: bool | None = None
     connect_timeout: float | None = None  # seconds per AWS call (timeouts.py)
     read_timeout: float | None = None
+    file_mode: str | None = None  # octal, as typed ("640")
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -114,6 +115,9 @@ class SweepConfig:
     read_ahead: int | None = None
     # Per-call limits of every AWS call (timeouts.py): connect and read, in seconds.
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # The mode of the files an export creates (output, --summary-json); existing files
+    # keep theirs (outfile.py).
+    file_mode: int = 0o600
     # Explicit keys instead of the AWS credential chain (the demo, tests); never printed.
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
@@ -305,6 +309,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
         rate=rate, output=output, raw=bool(opts.raw), unordered=bool(opts.unordered),
         timeouts=Timeouts.of(opts.connect_timeout, opts.read_timeout),
+        file_mode=0o600 if opts.file_mode is None else parse_file_mode(opts.file_mode),
     )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Checks an export passes before its lock is taken or any call is made (exit 2 on failure,
 nothing written): the files it names do not collide, the checkpoint's directory can take
-one, and a checkpoint to resume agrees with the sweep it records.
+one, and a checkpoint to resume agrees with the sweep it records and with its output.
 
 Why the last one: a checkpoint carries a sha256 of its own body, which catches a torn or
 accidentally damaged file, but anyone who edits it can recompute the hash. The spec (the
@@ -10,7 +10,17 @@ widens its window or adds (or removes) accounts would pass the spec comparison a
 change the export. Here the query must be exactly what the spec yields at some moment
 (relative times such as "7d" pin the window at the moment the export started, which the
 checkpoint does not store; each typed time tells which moment that was), and the pairs
-must be the matrix the spec names.
+must be the matrix the spec names: exactly the product of explicit accounts and regions;
+for 'org' or 'all', the matrix discovered once and recorded (a resume does not ask
+again), held to its shape: sorted as the sweep sorts it, no pair twice.
+Each pair's cursor must fit its state, and the written counts must add up.
+
+Then the output (check_output): the file must hold the recorded offset, end a line
+there, hash to the recorded sha256 up to it, and hold exactly the lines the pairs count
+as written, pair by pair. That ties every written pair to its lines: a pair removed or
+renamed, or an offset moved, is refused. What no check can see is a pair with nothing
+written yet renamed to another discovered-looking pair, or removed, in an 'org'/'all'
+matrix: only asking Organizations again could tell, and a resume does not.
 """
 
 from __future__ import annotations
@@ -19,16 +29,22 @@ import contextlib
 import os
 from collections import defaultdict
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trailsweep.checkpoint import Checkpoint
 from trailsweep.config import SweepConfig, build_config, options_from_spec
 from trailsweep.errors import CheckpointError, InputError
 from trailsweep.names import is_account, is_region
+from trailsweep.outfile import Prefix, describe, scan_prefix
+from trailsweep.pair import Cursor, PairState
 from trailsweep.query import RETENTION
 from trailsweep.safe_files import lock_path, same_file
 from trailsweep.timeparse import parse_time
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 
 def refuse_collisions(output: Path, checkpoint: Path, summary: Path | None) -> None:
@@ -65,7 +81,7 @@ def check_consistent(path: Path, ckpt: Checkpoint) -> None:
     """Refuse (CheckpointError) a checkpoint whose query or pairs its own spec does not give."""
     problem, cfg = _query_problem(ckpt)
     if cfg is not None:
-        problem = _pairs_problem(ckpt, cfg)
+        problem = _pairs_problem(ckpt, cfg) or _order_problem(ckpt.pairs) or _cursors_problem(ckpt)
     if problem:
         raise CheckpointError(
             f"checkpoint {path} does not agree with the sweep it records ({problem}); it was "
@@ -147,4 +163,90 @@ def _pairs_problem(ckpt: Checkpoint, cfg: SweepConfig) -> str | None:
             return f"account {account} lacks some of the regions of its spec"
         if regions is None and len(got) != 1:
             return f"account {account} has several regions for a sweep of one region"
+    return None
+
+
+def _order_problem(pairs: list[PairState]) -> str | None:
+    """The matrix as resolve_matrix makes it: sorted by account then region, each pair
+    once; an account whose regions could not be listed is its one '*' pair."""
+    for before, after in pairwise(pairs):
+        if (before.account, before.region) >= (after.account, after.region):
+            return f"pair {after.name} is out of the sweep's order (after {before.name})"
+        if before.account == after.account and before.region == "*":
+            return f"account {after.account} has a '*' pair and regions besides"
+    return None
+
+
+def _cursors_problem(ckpt: Checkpoint) -> str | None:
+    """Each cursor fits its pair's state and the window; the counts add up."""
+    anchor = datetime(2000, 1, 1, tzinfo=UTC)
+    start = int(parse_time(str(ckpt.query["start"]), now=anchor).timestamp())
+    end = int(parse_time(str(ckpt.query["end"]), now=anchor).timestamp())
+    total = 0
+    for p in ckpt.pairs:
+        c = p.cursor
+        total += c.written
+        if c.written < 0 or c.skip < 0 or p.events < c.written:
+            return f"pair {p.name}: its counts are impossible"
+        if c.written == 0 and c != Cursor():
+            return f"pair {p.name}: a cursor with nothing written"
+        if (p.state == "pending" or p.region == "*") and (c.written or p.events):
+            return f"pair {p.name}: events written by a pair that never ran"
+        if c.written and (c.oldest is None or not 1 <= len(c.ids) <= c.written or c.skip < 1):
+            return f"pair {p.name}: a cursor without its oldest second"
+        if c.oldest is not None and not start <= c.oldest <= end:
+            return f"pair {p.name}: its cursor is outside the window"
+    if total != ckpt.written:
+        return f"its pairs count {total} events written, its total says {ckpt.written}"
+    limit = ckpt.query.get("max_items")
+    if isinstance(limit, int) and total > limit:
+        return f"{total} events written, more than its max_items {limit}"
+    return None
+
+
+def check_output(output: Path, path: Path, ckpt: Checkpoint) -> _Hash:
+    """Refuse (CheckpointError) an output that is not what `ckpt` recorded of it; returns
+    the sha256 of its first `ckpt.offset` bytes, for the writer to go on with."""
+    offset = ckpt.offset
+    fix = (
+        f"restore the files as the export left them, or start a new export (delete {path} "
+        "and the output)"
+    )
+    try:
+        size = output.stat().st_size if output.exists() else 0
+        if size < offset:
+            raise CheckpointError(
+                f"{output} is shorter ({size} bytes) than its checkpoint says ({offset}); "
+                f"delete {path} and the output to start over"
+            )
+        found = scan_prefix(output, offset)
+    except OSError as err:
+        raise CheckpointError(f"cannot read {output} to check it: {describe(err)}") from None
+    problem = _prefix_problem(found, ckpt)
+    if problem:
+        raise CheckpointError(f"{output} is not what its checkpoint recorded ({problem}); {fix}")
+    return found.digest
+
+
+def _prefix_problem(found: Prefix, ckpt: Checkpoint) -> str | None:
+    if ckpt.offset and found.last_byte != b"\n":
+        return f"byte {ckpt.offset} does not end a line"
+    if found.digest.hexdigest() != ckpt.output_sha256:
+        return (
+            f"the sha256 of its first {ckpt.offset} bytes is not the one recorded: the "
+            "output or the offset was changed"
+        )
+    if found.lines != ckpt.written:
+        return f"{found.lines} lines up to byte {ckpt.offset}, {ckpt.written} events recorded"
+    counted = sum(found.per_pair.values())
+    if counted != found.lines:
+        return f"{found.lines - counted} of its lines are not event lines"
+    names = {(p.account, p.region): p for p in ckpt.pairs}
+    for key, lines in sorted(found.per_pair.items()):
+        if key not in names:
+            return f"{lines} lines of {key[0]}/{key[1]}, which is not among its pairs"
+    for p in ckpt.pairs:
+        lines = found.per_pair.get((p.account, p.region), 0)
+        if lines != p.cursor.written:
+            return f"{lines} lines of {p.name}, which counts {p.cursor.written} written"
     return None

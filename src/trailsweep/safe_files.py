@@ -91,6 +91,41 @@ def remove_stale_temps(path: Path) -> None:
                 temp.unlink()
 
 
+def open_created(path: Path, flags: int, mode: int) -> int:
+    """Open `path` (through any symlinks) with `flags`, which ask for write access; create
+    it with exactly `mode` (fchmod: the umask neither narrows nor widens it) if it does not
+    exist. A file that exists keeps its mode. O_EXCL tells the two cases apart."""
+    target = resolved(path)
+    for _ in range(3):
+        try:
+            fd = os.open(target, flags | os.O_CREAT | os.O_EXCL, mode & 0o777)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                os.fchmod(fd, mode)
+            except BaseException:
+                os.close(fd)
+                raise
+            return fd
+        try:
+            return os.open(target, flags)
+        except FileNotFoundError:  # removed between the two opens: create it after all
+            continue
+    return os.open(target, flags)  # still coming and going: its error, as it is
+
+
+def write_created(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to `path` (truncated), created with exactly `mode` (open_created)."""
+    fd = open_created(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def lock_path(output: Path) -> Path:
     """The lock of an export: beside the output's real file, whatever --checkpoint says."""
     real = resolved(output)

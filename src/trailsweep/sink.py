@@ -2,22 +2,31 @@
 
 - stdout: NDJSON as it comes. At-least-once since the last checkpoint is all a pipe can
   promise; a reader that goes away (`| head`) stops the sweep quietly, as any Unix filter.
-- --output FILE: exactly-once. A lock keeps other runs off the file; every
-  `checkpoint_interval` seconds (and at the end) the output is flushed and fsynced, then
-  the checkpoint records its length and every pair's cursor (DESIGN.md invariant 5).
-  Running the same command again continues from there: the output is cut back to the
+- --output FILE: exactly-once. A lock keeps other runs off the file; the output is
+  flushed and fsynced, then the checkpoint records its length, its sha256 and every
+  pair's cursor (DESIGN.md invariant 5). Running the same command again continues from
+  there: the output is checked against the checkpoint (export_guard), cut back to the
   recorded length and each pair goes on from its cursor.
+
+When a checkpoint is saved: as soon as the matrix is resolved (so that a run killed
+after discovery never discovers again), when the first events of this run are written
+for 1, 2, 4, 8... pairs and for all of them (FirstWrites), every `checkpoint_interval`
+seconds while there is something new, and at the end. So every run that writes anything
+leaves a checkpoint that holds it, however early it is killed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 
@@ -27,13 +36,21 @@ from trailsweep.checkpoint import Checkpoint
 from trailsweep.clock import SYSTEM_CLOCK, Clock
 from trailsweep.config import SweepConfig
 from trailsweep.errors import CheckpointError, InputError, OutputFailed
-from trailsweep.export_guard import check_checkpoint_dir, check_consistent, refuse_collisions
+from trailsweep.export_guard import (
+    check_checkpoint_dir,
+    check_consistent,
+    check_output,
+    refuse_collisions,
+)
 from trailsweep.outfile import OutputFile, check_target, describe
-from trailsweep.pair import PairState, advance_all, lines
+from trailsweep.pair import PairState, SweepEvent, advance_all, lines
 from trailsweep.query import Query
 from trailsweep.rerun import Complete
 from trailsweep.safe_files import Lock, remove_stale_temps
 from trailsweep.sweep import SweepReport, sweep_chunks
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 _COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
 
@@ -50,6 +67,7 @@ class Export:
     resume: Checkpoint | None = None
     # A finished export run again (rerun.py): print this, exit with its code, touch nothing.
     complete: Complete | None = None
+    digest: _Hash | None = None  # sha256 of the resumed output up to the offset
 
 
 def prepare_export(
@@ -91,17 +109,12 @@ def prepare_export(
                     "add --overwrite to start over"
                 )
             check_consistent(path, previous)
-            size = output.stat().st_size if output.exists() else -1
-            if size < previous.offset:
-                raise CheckpointError(
-                    f"{output} is shorter ({max(size, 0)} bytes) than its checkpoint says "
-                    f"({previous.offset}); delete {path} and the output to start over"
-                )
+            digest = check_output(output, path, previous)
         else:
-            previous = None
+            previous, digest = None, None
         # Checked and locked: what a killed run left of a checkpoint write can go.
         remove_stale_temps(path)
-        return Export(cfg, output, path, spec, lock, previous)
+        return Export(cfg, output, path, spec, lock, previous, digest)
     except BaseException:
         lock.release()
         raise
@@ -136,8 +149,13 @@ async def run_export(
             # A new export's checkpoint (offset 0) before its file is cut: killed in
             # between, the next run resumes from nothing (rerun.py); a finished checkpoint
             # never stays beside a cut file, nor a written file without a checkpoint.
-            record(0, finished=False)
-        out = OutputFile(export.output, resume_at=None if prior is None else prior.offset)
+            record(0, hashlib.sha256().hexdigest(), finished=False)
+        out = OutputFile(
+            export.output,
+            resume_at=None if prior is None else prior.offset,
+            digest=export.digest,
+            mode=cfg.file_mode,
+        )
         return out
 
     dirty = False
@@ -146,11 +164,12 @@ async def run_export(
         nonlocal dirty
         f = out if out is not None else open_output()
         f.sync()
-        record(f.committed, finished=finished)
+        record(f.committed, f.digest.hexdigest(), finished=finished)
         dirty = False
 
-    def record(offset: int, *, finished: bool) -> None:
+    def record(offset: int, sha256: str, *, finished: bool) -> None:
         state.pairs, state.offset = report.pairs, offset
+        state.output_sha256 = sha256
         state.written = sum(p.cursor.written for p in report.pairs)
         state.finished = finished
         try:
@@ -169,6 +188,7 @@ async def run_export(
                 save(finished=False)
 
     finished = failed = False
+    first = FirstWrites()
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
@@ -180,6 +200,7 @@ async def run_export(
                     clock=clock,
                     unordered=cfg.unordered,
                     lean=cfg.lean,
+                    on_matrix=lambda: save(finished=False),
                 )
             ) as chunks:
                 async for chunk in chunks:
@@ -187,6 +208,8 @@ async def run_export(
                     (out or open_output()).write(lines(chunk, raw=cfg.raw))
                     advance_all(chunk)
                     dirty = True
+                    if first.due(chunk, report.pairs):
+                        save(finished=False)
             tg.cancel_scope.cancel()
         finished = not report.interrupted
     except BaseException:
@@ -204,6 +227,35 @@ async def run_export(
                 out.close()
             export.lock.release()
     return report.exit_code
+
+
+class FirstWrites:
+    """Whether a chunk just written calls for a checkpoint: when the pairs that have
+    written in this run reach 1, 2, 4, 8... and all of those that run. A checkpoint of
+    3,000 pairs is ~1 MB and two fsyncs, so one per pair would cost more than the sweep;
+    doubling costs a dozen, and the first chunk of every run is always kept."""
+
+    __slots__ = ("next", "seen", "total")
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.next: int | None = 1
+        self.total = 0
+
+    def due(self, chunk: Sequence[SweepEvent], pairs: list[PairState]) -> bool:
+        if self.next is None:
+            return False
+        if not self.seen:
+            self.total = sum(not p.finished for p in pairs)
+        self.seen.update(map(id, map(_PAIR_OF, chunk)))
+        have = len(self.seen)
+        if have < self.next:
+            return False
+        self.next = None if have >= self.total else min(2 * have, self.total)
+        return True
+
+
+_PAIR_OF = attrgetter("pair")
 
 
 def _with_query(cfg: SweepConfig, pinned: dict[str, Any]) -> SweepConfig:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,9 +159,11 @@ async def sweep_chunks(
     pairs: list[PairState] | None = None,
     lean: bool = True,
     unordered: bool = False,
+    on_matrix: Callable[[], None] | None = None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:
     """`sweep`'s events in order, in lists (each list is counted in `report.written` once
-    the consumer asks for the next one)."""
+    the consumer asks for the next one). `on_matrix` is called once a discovered matrix
+    is in `report.pairs`, before any LookupEvents call (an export checkpoints it there)."""
     report = report if report is not None else SweepReport()
     if config.query.where:  # this sweep's own record of the --where paths it met
         report.where_seen = PathsSeen(config.query.where)
@@ -175,6 +177,8 @@ async def sweep_chunks(
     ) as pool:  # fmt: skip
         if pairs is None:
             report.pairs = await resolve_matrix(pool, config)
+            if on_matrix is not None:
+                on_matrix()
         else:
             await pool.identify()
             report.pairs = pairs

@@ -8,6 +8,7 @@ import hashlib
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -418,6 +419,11 @@ def _edit(path: Path, original: bytes, change: Any) -> None:
     ckpt_mod.save(path, ckpt)
 
 
+def _writer(ckpt: ckpt_mod.Checkpoint) -> PairState:
+    """The first pair with events written."""
+    return next(p for p in ckpt.pairs if p.cursor.written)
+
+
 def test_edited_checkpoint_with_fixed_hash_is_refused(
     env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -452,6 +458,9 @@ def test_edited_checkpoint_with_fixed_hash_is_refused(
         "twice": lambda c: add_pair(c, accounts[0], "us-east-1"),
         "us-west-2": lambda c: add_pair(c, accounts[0], "us-west-2"),
         "have no pair": lambda c: c.pairs.__setitem__(slice(None), c.pairs[2:]),
+        "order": lambda c: c.pairs.reverse(),
+        "never ran": lambda c: setattr(_writer(c), "state", "pending"),
+        "its total says": lambda c: setattr(c, "written", c.written + 1),
     }
     for needle, change in edits.items():
         _edit(path, original, change)
@@ -465,6 +474,81 @@ def test_edited_checkpoint_with_fixed_hash_is_refused(
     code, err = cli(question, capsys)
     assert code == 0, err
     assert out.read_bytes() == before
+
+
+def test_edited_discovered_matrix_or_offset_and_changed_output_are_refused(
+    env: dict[str, str], reference: bytes, calls: list[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """An 'org'/'all' export (its matrix discovered, so no spec to hold the pairs to):
+    a checkpoint with a written pair removed, a pair's account renamed, its offset moved
+    up, down or to 0 (sha256 recomputed each time), or an output with bytes changed
+    inside the recorded length: each is exit 2 with one line before any call, the output
+    untouched byte for byte, no lock left. The files as the export left them resume."""
+    out = tmp_path / "out.ndjson"
+    code, err = cli(args(out), capsys)
+    assert code == 0, err
+    assert out.read_bytes() == reference
+    path = ckpt_mod.default_path(out)
+    done = ckpt_mod.load(path)
+    done.finished = False  # as if killed right after its last checkpoint
+    ckpt_mod.save(path, done)
+    original = path.read_bytes()
+    # A killed run leaves lines past its last checkpoint (whole lines of the reference
+    # here): the offset moved up lands inside the file, not past its end.
+    past = reference[: reference.index(b"\n", 6000) + 1]
+    out.write_bytes(reference + past)
+    before = out.read_bytes()
+    written = [i for i, p in enumerate(done.pairs) if p.cursor.written > 0]
+    assert len(written) == len(done.pairs) == 4
+    calls.clear()
+
+    def rename(c: ckpt_mod.Checkpoint) -> None:
+        # The last pair: the matrix stays sorted, so only its lines in the output tell.
+        c.pairs[-1].account = "999999999999"
+
+    last_line = len(reference) - reference.rindex(b"\n", 0, len(reference) - 1) - 1
+
+    def back_one_line(c: ckpt_mod.Checkpoint) -> None:
+        # At a line's end, with the sha256 of the bytes up to there: only the count of
+        # lines the pairs say they wrote tells.
+        c.offset -= last_line
+        c.output_sha256 = _sha(reference[: c.offset])
+
+    edits: dict[str, tuple[str, Any]] = {
+        "removed pair": ("count", lambda c: c.pairs.pop(1)),
+        "renamed account": ("which is not among its pairs", rename),
+        "offset +1000": ("does not end a line", lambda c: setattr(c, "offset", c.offset + 1000)),
+        "offset -5000": ("does not end a line", lambda c: setattr(c, "offset", c.offset - 5000)),
+        "offset 0": ("sha256", lambda c: setattr(c, "offset", 0)),
+        "offset at a line end": (
+            "sha256", lambda c: setattr(c, "offset", c.offset - last_line)
+        ),
+        "offset and sha256": ("lines up to byte", back_one_line),
+    }  # fmt: skip
+    for name, (needle, change) in edits.items():
+        _edit(path, original, change)
+        code, err = cli(args(out), capsys)
+        assert code == 2, (name, err)
+        one_line(err, needle)
+        assert out.read_bytes() == before, name
+        assert _locks(tmp_path) == []
+        assert calls == [], name
+    path.write_bytes(original)
+    middle = len(reference) // 2
+    at = reference.index(b'"EventName":"', middle) + len(b'"EventName":"')
+    changed = bytearray(before)
+    changed[at] = ord("X") if changed[at] != ord("X") else ord("Y")  # same length
+    out.write_bytes(bytes(changed))
+    code, err = cli(args(out), capsys)
+    assert code == 2, err
+    one_line(err, "sha256")
+    assert out.read_bytes() == bytes(changed)
+    assert calls == []
+    out.write_bytes(before)
+    code, err = cli(args(out), capsys)
+    assert code == 0, err
+    assert out.read_bytes() == reference
 
 
 def test_checkpoint_of_relative_times_resumes(
@@ -486,6 +570,62 @@ def test_checkpoint_of_relative_times_resumes(
     assert code == 0, err
     assert out.read_bytes() == before
     assert ckpt_mod.load(path).finished
+
+
+# 6. file modes ------------------------------------------------------------------------
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_created_files_are_0600_unless_file_mode_says_otherwise(
+    env: dict[str, str], reference: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under umask 000 the output, the summary and the checkpoint an export creates are
+    0600 (they hold full CloudTrail records); --file-mode 640 makes output and summary
+    0640 whatever the umask; a file that exists keeps its mode."""
+    out, summary = tmp_path / "out.ndjson", tmp_path / "summary.json"
+    with umask(0):
+        code, err = cli(args(out, "--summary-json", str(summary)), capsys)
+        assert code == 0, err
+        assert out.read_bytes() == reference
+        assert [_mode(p) for p in (out, summary, ckpt_mod.default_path(out))] == [0o600] * 3
+        other, other_summary = tmp_path / "other.ndjson", tmp_path / "other.json"
+        argv = args(other, "--summary-json", str(other_summary), "--file-mode", "640")
+        code, err = cli(argv, capsys)
+        assert code == 0, err
+        assert [_mode(other), _mode(other_summary)] == [0o640, 0o640]
+    with umask(0o077):
+        kept, kept_summary = tmp_path / "kept.ndjson", tmp_path / "kept.json"
+        for existing in (kept, kept_summary):
+            existing.write_bytes(b"")
+            existing.chmod(0o644)
+        code, err = cli(args(kept, "--summary-json", str(kept_summary)), capsys)
+        assert code == 0, err
+        assert [_mode(kept), _mode(kept_summary)] == [0o644, 0o644]
+
+
+@pytest.mark.parametrize("bad", ["", "999", "64", "6400", "rw-r-----", "0o1640", "400", "077"])
+def test_bad_file_mode_is_refused_before_any_call(
+    env: dict[str, str], calls: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    bad: str,
+) -> None:  # fmt: skip
+    """--file-mode takes 3 octal digits that leave the owner read and write: anything else
+    is exit 2, one line, before any call, nothing created."""
+    refused_before_anything(
+        args(tmp_path / "o.ndjson", "--file-mode", bad), "--file-mode: ", calls, capsys
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 # 2b. no room for the spool ------------------------------------------------------------
