@@ -114,7 +114,7 @@ def prepare_export(
             previous, digest = None, None
         # Checked and locked: what a killed run left of a checkpoint write can go.
         remove_stale_temps(path)
-        return Export(cfg, output, path, spec, lock, previous, digest)
+        return Export(cfg, output, path, spec, lock, previous, digest=digest)
     except BaseException:
         lock.release()
         raise
