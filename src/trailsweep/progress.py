@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -117,7 +118,7 @@ class RateWindow:
         if self.length < self.least:
             return None
         s = list(self.samples)
-        first = s[max(0, bisect_right(s, s[-1].t - self.span, key=_time) - 1)]
+        first = s[max(0, bisect_right(s, s[-1].t - self.span, key=attrgetter("t")) - 1)]
         return (s[-1].events - first.events) / (s[-1].t - first.t)
 
     def calls_per_s(self) -> tuple[float, float] | None:
@@ -129,7 +130,7 @@ class RateWindow:
         for p in range(len(s[0].calls)):
             rate = s[-1].rates[p]
             span = min(self.longest, max(self.span, self.intervals / rate if rate else 0.0))
-            a = max(0, bisect_right(s, now - span, key=_time) - 1)
+            a = max(0, bisect_right(s, now - span, key=attrgetter("t")) - 1)
 
             def count(x: Sample, p: int = p) -> int:
                 return x.calls[p]
@@ -143,10 +144,6 @@ class RateWindow:
             elif s[-1].running[p]:
                 quota += max(x.rates[p] for x in islice(s, a, None))
         return calls, quota
-
-
-def _time(sample: Sample) -> float:
-    return sample.t
 
 
 class Eta:
