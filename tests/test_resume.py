@@ -27,7 +27,7 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 READ_AHEAD = auto_read_ahead(10)  # the default for 10 pairs
@@ -166,6 +166,41 @@ class PagesPerRun:
         return response
 
 
+def _early_args(out: Path) -> list[str]:
+    """One hour of 4 pairs, 5 events a page, one page at a time per pair, no timed
+    checkpoint in the life of a run."""
+    return [
+        "sweep", "--accounts", "org", "--regions", "all", "--rate", "100",
+        "--page-size", "5", "--no-slices", "--read-ahead", "0",
+        "--start-time", format_time(from_epoch(NOW_EPOCH - 3600)),
+        "--end-time", format_time(from_epoch(NOW_EPOCH - 1)),
+        "--output", str(out), "--checkpoint-interval", "600", "--no-progress",
+    ]  # fmt: skip
+
+
+def _kill_early(
+    runs: PagesPerRun, out: Path, env: dict[str, str], reference: bytes
+) -> tuple[int, int, float]:
+    """One run of the export to `out`, SIGKILLed once a pair has had `runs.pages` pages:
+    the lines its checkpoint holds, its ListAccounts calls, its seconds."""
+    runs.next_run()
+    began = time.monotonic()
+    proc = _start(_early_args(out), env)
+    fired = runs.enough.wait(timeout=120)  # bounds a hang only
+    proc.kill()
+    proc.wait(timeout=30)
+    assert fired, proc.stderr.read().decode() if proc.stderr else ""
+    ckpt = ckpt_mod.default_path(out)
+    assert ckpt.exists(), "the run left no checkpoint"
+    state = ckpt_mod.load(ckpt)
+    assert not state.finished
+    # What the checkpoint vouches for is the reference's beginning.
+    assert out.read_bytes()[: state.offset] == reference[: state.offset]
+    assert state.written == reference[: state.offset].count(b"\n")
+    return state.written, runs.discovery, round(time.monotonic() - began, 2)
+
+
+@pytest.mark.timeout(600)  # 21 processes start (each run's wait bounds a hang)
 def test_twenty_early_kills_each_move_the_export_forward(tmp_path: Path) -> None:
     """Twenty runs, each SIGKILLed a few pages into its sweep (the first within seconds of
     its start, before any timed checkpoint): every run leaves more lines checkpointed than
@@ -181,57 +216,25 @@ def test_twenty_early_kills_each_move_the_export_forward(tmp_path: Path) -> None
     is out of the picture (--checkpoint-interval 600), as for a run killed in its first
     seconds; the emulator's latency keeps what a run writes after that small."""
     faults = {"rate": 1e4, "burst": 1e4, "latency_ms": 10.0}
-    with EmulatorThread(
-        settings(members=1, suspended=0, events_per_day=2000.0, faults=faults)
-    ) as emu:
+    emulated = settings(members=1, suspended=0, events_per_day=2000.0, faults=faults)
+    with EmulatorThread(emulated) as emu:
         env = aws_env(emu)
-        start, end = NOW_EPOCH - 3600, NOW_EPOCH - 1
-
-        def argv(out: Path) -> list[str]:
-            return [
-                "sweep", "--accounts", "org", "--regions", "all", "--rate", "100",
-                "--page-size", "5", "--no-slices", "--read-ahead", "0",
-                "--start-time", format_time(from_epoch(start)),
-                "--end-time", format_time(from_epoch(end)),
-                "--output", str(out), "--checkpoint-interval", "600", "--no-progress",
-            ]  # fmt: skip
-
-        ref = tmp_path / "ref.ndjson"
-        done = run_cli(argv(ref), env=env)
-        assert done.returncode == 0, done.stderr.decode()
-        reference = ref.read_bytes()
         out = tmp_path / "out.ndjson"
-        ckpt = ckpt_mod.default_path(out)
+        accounts = sorted(a.id for a in emu.emulator.world.accounts)
+        pairs = [(a, r) for a in accounts for r in ("eu-west-1", "us-east-1")]
+        reference = expected_ndjson(emu, pairs, start=NOW_EPOCH - 3600, end=NOW_EPOCH - 1)
         runs = PagesPerRun(pages=5)
         emu.set_tamper(runs)
-        written: list[int] = []
-        discovered: list[int] = []
-        seconds: list[float] = []
         try:
-            for _ in range(20):
-                runs.next_run()
-                began = time.monotonic()
-                proc = _start(argv(out), env)
-                fired = runs.enough.wait(timeout=120)  # bounds a hang only
-                proc.kill()
-                proc.wait(timeout=30)
-                seconds.append(round(time.monotonic() - began, 2))
-                assert fired, proc.stderr.read().decode() if proc.stderr else ""
-                assert ckpt.exists(), f"run {len(written) + 1} left no checkpoint"
-                state = ckpt_mod.load(ckpt)
-                assert not state.finished
-                # What the checkpoint vouches for is the reference's beginning.
-                assert out.read_bytes()[: state.offset] == reference[: state.offset]
-                assert state.written == reference[: state.offset].count(b"\n")
-                written.append(state.written)
-                discovered.append(runs.discovery)
+            killed = [_kill_early(runs, out, env, reference) for _ in range(20)]
         finally:
             emu.set_tamper(None)
+        written, discovered, seconds = (list(column) for column in zip(*killed, strict=True))
         print(f"lines checkpointed after each kill {written}; seconds to each kill {seconds}")
         assert all(a < b for a, b in pairwise(written)), written
         assert written[0] > 0
         assert discovered == [1] + [0] * 19, discovered  # the recorded matrix is used
-        final = run_cli(argv(out), env=env)
+        final = run_cli(_early_args(out), env=env)
         assert final.returncode == 0, final.stderr.decode()
         assert out.read_bytes() == reference
 

@@ -138,78 +138,31 @@ async def run_export(
         cfg = _with_query(cfg, prior.query)
         pairs = prior.pairs
         report.written = prior.written
-    state = Checkpoint(spec=export.spec, query=cfg.query.describe(), pairs=[])
-    out: OutputFile | None = None
-
-    def open_output() -> OutputFile:
-        # Opened on first use, after discovery: a sweep that fails before its first event
-        # (credentials refused, say) leaves no file behind.
-        nonlocal out
-        if prior is None:
-            # A new export's checkpoint (offset 0) before its file is cut: killed in
-            # between, the next run resumes from nothing (rerun.py); a finished checkpoint
-            # never stays beside a cut file, nor a written file without a checkpoint.
-            record(0, hashlib.sha256().hexdigest(), finished=False)
-        out = OutputFile(
-            export.output,
-            resume_at=None if prior is None else prior.offset,
-            digest=export.digest,
-            mode=cfg.file_mode,
-        )
-        return out
-
-    dirty = False
-
-    def save(*, finished: bool) -> None:
-        nonlocal dirty
-        f = out if out is not None else open_output()
-        f.sync()
-        record(f.committed, f.digest.hexdigest(), finished=finished)
-        dirty = False
-
-    def record(offset: int, sha256: str, *, finished: bool) -> None:
-        state.pairs, state.offset = report.pairs, offset
-        state.output_sha256 = sha256
-        state.written = sum(p.cursor.written for p in report.pairs)
-        state.finished = finished
-        try:
-            ckpt_mod.save(export.checkpoint, state)
-        except OSError as err:
-            raise OutputFailed(
-                f"cannot save the checkpoint {export.checkpoint}: {describe(err)}; the "
-                "previous one is kept: make room and run the same command again to resume"
-            ) from None
+    files = ExportFiles(export, report, Checkpoint(export.spec, cfg.query.describe(), []))
 
     async def every_interval() -> None:
         # Runs only while the writer awaits the next event, so what it saves is consistent.
         while True:
             await clock.sleep(interval)
-            if dirty:
-                save(finished=False)
+            if files.dirty:
+                files.save(finished=False)
 
     finished = failed = False
     first = FirstWrites()
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
-            async with aclosing(
-                sweep_chunks(
-                    cfg,
-                    report=report,
-                    pairs=pairs,
-                    clock=clock,
-                    unordered=cfg.unordered,
-                    lean=cfg.lean,
-                    on_matrix=lambda: save(finished=False),
-                )
-            ) as chunks:
+            stream = sweep_chunks(
+                cfg, report=report, pairs=pairs, clock=clock, unordered=cfg.unordered,
+                lean=cfg.lean, on_matrix=lambda: files.save(finished=False),
+            )  # fmt: skip
+            async with aclosing(stream) as chunks:
                 async for chunk in chunks:
                     # Cursors advance only once the chunk's lines are all in the file.
-                    (out or open_output()).write(lines(chunk, raw=cfg.raw))
+                    files.write(lines(chunk, raw=cfg.raw))
                     advance_all(chunk)
-                    dirty = True
                     if first.due(chunk, report.pairs):
-                        save(finished=False)
+                        files.save(finished=False)
             tg.cancel_scope.cancel()
         finished = not report.interrupted
     except BaseException:
@@ -218,15 +171,71 @@ async def run_export(
     finally:
         try:
             if report.pairs:
-                save(finished=finished)
+                files.save(finished=finished)
         except OutputFailed:
             if not failed:  # else the first failure is the one to report
                 raise
         finally:
-            if out is not None:
-                out.close()
+            files.close()
             export.lock.release()
     return report.exit_code
+
+
+class ExportFiles:
+    """The output of a run and its checkpoints: `save` records only what is fsynced."""
+
+    __slots__ = ("dirty", "export", "out", "report", "state")
+
+    def __init__(self, export: Export, report: SweepReport, state: Checkpoint) -> None:
+        self.export, self.report, self.state = export, report, state
+        self.out: OutputFile | None = None
+        self.dirty = False  # written since the last checkpoint
+
+    def output(self) -> OutputFile:
+        # Opened on first use, at the matrix's checkpoint: a sweep that fails before it
+        # has a matrix (credentials refused, say) leaves no file behind.
+        if self.out is None:
+            prior = self.export.resume
+            if prior is None:
+                # A new export's checkpoint (offset 0) before its file is cut: killed in
+                # between, the next run resumes from nothing (rerun.py); a finished
+                # checkpoint never stays beside a cut file, nor a written file without one.
+                self.record(0, hashlib.sha256().hexdigest(), finished=False)
+            self.out = OutputFile(
+                self.export.output,
+                resume_at=None if prior is None else prior.offset,
+                digest=self.export.digest,
+                mode=self.export.cfg.file_mode,
+            )
+        return self.out
+
+    def write(self, data: bytes) -> None:
+        self.output().write(data)
+        self.dirty = True
+
+    def save(self, *, finished: bool) -> None:
+        f = self.output()
+        f.sync()
+        self.record(f.committed, f.digest.hexdigest(), finished=finished)
+        self.dirty = False
+
+    def record(self, offset: int, sha256: str, *, finished: bool) -> None:
+        state, report = self.state, self.report
+        state.pairs, state.offset = report.pairs, offset
+        state.output_sha256 = sha256
+        state.written = sum(p.cursor.written for p in report.pairs)
+        state.finished = finished
+        try:
+            ckpt_mod.save(self.export.checkpoint, state)
+        except OSError as err:
+            raise OutputFailed(
+                f"cannot save the checkpoint {self.export.checkpoint}: {describe(err)}; the "
+                "previous one is kept: make room and run the same command again to resume"
+            ) from None
+
+    def close(self) -> None:
+        if self.out is not None:
+            self.out.close()
 
 
 class FirstWrites:

@@ -476,6 +476,34 @@ def test_edited_checkpoint_with_fixed_hash_is_refused(
     assert out.read_bytes() == before
 
 
+def _matrix_edits(reference: bytes) -> dict[str, tuple[str, Any]]:
+    """Edits of a discovered matrix's checkpoint, each with what its refusal says."""
+
+    def rename(c: ckpt_mod.Checkpoint) -> None:
+        # The last pair: the matrix stays sorted, so only its lines in the output tell.
+        c.pairs[-1].account = "999999999999"
+
+    last_line = len(reference) - reference.rindex(b"\n", 0, len(reference) - 1) - 1
+
+    def back_one_line(c: ckpt_mod.Checkpoint) -> None:
+        # At a line's end, with the sha256 of the bytes up to there: only the count of
+        # lines the pairs say they wrote tells.
+        c.offset -= last_line
+        c.output_sha256 = _sha(reference[: c.offset])
+
+    return {
+        "removed pair": ("count", lambda c: c.pairs.pop(1)),
+        "renamed account": ("which is not among its pairs", rename),
+        "offset +1000": ("does not end a line", lambda c: setattr(c, "offset", c.offset + 1000)),
+        "offset -5000": ("does not end a line", lambda c: setattr(c, "offset", c.offset - 5000)),
+        "offset 0": ("sha256", lambda c: setattr(c, "offset", 0)),
+        "offset at a line end": (
+            "sha256", lambda c: setattr(c, "offset", c.offset - last_line)
+        ),
+        "offset and sha256": ("lines up to byte", back_one_line),
+    }  # fmt: skip
+
+
 def test_edited_discovered_matrix_or_offset_and_changed_output_are_refused(
     env: dict[str, str], reference: bytes, calls: list[str], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -499,34 +527,10 @@ def test_edited_discovered_matrix_or_offset_and_changed_output_are_refused(
     past = reference[: reference.index(b"\n", 6000) + 1]
     out.write_bytes(reference + past)
     before = out.read_bytes()
-    written = [i for i, p in enumerate(done.pairs) if p.cursor.written > 0]
-    assert len(written) == len(done.pairs) == 4
+    assert len(done.pairs) == 4 and all(p.cursor.written for p in done.pairs)
     calls.clear()
 
-    def rename(c: ckpt_mod.Checkpoint) -> None:
-        # The last pair: the matrix stays sorted, so only its lines in the output tell.
-        c.pairs[-1].account = "999999999999"
-
-    last_line = len(reference) - reference.rindex(b"\n", 0, len(reference) - 1) - 1
-
-    def back_one_line(c: ckpt_mod.Checkpoint) -> None:
-        # At a line's end, with the sha256 of the bytes up to there: only the count of
-        # lines the pairs say they wrote tells.
-        c.offset -= last_line
-        c.output_sha256 = _sha(reference[: c.offset])
-
-    edits: dict[str, tuple[str, Any]] = {
-        "removed pair": ("count", lambda c: c.pairs.pop(1)),
-        "renamed account": ("which is not among its pairs", rename),
-        "offset +1000": ("does not end a line", lambda c: setattr(c, "offset", c.offset + 1000)),
-        "offset -5000": ("does not end a line", lambda c: setattr(c, "offset", c.offset - 5000)),
-        "offset 0": ("sha256", lambda c: setattr(c, "offset", 0)),
-        "offset at a line end": (
-            "sha256", lambda c: setattr(c, "offset", c.offset - last_line)
-        ),
-        "offset and sha256": ("lines up to byte", back_one_line),
-    }  # fmt: skip
-    for name, (needle, change) in edits.items():
+    for name, (needle, change) in _matrix_edits(reference).items():
         _edit(path, original, change)
         code, err = cli(args(out), capsys)
         assert code == 2, (name, err)
