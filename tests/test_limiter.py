@@ -1,4 +1,4 @@
-"""The per-pair limiter (GCRA) and its adaptive pace, on clocks the tests move."""
+"""The per-pair limiter (GCRA), on clocks the tests move (its adaptive pace: test_adaptive.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailsweep.adaptive import AdaptiveRate
 from trailsweep.clock import ManualClock
 from trailsweep.limiter import RateLimiter
 
@@ -318,30 +317,6 @@ def test_bad_burst_is_refused(burst: float) -> None:
     """A burst below one call (or not a number) is refused."""
     with pytest.raises(ValueError, match="burst"):
         RateLimiter(1, burst=burst)
-
-
-def test_throttle_drops_and_successes_climb_back_to_the_quota() -> None:
-    """A throttle at 2/s drops to 0.7 x 0.9 x 2; successes bring it back to 2, never above."""
-    limiter = RateLimiter(2.0)
-    pace = AdaptiveRate(limiter)
-    pace.on_throttle()
-    assert limiter.rate == pytest.approx(2.0 * 0.9 * 0.7)
-    rates = []
-    for _ in range(300):
-        pace.on_success()
-        rates.append(limiter.rate)
-    assert rates == sorted(rates)
-    assert rates[-1] == 2.0
-    assert max(rates) <= 2.0
-
-
-def test_repeated_throttles_never_go_below_the_floor() -> None:
-    """However often it is throttled, the pace stays above 5% of the quota."""
-    limiter = RateLimiter(2.0)
-    pace = AdaptiveRate(limiter)
-    for _ in range(100):
-        pace.on_throttle()
-    assert limiter.rate == pytest.approx(0.1)
 
 
 def test_late_wakeups_still_go_out_spaced() -> None:

@@ -29,8 +29,13 @@ Cancellation: a waiter cancelled before its slot gives the slot back when nobody
 after it (the TAT is restored). Otherwise the slot is simply lost: the callers behind it
 keep their slots, so the limiter stays safe and is only a little slower.
 
-`set_rate` is how adaptive throttling (`adaptive.AdaptiveRate`) lowers and raises the pace;
-it applies to reservations made after the change, not to the ones already waiting.
+`set_rate` is how adaptive throttling (`adaptive.AdaptiveRate`) raises the pace; it applies
+to reservations made after the change, not to the ones already waiting. `slow_down` is how
+it lowers the pace after a throttle: the server's bucket is empty then, so the next call
+goes a whole new interval after the throttle (not at a slot the old pace had left), and
+the waiters already asleep on slots of the old pace reserve again when they wake, behind
+it at the new spacing. Several NextToken chains of one pair (slices.py) would otherwise
+send their calls reserved at the old pace into the empty bucket, one throttle each.
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ class RateLimiter:
     """At most `burst` calls at once, then `rate` calls per second, served first come first."""
 
     __slots__ = (
-        "_asleep", "_burst", "_clock", "_interval", "_last", "_rate", "_slot", "_tat", "acquired",
+        "_asleep", "_burst", "_clock", "_epoch", "_interval", "_last", "_rate", "_slot", "_tat",
+        "acquired",
     )  # fmt: skip
 
     def __init__(self, rate: float, burst: float = 1.0, *, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -72,6 +78,7 @@ class RateLimiter:
         self._last = -math.inf  # when the last `acquire` returned (or will: burst 1)
         self._slot = -math.inf  # the last slot reserved
         self._asleep = 0  # waiters still sleeping until their slot
+        self._epoch = 0  # bumped by `slow_down`: slots reserved before it are given up
         self.acquired = 0  # how many `acquire` calls have returned
 
     @property
@@ -83,13 +90,39 @@ class RateLimiter:
     def burst(self) -> float:
         return self._burst
 
+    @property
+    def epoch(self) -> int:
+        """How many times `slow_down` was called: a call whose `acquire` returned under an
+        older epoch was sent at an older pace."""
+        return self._epoch
+
     def set_rate(self, rate: float) -> None:
         """Change the pace for reservations made from now on."""
         self._rate = _check_rate(rate)
         self._interval = 1.0 / self._rate
 
+    def slow_down(self, rate: float) -> None:
+        """Lower the pace after a throttle: the next slot is a whole new interval from now,
+        and waiters asleep on slots of the old pace reserve again when they wake."""
+        self.set_rate(rate)
+        now = self._clock.monotonic()
+        self._tat = now + self._interval
+        self._slot = now  # the next call is spaced a whole interval from the throttle
+        self._epoch += 1
+
+    def space_after(self, moment: float) -> None:
+        """No slot before an interval after `moment` (on this limiter's clock)."""
+        self._tat = max(self._tat, moment + self._interval)
+
     async def acquire(self) -> None:
         """Wait for the next slot. Always a checkpoint, even when the slot is now."""
+        while not await self._reserve_and_wait():
+            pass  # the pace was lowered while we slept: our slot is void, reserve again
+        self.acquired += 1
+
+    async def _reserve_and_wait(self) -> bool:
+        """Reserve a slot and sleep until it; False when `slow_down` voided it meanwhile."""
+        epoch = self._epoch
         now = self._clock.monotonic()
         tat = max(self._tat, now)
         slot = max(now, tat - (self._burst - 1.0) * self._interval)
@@ -107,6 +140,8 @@ class RateLimiter:
                     await anyio.lowlevel.checkpoint()
             finally:
                 self._asleep -= 1
+            if self._epoch != epoch:
+                return False
             if self._burst == 1.0:
                 # Woken late (a busy event loop), the waiters behind us would wake in the
                 # same tick and go out together: keep the calls actually made spaced.
@@ -121,7 +156,7 @@ class RateLimiter:
             if self._tat == reserved:  # nobody reserved after us: give the slot back
                 self._tat = previous
             raise
-        self.acquired += 1
+        return True
 
     async def __aenter__(self) -> RateLimiter:
         await self.acquire()

@@ -264,14 +264,16 @@ class Pager:
 
     async def call(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         """One page, retried as needed. Every attempt passes the limiter; throttles slow the
-        pair down (AdaptiveRate); 5xx, resets and timeouts back off with full jitter;
-        an expired session is refreshed first. All retries draw on the pair's budget."""
+        pair down (AdaptiveRate) and wait for its next slot; 5xx, resets and timeouts back
+        off with full jitter; an expired session is refreshed first. All retries draw on
+        the pair's budget."""
         pair = self.pair
         kwargs = dict(params, NextToken=token) if token else params
         code, message = "Unknown", ""
         timeouts = 0  # timeouts of this page in a row (timeouts.MAX_TIMEOUTS fail the pair)
         for attempt in range(self.max_attempts):
             await self.limiter.acquire()
+            epoch = self.limiter.epoch  # the pace this call is sent at (AdaptiveRate)
             pair.calls += 1
             started = self.clock.monotonic()
             watch = stalls.current()
@@ -301,21 +303,30 @@ class Pager:
                 pair.retries += 1
                 if kind == "throttle":
                     pair.throttled += 1
-                    self.pace.on_throttle()
+                    # The limiter places the retry a whole interval of the lowered pace
+                    # after the throttle (`RateLimiter.slow_down`): sooner, the server's
+                    # bucket would still be empty.
+                    self.pace.on_throttle(epoch, self.clock.monotonic())
                     pair.rate = self.pace.rate
-                    await self.clock.sleep(self.backoff.rng.uniform(0, 1.0 / self.pace.rate))
                     continue
                 if kind == "expired" and self.refresh is not None:
                     await self.refresh()
                     continue
                 await self.clock.sleep(self.backoff.delay(attempt))
                 continue
-            latency = self.clock.monotonic() - started
+            done = self.clock.monotonic()
+            latency = done - started
+            if self.limiter.acquired == 1:
+                # The pair's first call: the next one goes an interval after its answer,
+                # not after its sending. Connection setup can hold a first call back long
+                # enough that a second one sent an interval after it reaches the server
+                # right behind it, and takes a share of the quota's burst for nothing.
+                self.limiter.space_after(done)
             if watch is not None:  # the process stood still: not the server's time
                 latency = max(0.0, latency - (watch.stalled() - stalled))
             pair.latency = latency if not pair.latency else 0.8 * pair.latency + 0.2 * latency
             _log(pair, started, self.clock, "ok")
-            self.pace.on_success()
+            self.pace.on_success(done)
             pair.rate = self.pace.rate
             self.budget.refund()
             page: dict[str, Any] = response[PAGE_KEY]
