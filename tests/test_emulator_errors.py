@@ -282,3 +282,52 @@ def test_a_signature_scoped_to_another_service_is_refused(
         assert f"Credential should be scoped to correct service: '{service}'. " in text
     got, text = _signed(fast_emu, service, path, headers, body)
     assert got == 200, text
+
+
+_SESSION = "[\\w+=,.@-]*"
+_EXTERNAL = "[\\w+=,.@:\\/-]*"
+BAD_ASSUME_ROLE: list[tuple[dict[str, str], str]] = [
+    ({"RoleSessionName": "x y"}, f"Value 'x y' at 'roleSessionName' failed to satisfy "
+     f"constraint: Member must satisfy regular expression pattern: {_SESSION}"),
+    ({"RoleSessionName": "a/b"}, f"at 'roleSessionName' failed to satisfy constraint: Member "
+     f"must satisfy regular expression pattern: {_SESSION}"),
+    ({"RoleSessionName": "a*"}, f"pattern: {_SESSION}"),
+    ({"RoleSessionName": "s" * 5000}, "at 'roleSessionName' failed to satisfy constraint: "
+     "Member must have length less than or equal to 64"),
+    ({"RoleSessionName": "s"}, "at 'roleSessionName' failed to satisfy constraint: Member "
+     "must have length greater than or equal to 2"),
+    ({"ExternalId": "e" * 100_000}, "at 'externalId' failed to satisfy constraint: Member "
+     "must have length less than or equal to 1224"),
+    ({"ExternalId": "a b"}, f"Value 'a b' at 'externalId' failed to satisfy constraint: "
+     f"Member must satisfy regular expression pattern: {_EXTERNAL}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("given", "problem"), BAD_ASSUME_ROLE, ids=lambda v: str(v)[:30])
+def test_assume_role_refuses_what_sts_refuses(
+    fast_emu: EmulatorThread, given: dict[str, str], problem: str
+) -> None:
+    """A RoleSessionName or ExternalId outside AWS's constraints: HTTP 400 ValidationError,
+    worded as STS words it (botocore's own checks off, as a raw client would send it)."""
+    sts = client(fast_emu, "sts", config=NO_VALIDATION)
+    member = fast_emu.emulator.world.accounts[1].id
+    arn = f"arn:aws:iam::{member}:role/{fast_emu.emulator.settings.role_name}"
+    params = {"RoleArn": arn, "RoleSessionName": "tests", **given}
+    with pytest.raises(ClientError) as info:
+        sts.assume_role(**params)
+    error = info.value.response
+    assert error["Error"]["Code"] == "ValidationError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    message = error["Error"]["Message"]
+    assert message.startswith("1 validation error detected: Value '") and problem in message
+    ok = {"RoleSessionName": ("Az09_+=,.@-" * 6)[:64], "ExternalId": "e" * 1224}
+    assert sts.assume_role(**{**params, **ok})["Credentials"]["AccessKeyId"]
+
+
+def test_assume_role_into_a_role_name_iam_cannot_hold_is_denied(fast_emu: EmulatorThread) -> None:
+    """`bad role!*` is a role no account can have: AccessDenied, as for any missing role."""
+    sts = client(fast_emu, "sts", config=NO_VALIDATION)
+    member = fast_emu.emulator.world.accounts[1].id
+    with pytest.raises(ClientError) as info:
+        sts.assume_role(RoleArn=f"arn:aws:iam::{member}:role/bad role!*", RoleSessionName="t1")
+    assert info.value.response["Error"]["Code"] == "AccessDenied"
