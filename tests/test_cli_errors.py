@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from trailsweep import checkpoint
 from trailsweep.cli import main
+from trailsweep.config import Options
 from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator.services import calls
 
-from support import aws_env, run_cli, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 
 ATTR = "--lookup-attributes"
 
@@ -49,8 +54,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("impossible date", ["--end-time", "2026-13-45"], "--end-time"),
     ("start after end", ["--start-time", "1h", "--end-time", "2h"], "after"),
     ("window past 90 days", ["--start-time", "100d"], "90 days"),
-    ("page size 0", ["--page-size", "0"], "1..50"),
-    ("page size 51", ["--page-size", "51"], "1..50"),
+    ("page size 0", ["--page-size", "0"], "from 1 to 50"),
+    ("page size 51", ["--page-size", "51"], "from 1 to 50"),
     ("max items 0", ["--max-items", "0"], "--max-items"),
     ("event category", ["--event-category", "management"], "insight"),
     ("bad JSON input", ["--cli-input-json", "{bad"], "JSON"),
@@ -125,3 +130,235 @@ def test_no_credentials_is_exit_2_and_no_file(emu: EmulatorThread, tmp_path: Pat
     assert "credentials" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def _refused(
+    emu: EmulatorThread, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> str:
+    """Run `args` in this process: exit 2, one line holding `needle`, no call; the line."""
+    before = emu.emulator.requests
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert exit_info.value.code == 2, captured.err
+    assert len(lines) == 1 and lines[0].startswith("trailsweep: error: "), captured.err
+    assert needle in lines[0], lines[0]
+    assert captured.out == "" and emu.emulator.requests == before
+    return lines[0]
+
+
+# Numbers -----------------------------------------------------------------------------------
+
+
+def test_the_reported_huge_max_items_with_output_calls_nothing(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    """`sweep --max-items 99999999999999999999999999999 -o out.ndjson` made its calls, then
+    traced back saving the checkpoint ("Integer exceeds 64-bit range"), leaving an output
+    without one: now exit 2 and one line before any call, and no file at all."""
+    before = emu.emulator.requests
+    huge = "99999999999999999999999999999"
+    result = run_cli(
+        ["sweep", "--max-items", huge, "-o", "out.ndjson"], env=aws_env(emu), cwd=str(tmp_path)
+    )
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert err.startswith(f"trailsweep: error: --max-items: {huge} ") and err.count("\n") == 1
+    assert "9007199254740991" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+    assert emu.emulator.requests == before
+
+
+def test_max_items_at_the_top_of_its_range_completes_and_checkpoints(
+    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2**53-1, the largest --max-items, sweeps to the end, saves its checkpoint and resumes."""
+    use_emu(emu)  # type: ignore[operator]
+    out = tmp_path / "out.ndjson"
+    start, end = NOW_EPOCH - 3600, NOW_EPOCH - 1
+    args = ["sweep", "--max-items", str(2**53 - 1), "--regions", "us-east-1",
+            "--start-time", str(start), "--end-time", str(end), "-o", str(out)]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    management = emu.emulator.world.management.id
+    assert out.read_bytes() == expected_ndjson(
+        emu, [(management, "us-east-1")], start=start, end=end
+    )
+    stored = checkpoint.load(tmp_path / "out.ndjson.checkpoint.json")
+    assert stored.finished and stored.spec["max_items"] == 2**53 - 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)  # the same command again: a finished export, read back from its checkpoint
+    assert exit_info.value.code == 0, capsys.readouterr().err
+
+
+CONFIG_PAST_RANGE = [
+    ("max_items", "99999999999999999999999999999"), ("max_items", "0"), ("max_items", "1.5"),
+    ("page_size", "51"), ("page_size", "true"), ("rate", "nan"), ("rate", "inf"),
+    ("rate", "100.5"), ("rate", "0"), ("connect_timeout", "0"), ("connect_timeout", "-inf"),
+    ("read_timeout", "3601"), ("read_timeout", "nan"),
+]  # fmt: skip
+
+
+def test_every_number_config_key_is_range_checked() -> None:
+    """The table above holds every number key of a config file."""
+    hints = typing.get_type_hints(Options)
+    numbers = {f.name for f in dataclasses.fields(Options) if {int, float} & set(
+        typing.get_args(hints[f.name]))}  # fmt: skip
+    assert numbers == {key for key, _ in CONFIG_PAST_RANGE}
+
+
+@pytest.mark.parametrize(("key", "value"), CONFIG_PAST_RANGE)
+def test_a_config_number_past_its_range_is_refused(
+    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    key: str, value: str,
+) -> None:  # fmt: skip
+    """A TOML number out of range, nan or inf: one line naming the file and key, exit 2."""
+    use_emu(emu)  # type: ignore[operator]
+    config = tmp_path / "sweep.toml"
+    config.write_text(f"{key} = {value}\n")
+    out = tmp_path / "out.ndjson"
+    line = _refused(emu, capsys, ["sweep", "--config", str(config), "-o", str(out)], key)
+    assert str(config) in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.toml"]
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "document"),
+    [
+        ("sweep", "--cli-input-json", '{"MaxResults": 99999999999999999999999999999}'),
+        ("sweep", "--cli-input-json", '{"MaxResults": 51}'),
+        ("lookup-events", "--cli-input-json", '{"MaxResults": 0}'),
+        ("lookup-events", "--cli-input-yaml", "MaxResults: 99999999999999999999999999999"),
+        ("lookup-events", "--cli-input-yaml", "MaxResults: .nan"),
+    ],
+)
+def test_max_results_of_an_input_document_is_range_checked(
+    emu: EmulatorThread, use_emu: object, capsys: pytest.CaptureFixture[str],
+    command: str, option: str, document: str,
+) -> None:  # fmt: skip
+    """MaxResults in --cli-input-json/--cli-input-yaml: 1..50, checked before any call."""
+    use_emu(emu)  # type: ignore[operator]
+    line = _refused(emu, capsys, [command, option, document], "50")
+    assert "MaxResults" in line or "--page-size" in line
+
+
+def test_a_demo_emulator_setting_past_its_range_is_refused(
+    emu: EmulatorThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo config's [emulator] numbers have the emulator flags' ranges."""
+    for body, key in (
+        ("members = 99999999999", "members"),
+        ("skew = nan", "skew"),
+        ("events_per_day = inf", "events_per_day"),
+        ('members = "many"', "members"),
+    ):
+        config = tmp_path / "demo.toml"
+        config.write_text(f'accounts = "org"\n[emulator]\n{body}\n')
+        line = _refused(emu, capsys, ["demo", "--config", str(config)], f"[emulator] {key}")
+        assert str(config) in line  # fmt: skip
+
+
+# Empty lists -------------------------------------------------------------------------------
+
+EMPTY_FLAGS: list[tuple[str, list[str], str]] = [
+    ("sweep", ["--regions", ""], "--regions"),
+    ("sweep", ["--regions", " "], "--regions"),
+    ("sweep", ["--accounts", ""], "--accounts"),
+    ("sweep", ["--regions", "us-east-1,,eu-west-1"], "--regions"),
+    ("sweep", ["--regions", "us-east-1,"], "--regions"),
+    ("sweep", ["--accounts", ",org"], "--accounts"),
+    ("sweep", ["--lookup-attributes", ""], "--lookup-attributes"),
+    ("sweep", ["--where", ""], "--where"),
+    ("sweep", ["--role-name", ""], "--role-name"),
+    ("sweep", ["--session-name", ""], "--session-name"),
+    ("sweep", ["--external-id", ""], "--external-id"),
+    ("lookup-events", ["--lookup-attributes", ""], "--lookup-attributes"),
+    ("lookup-events", ["--where", ""], "--where"),
+]
+
+
+@pytest.mark.parametrize(("command", "args", "option"), EMPTY_FLAGS, ids=str)
+def test_an_empty_list_value_or_item_is_refused(
+    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    command: str, args: list[str], option: str,
+) -> None:  # fmt: skip
+    """`--regions ""` (an unset variable) swept the default region; a doubled comma hid an
+    empty item: exit 2, one line naming the option, nothing written or called."""
+    use_emu(emu)  # type: ignore[operator]
+    out = ["-o", str(tmp_path / "out.ndjson")] if command == "sweep" else []
+    _refused(emu, capsys, [command, *out, *args], f"{option}: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['regions = ""', "regions = []", 'accounts = [""]', 'regions = "us-east-1,,eu-west-1"',
+     'regions = ["us-east-1", " "]', "lookup_attributes = []", "where = []", 'role_name = ""'],
+)  # fmt: skip
+def test_an_empty_list_in_a_config_is_refused(
+    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    body: str,
+) -> None:  # fmt: skip
+    """The same in a config file: an empty list or item is a mistake, not "the default"."""
+    use_emu(emu)  # type: ignore[operator]
+    config = tmp_path / "sweep.toml"
+    config.write_text(body + "\n")
+    key = body.split(" ")[0]
+    _refused(emu, capsys, ["sweep", "--config", str(config), "-o", str(tmp_path / "o")],
+             key.replace("_", "-") if key == "role_name" else key)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.toml"]
+
+
+# AWS's own limits on AssumeRole's inputs ----------------------------------------------------
+
+AWS_LIMITS: list[tuple[list[str], str]] = [
+    (["--session-name", "x y"], "--session-name"),
+    (["--session-name", "a/b"], "--session-name"),
+    (["--session-name", "a*"], "--session-name"),
+    (["--session-name", "s" * 5000], "--session-name"),
+    (["--session-name", "s" * 65], "--session-name"),
+    (["--session-name", "é" * 3], "--session-name"),
+    (["--external-id", "e" * 100_000], "--external-id"),
+    (["--external-id", "e" * 1225], "--external-id"),
+    (["--external-id", "a b"], "--external-id"),
+    (["--role-name", "bad role!*"], "--role-name"),
+    (["--role-name", "r" * 65], "--role-name"),
+    (["--role-name", "/division/Role"], "--role-name"),
+    (["--role-name", "divi sion/Role"], "--role-name"),
+    (["--role-name", "p" * 511 + "/Role"], "--role-name"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), AWS_LIMITS, ids=lambda v: str(v)[:40])
+def test_assume_role_inputs_aws_refuses_are_refused_before_any_call(
+    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: list[str], option: str,
+) -> None:  # fmt: skip
+    """RoleSessionName [\\w+=,.@-]{2,64}, ExternalId [\\w+=,.@:/-]{2,1224}, role name
+    [\\w+=,.@-]{1,64} after an IAM path of at most 512: checked before any call (the
+    emulator, like AWS, would refuse them: test_emulator_errors)."""
+    use_emu(emu)  # type: ignore[operator]
+    assume_before = calls(emu.emulator.world)["AssumeRole"]
+    out = tmp_path / "out.ndjson"
+    line = _refused(emu, capsys, ["sweep", "--accounts", "org", "-o", str(out), *args], option)
+    assert len(line) < 300 and "e" * 100 not in line
+    assert calls(emu.emulator.world)["AssumeRole"] == assume_before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_assume_role_inputs_at_aws_limits_are_sent(
+    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The longest session name and external id AWS takes, every allowed character: swept."""
+    use_emu(emu)  # type: ignore[operator]
+    session = ("Az09_+=,.@-" * 6)[:64]
+    external = ("Az09_+=,.@:/-" * 100)[:1224]
+    out = tmp_path / "out.ndjson"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--accounts", "org", "--regions", "us-east-1", "--start-time", "1h",
+              "--session-name", session, "--external-id", external, "-o", str(out)])  # fmt: skip
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    members = [a for a in emu.emulator.world.accounts[1:] if a.status == "ACTIVE"]
+    assert calls(emu.emulator.world)["AssumeRole"] >= len(members)

@@ -8,7 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from trailsweep.clock import ManualClock
@@ -223,3 +226,108 @@ def test_unassumable_role_and_suspended_account_are_access_denied() -> None:
             with pytest.raises(ClientError) as info:
                 member_creds(emu, account)
             assert info.value.response["Error"]["Code"] == "AccessDenied"
+
+
+# One signed request per service the emulator serves: (scope service, path, headers, body,
+# its status and error code when signed for another service).
+_JSON_11 = "application/x-amz-json-1.1"
+SERVICES: list[tuple[str, str, dict[str, str], bytes, int, str]] = [
+    ("cloudtrail", "/", {"X-Amz-Target": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
+                         ".LookupEvents", "Content-Type": _JSON_11},
+     b'{"MaxResults": 1}', 400, "InvalidSignatureException"),
+    ("organizations", "/", {"X-Amz-Target": "AWSOrganizationsV20161128.ListAccounts",
+                            "Content-Type": _JSON_11}, b"{}", 400, "InvalidSignatureException"),
+    ("account", "/listRegions", {"Content-Type": "application/json"}, b"{}", 403,
+     "InvalidSignatureException"),
+    ("sts", "/", {"Content-Type": "application/x-www-form-urlencoded"},
+     b"Action=GetCallerIdentity&Version=2011-06-15", 403, "SignatureDoesNotMatch"),
+    ("ec2", "/", {"Content-Type": "application/x-www-form-urlencoded"},
+     b"Action=DescribeRegions&Version=2016-11-15", 401, "AuthFailure"),
+]  # fmt: skip
+
+
+def _signed(
+    emu: EmulatorThread, scope: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, str]:
+    """Status, and error type header (REST-JSON carries the code there) and body, of a
+    request signed by botocore's SigV4Auth for the `scope` service."""
+    info = emu.emulator.ready_info()
+    request = AWSRequest(method="POST", url=emu.url + path, data=body, headers=headers)
+    creds = Credentials(info["access_key_id"], info["secret_access_key"])
+    SigV4Auth(creds, scope, "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    raw = urllib.request.Request(
+        prepared.url, data=body, headers=dict(prepared.headers), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(raw, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, f"{err.headers['x-amzn-ErrorType']} {err.read().decode()}"
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "headers", "body", "status", "code"), SERVICES, ids=[s[0] for s in SERVICES]
+)
+def test_a_signature_scoped_to_another_service_is_refused(
+    fast_emu: EmulatorThread, service: str, path: str, headers: dict[str, str], body: bytes,
+    status: int, code: str,
+) -> None:  # fmt: skip
+    """Signed for s3 (or for a neighbour on the same port): refused as AWS refuses it,
+    naming the service the scope should name; signed for the service itself: answered."""
+    others = ["s3", *(s[0] for s in SERVICES if s[0] != service)]
+    for scope in others:
+        got, text = _signed(fast_emu, scope, path, headers, body)
+        assert (got, code) == (status, code) and code in text, (scope, got, text)
+        assert f"Credential should be scoped to correct service: '{service}'. " in text
+    got, text = _signed(fast_emu, service, path, headers, body)
+    assert got == 200, text
+
+
+_SESSION = "[\\w+=,.@-]*"
+_EXTERNAL = "[\\w+=,.@:\\/-]*"
+BAD_ASSUME_ROLE: list[tuple[dict[str, str], str]] = [
+    ({"RoleSessionName": "x y"}, f"Value 'x y' at 'roleSessionName' failed to satisfy "
+     f"constraint: Member must satisfy regular expression pattern: {_SESSION}"),
+    ({"RoleSessionName": "a/b"}, f"at 'roleSessionName' failed to satisfy constraint: Member "
+     f"must satisfy regular expression pattern: {_SESSION}"),
+    ({"RoleSessionName": "a*"}, f"pattern: {_SESSION}"),
+    ({"RoleSessionName": "s" * 5000}, "at 'roleSessionName' failed to satisfy constraint: "
+     "Member must have length less than or equal to 64"),
+    ({"RoleSessionName": "s"}, "at 'roleSessionName' failed to satisfy constraint: Member "
+     "must have length greater than or equal to 2"),
+    ({"ExternalId": "e" * 100_000}, "at 'externalId' failed to satisfy constraint: Member "
+     "must have length less than or equal to 1224"),
+    ({"ExternalId": "a b"}, f"Value 'a b' at 'externalId' failed to satisfy constraint: "
+     f"Member must satisfy regular expression pattern: {_EXTERNAL}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("given", "problem"), BAD_ASSUME_ROLE, ids=lambda v: str(v)[:30])
+def test_assume_role_refuses_what_sts_refuses(
+    fast_emu: EmulatorThread, given: dict[str, str], problem: str
+) -> None:
+    """A RoleSessionName or ExternalId outside AWS's constraints: HTTP 400 ValidationError,
+    worded as STS words it (botocore's own checks off, as a raw client would send it)."""
+    sts = client(fast_emu, "sts", config=NO_VALIDATION)
+    member = fast_emu.emulator.world.accounts[1].id
+    arn = f"arn:aws:iam::{member}:role/{fast_emu.emulator.settings.role_name}"
+    params = {"RoleArn": arn, "RoleSessionName": "tests", **given}
+    with pytest.raises(ClientError) as info:
+        sts.assume_role(**params)
+    error = info.value.response
+    assert error["Error"]["Code"] == "ValidationError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    message = error["Error"]["Message"]
+    assert message.startswith("1 validation error detected: Value '") and problem in message
+    ok = {"RoleSessionName": ("Az09_+=,.@-" * 6)[:64], "ExternalId": "e" * 1224}
+    assert sts.assume_role(**{**params, **ok})["Credentials"]["AccessKeyId"]
+
+
+def test_assume_role_into_a_role_name_iam_cannot_hold_is_denied(fast_emu: EmulatorThread) -> None:
+    """`bad role!*` is a role no account can have: AccessDenied, as for any missing role."""
+    sts = client(fast_emu, "sts", config=NO_VALIDATION)
+    member = fast_emu.emulator.world.accounts[1].id
+    with pytest.raises(ClientError) as info:
+        sts.assume_role(RoleArn=f"arn:aws:iam::{member}:role/bad role!*", RoleSessionName="t1")
+    assert info.value.response["Error"]["Code"] == "AccessDenied"

@@ -14,6 +14,7 @@ import typer
 from trailsweep.config import SweepConfig, build_config, options_from_mapping, read_toml
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.errors import ConfigError
+from trailsweep.limits import check_emulator, split_list
 from trailsweep.sink import write_stdout
 from trailsweep.summary import print_summary
 from trailsweep.sweep import SweepReport
@@ -49,8 +50,17 @@ def demo_command(
     unknown = set(emu_table) - names
     if unknown:
         raise ConfigError(f"--config: unknown [emulator] key {sorted(unknown)[0]!r}")
+    where = f"--config: {DEFAULT_CONFIG if config is None else config}: [emulator] "
+    check_emulator(emu_table, where)  # ranges and reasons: limits.EMULATOR
+    for key, kind in (("realtime", bool), ("diurnal", bool), ("host", str), ("role_name", str)):
+        if key in emu_table and not isinstance(emu_table[key], kind):
+            wanted = "true or false" if kind is bool else "text"
+            raise ConfigError(f"{where}{key}: expected {wanted}")
     if "regions" in emu_table:
-        emu_table["regions"] = tuple(emu_table["regions"])
+        regions = emu_table["regions"]
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise ConfigError(f"{where}regions: expected a list of region names")
+        emu_table["regions"] = tuple(split_list(f"{where}regions", ",".join(regions)))
     settings = EmulatorSettings(**emu_table)
     # Draws counted from now: the demo's window holds the same events whatever the hour.
     settings = dataclasses.replace(settings, draw_origin=settings.now)

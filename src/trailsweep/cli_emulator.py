@@ -18,6 +18,7 @@ from trailsweep.checks import check_path
 from trailsweep.config import check_writable
 from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults, is_loopback
 from trailsweep.errors import InputError
+from trailsweep.limits import EMULATOR, check_emulator, split_list
 from trailsweep.names import shown
 from trailsweep.safe_files import atomic_write
 from trailsweep.timeparse import parse_time
@@ -98,17 +99,19 @@ def emulator_command(
         if now
         else datetime.now(UTC).replace(microsecond=0)
     )
-    region_list = tuple(r.strip() for r in regions.split(",") if r.strip())
+    region_list = tuple(r.strip() for r in split_list("--regions", regions))
     _check_listen(host, port)
     if env_file is not None:
         check_writable(check_path(env_file, "--env-file", reserve=ENV_FILE_RESERVE), "--env-file")
-    if not 0 <= members <= MAX_MEMBERS:
-        # Every account is made up front: a billion members would fill memory first.
-        raise InputError(f"--members: {members} must be from 0 to {MAX_MEMBERS}")
-    if any(v < 0 or v > 1 for v in (error_rate, reset_rate)):
-        raise InputError("--error-rate and --reset-rate are shares between 0 and 1")
-    if rate <= 0 or burst < 1:
-        raise InputError("--rate must be above 0 calls per second and --burst at least 1")
+    numbers = {
+        "seed": seed, "members": members, "suspended": suspended,
+        "events_per_day": events_per_day, "skew": skew, "rate": rate, "burst": burst,
+        "latency_ms": latency_ms, "jitter_ms": jitter_ms, "error_rate": error_rate,
+        "reset_rate": reset_rate, "token_ttl": token_ttl, "credential_ttl": credential_ttl,
+    }  # fmt: skip
+    check_emulator(numbers, "--")  # ranges and reasons: limits.EMULATOR
+    if suspended > members:
+        raise InputError(f"--suspended: {suspended} is more than --members ({members})")
     settings = EmulatorSettings(
         seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
         regions=region_list, events_per_day=events_per_day, skew=skew, host=host, port=port,
@@ -134,13 +137,9 @@ def emulator_command(
         ) from None
 
 
-MAX_MEMBERS = 10_000  # an organization's default account quota is 10; large ones ~10k
-
-
 def _check_listen(host: str, port: int) -> None:
     """A port the system can bind and a host that can be an address or a name."""
-    if not 0 <= port <= 65535:
-        raise InputError(f"--port: {port} is outside 0..65535; 0 picks a free one")
+    EMULATOR["port"].check("--port", port)
     if (
         not host
         or len(host) > 253

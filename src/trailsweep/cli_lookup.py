@@ -17,6 +17,7 @@ from trailsweep.cli_logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.config import Options, as_written, build_config, cli_input_json_with_token
 from trailsweep.errors import InputError
+from trailsweep.limits import SWEEP
 from trailsweep.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output_formats import FORMATS, OutputSpec, render, resolve_output
 from trailsweep.reach import check_reachable
@@ -47,8 +48,8 @@ def lookup_events_command(
     max_items: Annotated[
         int | None,
         typer.Option(
-            help="Print at most this many events, then a NextToken to pass to "
-            "--starting-token (the AWS CLI's token; the CLI takes ours too)."
+            help="Print at most this many events (1..2**53-1), then a NextToken to pass "
+            "to --starting-token (the AWS CLI's token; the CLI takes ours too)."
         ),
     ] = None,
     page_size: Annotated[
@@ -185,6 +186,11 @@ def lookup_events_command(
                 f"{given[0]} (--next-token and --max-results make one call)"
             )
         if max_results is not None:
+            too_big = "InvalidMaxResultsException" if max_results > 50 else None
+            try:
+                SWEEP["--max-results"].check("--max-results", max_results, code=too_big)
+            except InputError as err:
+                raise _as_aws(err) from None
             opts.page_size = flags.page_size = max_results
     now = datetime.now(UTC)
     try:

@@ -26,6 +26,7 @@ from trailsweep.config import (
 )
 from trailsweep.config import cli_input_json as parse_cli_input_json
 from trailsweep.errors import InputError
+from trailsweep.limits import SWEEP, split_list
 from trailsweep.reach import check_reachable
 from trailsweep.runner import run_interruptible
 from trailsweep.safe_files import write_created
@@ -123,7 +124,8 @@ def sweep_command(
         str | None, typer.Option(help="'insight' for Insights events instead of management.")
     ] = None,
     max_items: Annotated[
-        int | None, typer.Option(help="Stop after this many events over the whole sweep.")
+        int | None,
+        typer.Option(help="Stop after this many events over the whole sweep, 1..2**53-1."),
     ] = None,
     page_size: Annotated[
         int | None, typer.Option(help="Events per LookupEvents call (MaxResults), 1..50.")
@@ -163,7 +165,10 @@ def sweep_command(
         ),
     ] = None,
     rate: Annotated[
-        float | None, typer.Option(help="LookupEvents calls/s per account and region. Default 2.")
+        float | None,
+        typer.Option(
+            help="LookupEvents calls/s per account and region, above 0, at most 100. Default 2."
+        ),
     ] = None,
     connect_timeout: Annotated[
         float | None,
@@ -225,7 +230,7 @@ def sweep_command(
         ),
     ] = False,
     checkpoint_interval: Annotated[
-        float, typer.Option(help="Seconds between checkpoints.", hidden=True)
+        float, typer.Option(help="Seconds between checkpoints, at most 3600.", hidden=True)
     ] = 2.0,
     progress: Annotated[
         bool | None,
@@ -244,7 +249,7 @@ def sweep_command(
         int | None,
         typer.Option(
             help="Pages each account/region may hold ahead of the ordered merge, for its "
-            "read-ahead and its time slices. Default: at most 40 each, within a budget "
+            "read-ahead and its time slices, 0..1000. Default: at most 40 each, within a budget "
             "shared by all pairs; past 256 pages in memory, waiting pages go to a "
             "temporary file."
         ),
@@ -271,8 +276,8 @@ def sweep_command(
         return
     logs = LogSettings.of(verbose=verbose, quiet=quiet, log_format=log_format)
     flags = Options(
-        accounts=accounts.split(",") if accounts else None,
-        regions=regions.split(",") if regions else None,
+        accounts=None if accounts is None else split_list("--accounts", accounts),
+        regions=None if regions is None else split_list("--regions", regions),
         role_name=role_name, external_id=external_id, session_name=session_name,
         profile=profile, region=region, endpoint_url=endpoint_url,
         lookup_attributes=lookup_attributes or None, where=where or None,
@@ -281,8 +286,9 @@ def sweep_command(
         output=output, raw=raw, unordered=unordered,
         connect_timeout=connect_timeout, read_timeout=read_timeout, file_mode=file_mode,
     )  # fmt: skip
-    if checkpoint_interval <= 0:
-        raise InputError("--checkpoint-interval must be above 0 seconds")
+    SWEEP["--checkpoint-interval"].check("--checkpoint-interval", checkpoint_interval)
+    if read_ahead is not None:
+        SWEEP["--read-ahead"].check("--read-ahead", read_ahead)
     check_environment()
     if checkpoint is not None:
         check_path(checkpoint, "--checkpoint", reserve=CHECKPOINT_RESERVE)
@@ -311,7 +317,7 @@ def sweep_command(
         built,
         lean=lean,
         slices=slices,
-        read_ahead=None if read_ahead is None else max(0, read_ahead),
+        read_ahead=read_ahead,
     )
     if summary_json is not None:
         check_writable(check_path(summary_json, "--summary-json"), "--summary-json")

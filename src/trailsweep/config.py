@@ -35,7 +35,8 @@ from trailsweep.checks import (
     read_text_file,
 )
 from trailsweep.errors import ConfigError, InputError
-from trailsweep.names import ACCOUNT, REGION
+from trailsweep.limits import SWEEP, split_list
+from trailsweep.names import ACCOUNT, REGION, check_role
 from trailsweep.outfile import parse_file_mode, refuse_format_name
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
 from trailsweep.regions import check_known
@@ -44,12 +45,11 @@ from trailsweep.timeouts import Timeouts
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
 )  # fmt: skip
-# The config keys that are numbers, and what a number of.
+# The config keys that are numbers, and the flag whose range (limits.SWEEP) they share.
 _NUMBERS = {
-    "rate": "a number (calls per second)",
-    "connect_timeout": "a number of seconds",
-    "read_timeout": "a number of seconds",
-}
+    "max_items": "--max-items", "page_size": "--page-size", "rate": "--rate",
+    "connect_timeout": "--connect-timeout", "read_timeout": "--read-timeout",
+}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -124,11 +124,13 @@ class SweepConfig:
 
 
 def _as_list(value: Any, key: str) -> list[str]:
+    """A list key as a string ("a,b") or a list; empty values and items are refused
+    (limits.split_list says why)."""
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise ConfigError(f"{key}: expected a string or a list of strings")
+        return [v.strip() for v in split_list(key, value)]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in split_list(key, ",".join(value))]
+    raise ConfigError(f"{key}: expected a non-empty string or list of strings")
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -158,7 +160,9 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
                 f"--config: {path}: unknown key {key!r}; known keys: {', '.join(known)}"
             )
         if key in ("accounts", "regions"):
-            value = _as_list(value, f"{path}: {key}")
+            value = _as_list(value, f"--config: {path}: {key}")
+        elif key in ("lookup_attributes", "where") and value == []:
+            raise ConfigError(f"--config: {path}: {key} is an empty list; give items or omit it")
         elif key == "lookup_attributes":
             items = value if isinstance(value, list) else [value]
             value = [i if isinstance(i, str) else orjson.dumps(i).decode() for i in items]
@@ -167,10 +171,8 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             if not all(isinstance(i, str) for i in items):
                 raise ConfigError(f"--config: {path}: where must be a string or list of strings")
             value = list(items)
-        elif key in ("max_items", "page_size") and type(value) is not int:
-            raise ConfigError(f"--config: {path}: {key} must be a whole number")
-        elif key in _NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ConfigError(f"--config: {path}: {key} must be {_NUMBERS[key]}")
+        elif key in _NUMBERS:
+            SWEEP[_NUMBERS[key]].check(f"--config: {path}: {key}", value)
         elif key in ("raw", "unordered") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
@@ -286,9 +288,10 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
     )  # fmt: skip
     if isinstance(regions, list):
         check_known(regions, "--regions")
+    if opts.rate is not None:
+        SWEEP["--rate"].check("--rate", opts.rate)
     rate = 2.0 if opts.rate is None else float(opts.rate)
-    if not 0 < rate <= 100:
-        raise InputError(f"--rate: {rate} must be above 0 and at most 100 calls/s per pair")
+    check_role(opts.role_name, opts.session_name, opts.external_id)
     # Where to connect: checked here, before any call, rather than deep in botocore's
     # first one (a traceback there). AWS_* variables are checks.check_environment's.
     if opts.region is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from trailsweep.attributes import LookupAttribute, validate_attributes
 from trailsweep.errors import InputError
 from trailsweep.filters import PathsSeen, Plan, Where, parse_where, plan_filters
+from trailsweep.limits import SWEEP
 from trailsweep.timeparse import format_time, parse_time, to_epoch
 
 RETENTION = timedelta(days=90)
@@ -99,14 +100,12 @@ class QueryInput:
 def build_query(raw: QueryInput, *, now: datetime) -> Query:
     """Validate and pin the query; raises InputError with one line naming the fix."""
     page_size = 50 if raw.page_size is None else raw.page_size
-    if not 1 <= page_size <= 50:
-        raise InputError(
-            f"--page-size: {page_size} is outside 1..50 (LookupEvents MaxResults); "
-            "use a number from 1 to 50, or leave it out for 50",
-            code="InvalidMaxResultsException" if page_size > 50 else None,
-        )
-    if raw.max_items is not None and raw.max_items < 1:
-        raise InputError(f"--max-items: {raw.max_items} must be 1 or more")
+    too_big = isinstance(page_size, int) and page_size > 50
+    SWEEP["--page-size"].check(
+        "--page-size", page_size, code="InvalidMaxResultsException" if too_big else None
+    )
+    if raw.max_items is not None:
+        SWEEP["--max-items"].check("--max-items", raw.max_items)
     category = raw.event_category
     if category is not None and category != "insight":
         raise InputError(

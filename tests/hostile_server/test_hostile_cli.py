@@ -357,3 +357,76 @@ def test_what_the_fuzz_found_exits_2_with_one_line(emu: EmulatorThread, tmp_path
         assert len(ran.err.splitlines()) == 1, ran.err
         assert emu.emulator.requests == before and ran.out == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+# Every number option and the values just past each end of its range, as the --help texts,
+# README and limits.py state them (floats: nan and inf too; the low end of "above 0" ranges
+# is itself refused). A number option missing here fails the test below.
+PAST_RANGE: dict[tuple[str, str], list[str]] = {
+    ("sweep", "--max-items"): ["0", "9007199254740992", "99999999999999999999999999999"],
+    ("sweep", "--page-size"): ["0", "51"],
+    ("sweep", "--read-ahead"): ["-1", "1001"],
+    ("sweep", "--rate"): ["0", "100.5", "nan", "inf", "-inf"],
+    ("sweep", "--connect-timeout"): ["0", "3601", "nan", "inf"],
+    ("sweep", "--read-timeout"): ["0", "3601", "nan", "inf"],
+    ("sweep", "--checkpoint-interval"): ["0", "3601", "nan", "inf"],
+    ("lookup-events", "--max-items"): ["0", "9007199254740992"],
+    ("lookup-events", "--page-size"): ["0", "51"],
+    ("lookup-events", "--max-results"): ["0", "51"],
+    ("emulator", "--port"): ["-1", "65536"],
+    ("emulator", "--seed"): ["-1", str(2**63)],
+    ("emulator", "--members"): ["-1", "10001"],
+    ("emulator", "--suspended"): ["-1", "10001"],
+    ("emulator", "--events-per-day"): ["-1", "1000001", "nan", "inf"],
+    ("emulator", "--skew"): ["0.5", "1000001", "nan"],
+    ("emulator", "--rate"): ["0", "1000001", "nan", "inf"],
+    ("emulator", "--burst"): ["0.5", "1000001", "nan"],
+    ("emulator", "--latency-ms"): ["-1", "3600001", "nan", "inf"],
+    ("emulator", "--jitter-ms"): ["-1", "3600001", "nan"],
+    ("emulator", "--error-rate"): ["-0.1", "1.1", "nan"],
+    ("emulator", "--reset-rate"): ["-0.1", "1.1", "nan"],
+    ("emulator", "--token-ttl"): ["0", "31536001", "nan", "inf"],
+    ("emulator", "--credential-ttl"): ["0", "31536001", "nan"],
+}  # fmt: skip
+
+
+def _number_options() -> set[tuple[str, str]]:
+    """(command, --option) for every int or float parameter of every command."""
+    import typing
+
+    from trailsweep.cli import app
+
+    found = set()
+    for command in app.registered_commands:
+        for name, hint in typing.get_type_hints(command.callback).items():
+            if (set(typing.get_args(hint)) or {hint}) & {int, float}:
+                found.add((str(command.name), "--" + name.replace("_", "-")))
+    return found
+
+
+def test_every_number_option_has_a_stated_range() -> None:
+    """The table below the fuzz names every number option: a new one needs a range."""
+    assert _number_options() == set(PAST_RANGE)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [(c, o, v) for (c, o), values in PAST_RANGE.items() for v in values],
+)
+def test_a_number_past_its_range_exits_2_before_any_call(
+    emu: EmulatorThread, tmp_path: Path, command: str, option: str, value: str
+) -> None:
+    """One line naming the option and the value, exit 2, nothing written, nothing called."""
+    before = emu.emulator.requests
+    out = ["--output", str(tmp_path / "out.ndjson")] if command == "sweep" else []
+    ran = run_main(
+        [command, *out, f"{option}={value}"], aws_env(emu),
+        stop_at=b'"url"' if command == "emulator" else None,
+    )  # fmt: skip
+    assert ran.code == 2, ran.err
+    assert len(ran.err_lines) == 1, ran.err
+    line = ran.err_lines[0]
+    assert line.startswith("trailsweep: error: ") and f"{option}: " in line, line
+    assert value[:12] in line and "Traceback" not in ran.err
+    assert emu.emulator.requests == before
+    assert ran.out == b"" and list(tmp_path.iterdir()) == []

@@ -112,3 +112,12 @@ AUTH_MESSAGES = {
 def auth_error(kind: str, protocol: Protocol) -> ApiError:
     code, status = AUTH_CODES[kind][protocol]
     return ApiError(code, AUTH_MESSAGES[kind], status)
+
+
+def scope_error(service: str, protocol: Protocol) -> ApiError:
+    """A request whose credential scope names another service (signed for `s3`, sent to
+    CloudTrail): each protocol's signature error, with AWS's words (and trailing space).
+    EC2 reports every credential problem as AuthFailure ("Credential must have exactly 5
+    slash-delimited elements"), so it does this one too."""
+    code, status = AUTH_CODES["bad-signature"][protocol]
+    return ApiError(code, f"Credential should be scoped to correct service: '{service}'. ", status)

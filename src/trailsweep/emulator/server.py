@@ -3,11 +3,12 @@
     X-Amz-Target  ...CloudTrail_20131101.LookupEvents   -> CloudTrail (JSON 1.1)
     X-Amz-Target  AWSOrganizationsV20161128.ListAccounts -> Organizations (JSON 1.1)
     POST /listRegions                                     -> Account (REST-JSON)
-    form body Action=..., credential scope sts / ec2      -> STS / EC2 (query, XML)
+    form body Action=DescribeRegions / any other          -> EC2 / STS (query, XML)
     /_emulator/...                                        -> control API for tests
 
-Every AWS request is authenticated first (SigV4, session tokens, expiry); the account is
-the access key's, the region the credential scope's.
+Every AWS request is authenticated first (SigV4, session tokens, expiry, a credential
+scope naming the service called); the account is the access key's, the region the
+credential scope's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from trailsweep.emulator.protocol import (
     auth_error,
     error_response,
     json_response,
+    scope_error,
     xml_response,
 )
 from trailsweep.emulator.quota import Quota
@@ -50,6 +52,7 @@ from trailsweep.emulator.world import Principal, World, stable_hash
 
 CLOUDTRAIL = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
 ORGANIZATIONS = "AWSOrganizationsV20161128"
+EC2_ACTIONS = frozenset({"DescribeRegions"})  # the query-protocol actions that are EC2's
 
 
 class Emulator:
@@ -161,19 +164,21 @@ class Emulator:
                 prefix, _, op = target.rpartition(".")
                 if prefix not in (CLOUDTRAIL, ORGANIZATIONS):
                     raise ApiError("UnknownOperationException", f"Unknown operation {target}")
-                caller, region = self._authenticate(request, body, protocol)
-                req = _json_body(body)
                 service = "cloudtrail" if prefix == CLOUDTRAIL else "organizations"
+                caller, region = self._authenticate(request, body, protocol, service)
+                req = _json_body(body)
             elif request.path == "/listRegions":
                 protocol, service, op = "rest-json", "account", "ListRegions"
-                caller, region = self._authenticate(request, body, protocol)
+                caller, region = self._authenticate(request, body, protocol, service)
                 req = _json_body(body)
             else:
                 req = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-                scope = request.headers.get("Authorization", "").split("/")
-                protocol = "ec2" if len(scope) > 3 and scope[3] == "ec2" else "query"
-                service, op = ("ec2" if protocol == "ec2" else "sts"), str(req.get("Action", ""))
-                caller, region = self._authenticate(request, body, protocol)
+                # At AWS the host name says which service a query-protocol call is for;
+                # on one port the action does (STS and EC2 share no action names).
+                op = str(req.get("Action", ""))
+                service = "ec2" if op in EC2_ACTIONS else "sts"
+                protocol = "ec2" if service == "ec2" else "query"
+                caller, region = self._authenticate(request, body, protocol, service)
 
             async def honest() -> web.StreamResponse:
                 try:
@@ -221,18 +226,20 @@ class Emulator:
         return self._query("ec2" if service == "ec2" else "query", req, caller, region)
 
     def _authenticate(
-        self, request: web.Request, body: bytes, protocol: Protocol
+        self, request: web.Request, body: bytes, protocol: Protocol, service: str
     ) -> tuple[Principal, str]:
         try:
-            return self._verify(request, body, protocol)
+            return self._verify(request, body, protocol, service)
         except ApiError as err:
             self.auth_failures[err.code] += 1
             raise
 
     def _verify(
-        self, request: web.Request, body: bytes, protocol: Protocol
+        self, request: web.Request, body: bytes, protocol: Protocol, service: str
     ) -> tuple[Principal, str]:
         auth = parse_authorization(request.headers.get("Authorization"))
+        if auth.service != service:  # a signature for s3 opens no CloudTrail
+            raise scope_error(service, protocol)
         principal = self.world.principal(auth.access_key_id)
         if principal is None:
             raise auth_error("unknown-key", protocol)

@@ -7,6 +7,7 @@ so tests can tell how discovery went: e.g. no DescribeRegions and no AssumeRole 
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from collections import Counter
@@ -48,12 +49,56 @@ def concerns(operation: str, caller: Principal, req: dict[str, Any]) -> str:
     return caller.account
 
 
+# AssumeRole's members as STS's API model constrains them: (parameter, member name in
+# messages, min length, max length, pattern as AWS prints it, the same for Python). AWS's
+# \w is ASCII (Java); the ARN pattern is the model's printable-characters class.
+_ARN_CHARS = (
+    "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+"
+)
+_ASSUME_ROLE_MEMBERS = (
+    ("RoleArn", "roleArn", 20, 2048, _ARN_CHARS,
+     re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]+")),
+    ("RoleSessionName", "roleSessionName", 2, 64, "[\\w+=,.@-]*",
+     re.compile(r"[\w+=,.@-]*", re.ASCII)),
+    ("ExternalId", "externalId", 2, 1224, "[\\w+=,.@:\\/-]*",
+     re.compile(r"[\w+=,.@:/-]*", re.ASCII)),
+)  # fmt: skip
+
+
+def _validation(params: dict[str, str]) -> ApiError | None:
+    """STS's ValidationError for the members that break their constraints, worded as AWS
+    words it ("1 validation error detected: Value 'x y' at 'roleSessionName' failed to
+    satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")."""
+    problems = []
+    for key, member, low, high, shown, pattern in _ASSUME_ROLE_MEMBERS:
+        value = params.get(key)
+        if value is None:
+            continue
+        broken = []
+        if not pattern.fullmatch(value):
+            broken.append(f"Member must satisfy regular expression pattern: {shown}")
+        if len(value) > high:
+            broken.append(f"Member must have length less than or equal to {high}")
+        if len(value) < low:
+            broken.append(f"Member must have length greater than or equal to {low}")
+        problems += [
+            f"Value '{value}' at '{member}' failed to satisfy constraint: {b}" for b in broken
+        ]
+    if not problems:
+        return None
+    count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected: "
+    return ApiError("ValidationError", count + "; ".join(problems))
+
+
 def assume_role(world: World, caller: Principal, params: dict[str, str], wall: float) -> str:
     calls(world)["AssumeRole"] += 1
     arn = params.get("RoleArn", "")
     session = params.get("RoleSessionName", "")
     if not arn or not session:
         raise ApiError("ValidationError", "RoleArn and RoleSessionName are required.")
+    invalid = _validation(params)
+    if invalid is not None:
+        raise invalid
     parts = arn.split(":")
     account = parts[4] if len(parts) == 6 else ""
     role = parts[5].removeprefix("role/") if len(parts) == 6 else ""
