@@ -22,10 +22,10 @@ does the usual decrease instead. A bigger bucket than `burst` makes the bounds t
 and the pair falls back to the usual decrease; a bucket not full at the start makes them
 low, which only makes the pair slower than it could be for a while.
 
-The price of not being throttled again: a pair throttled early cannot tell a caller
-taking 60% from one taking 90%, and climbs from under 10% of the quota; pairs of a few
-pages with half their quota taken run at about two thirds of what is left (see the README
-and `benchmarks/shared_quota.py`). Probing faster costs a throttle a pair at 90% taken.
+The price of not being throttled again: a pair throttled after two calls cannot tell a
+caller taking 60% from one taking 90%, and climbs from under 10% of the quota; pairs of a
+few pages with half their quota taken run at about 0.86 of what is left (README,
+`benchmarks/shared_quota.py`). Probing faster costs a throttle a pair at 90% taken.
 
 Every later throttle, CUBIC-style, counted in calls rather than seconds so it behaves the
 same at any quota: take `w` = 0.9 x the rate that was too fast and drop to `beta * w`; on
