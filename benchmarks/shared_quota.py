@@ -31,7 +31,7 @@ def set_share(emu: bench.Emulator, share: float) -> None:
     req = urllib.request.Request(
         emu.info["url"] + "/_emulator/faults", method="POST",
         data=json.dumps({"other_caller_share": share}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **emu.auth()},
     )  # fmt: skip
     urllib.request.urlopen(req, timeout=30).close()
 

@@ -15,7 +15,6 @@ import asyncio
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from trailsweep.emulator import Emulator, EmulatorThread, Faults
 from trailsweep.emulator.tamper import Call, Honest, Tamper
 from trailsweep.errors import InputError
 
-from support import NOW_EPOCH, aws_env, member_creds, settings
+from support import NOW_EPOCH, aws_env, control, member_creds, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH
 WINDOW = ["--start-time", str(START), "--end-time", str(END), "--rate", "100"]
@@ -76,9 +75,8 @@ def truth_lines(emu: EmulatorThread, pairs: list[tuple[str, str]]) -> list[dict[
     newest first, ties by account, region, then the API's order."""
     keyed = []
     for account, region in pairs:
-        url = f"{emu.url}/_emulator/truth?account={account}&region={region}&start={START}&end={END}"
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            events = orjson.loads(resp.read())["Events"]
+        path = f"/_emulator/truth?account={account}&region={region}&start={START}&end={END}"
+        events = control(emu.emulator.ready_info(), path)["Events"]
         for i, e in enumerate(events):
             line = {
                 "account": account, "region": region,
