@@ -129,7 +129,9 @@ def _as_list(value: Any, key: str) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in split_list(key, value)]
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in split_list(key, ",".join(value))]
+        if any(not v.strip() for v in value):
+            split_list(key, ",".join(value))  # refuses it, saying why
+        return [v.strip() for v in value]
     raise ConfigError(f"{key}: expected a non-empty string or list of strings")
 
 
