@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.checkpoint import Checkpoint
 from trailsweep.errors import CheckpointError
+from trailsweep.outfile import scan_prefix
 from trailsweep.pair import Cursor, PairState
 
 cursors = st.builds(
@@ -75,3 +78,49 @@ def test_differences_name_what_changed() -> None:
         {"start_time": "7d", "raw": False}, {"start_time": "1d", "raw": False}
     )
     assert diff == ["start_time was '7d', now '1d'"]
+
+
+event_lines = st.builds(
+    lambda account, region, rest: (
+        b'{"account":"' + account.encode() + b'","region":"' + region.encode() + b'",'
+        + rest.encode() + b"}\n"
+    ),
+    st.sampled_from(["111122223333", "444455556666"]),
+    st.sampled_from(["us-east-1", "eu-west-1"]),
+    st.text(alphabet='abc":,{}\\', max_size=40),
+)  # fmt: skip
+other_lines = st.one_of(
+    st.just(b"\n"),
+    st.just(b'{"account":"1","region"\n'),  # cut short
+    st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"") + b"\n"),
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(event_lines | other_lines, max_size=30),
+    chunk=st.integers(1, 64),
+    long_line=st.integers(64, 200),  # longer than the names: a pair is named early
+)
+def test_scan_prefix_counts_what_a_line_by_line_reading_counts(
+    tmp_path: Path, lines: list[bytes], chunk: int, long_line: int
+) -> None:
+    """Lines and lines per pair, whatever the chunks the file is read in and however long
+    its lines: the same as reading it line by line."""
+    data = b"".join(lines)
+    path = tmp_path / "out.ndjson"
+    path.write_bytes(data + b"beyond the offset")
+    found = scan_prefix(path, len(data), chunk=chunk, long_line=long_line)
+    want: Counter[tuple[str, str]] = Counter()
+    for line in lines:
+        head, sep, rest = line.partition(b'","region":"')
+        region = rest.split(b'"', 1)[0]
+        ours = line.startswith(b'{"account":"') and sep and b'"' in rest
+        name = (head[12:].decode(), region.decode()) if ours else ("", "")
+        if b"\n" in name[0].encode() + name[1].encode() or b"\\" in head + region:
+            name = ("", "")
+        want[name] += 1
+    assert found.lines == len(lines)
+    assert +found.per_pair == +want
+    assert found.digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert found.last_byte == data[-1:]

@@ -5,6 +5,7 @@ of the emulator's ground truth (written here from the documented semantics)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -445,7 +446,7 @@ def test_or_export_resumes_exactly_from_a_checkpoint_at_any_event(
     out.write_bytes(head + b'{"account":"torn')
     ckpt_mod.save(ckpt_mod.default_path(out), ckpt_mod.Checkpoint(
         spec=spec_of(opts, cfg), query=cfg.query.describe(), pairs=report.pairs,
-        offset=len(head), written=k))  # fmt: skip
+        offset=len(head), written=k, output_sha256=hashlib.sha256(head).hexdigest()))  # fmt: skip
     export = prepare_export(cfg, spec_of(opts, cfg), None)
     assert export.resume is not None
     anyio.run(lambda: run_export(export, SweepReport()))

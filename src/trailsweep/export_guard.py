@@ -238,9 +238,9 @@ def _prefix_problem(found: Prefix, ckpt: Checkpoint) -> str | None:
         )
     if found.lines != ckpt.written:
         return f"{found.lines} lines up to byte {ckpt.offset}, {ckpt.written} events recorded"
-    counted = sum(found.per_pair.values())
-    if counted != found.lines:
-        return f"{found.lines - counted} of its lines are not event lines"
+    other = found.per_pair.pop(("", ""), 0)
+    if other:
+        return f"{other} of its lines are not event lines"
     names = {(p.account, p.region): p for p in ckpt.pairs}
     for key, lines in sorted(found.per_pair.items()):
         if key not in names:

@@ -18,10 +18,12 @@ command again, once there is room, resumes byte-identically.
 
 The writer keeps a running sha256 of every byte counted in `committed` (the checkpoint
 stores it); `scan_prefix` reads a resumed output's first bytes back once, to check them
-against the checkpoint and to go on with that hash. The cost: sha256 runs at about
-1.3 GB/s here, a few percent of a sweep's CPU while writing (README, Performance), and
-a resume reads its prefix back at about 0.5 GB/s with the line counts (README, Long
-exports).
+against the checkpoint and to go on with that hash. The cost (benchmarks/resume_check.py):
+about 1 us of CPU per 1.5 KB event while writing (sha256 at 1.5 GB/s on a quiet core),
+and a resume's read of 1 GB took 4.5 s on 2 cores shared with ~16 busy processes (the
+read alone 0.3 s). A resume happens once per run of a long export: the strongest check
+(every byte) is worth those seconds; a hash of the last line only would let any byte
+before it change unseen.
 
 A new output is created with exactly `mode` (0600 unless --file-mode says otherwise),
 whatever the umask: it holds full CloudTrail records. An existing file keeps its mode:
@@ -37,6 +39,7 @@ import os
 import re
 import stat
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -196,17 +199,20 @@ class OutputFile:
             os.close(self.fd)
 
 
-# Where each NDJSON line (record.ndjson_line) names its pair: its first two keys. After a
-# newline, so that the search runs on the literal (a `^` with re.M is 8x slower).
-_PAIR = re.compile(rb'\n\{"account":"([^"\\\n]*)","region":"([^"\\\n]*)"')
+# Every line start, and where an NDJSON line (record.ndjson_line) names its pair: its
+# first two keys. One pass counts lines and pairs; a line that is not an event line
+# gives ('', ''). After a newline, so that the search runs on a literal (a `^` with re.M
+# is 8x slower).
+_LINE = re.compile(rb'\n(?:\{"account":"([^"\\\n]*)","region":"([^"\\\n]*)")?')
 _CHUNK = 8 << 20
 _LONG = 1 << 16  # an unfinished line this long: its start is all that counts
+_INSIDE = b"\0"  # the tail while inside a long line already counted: no line starts here
 
 
 @dataclass(slots=True)
 class Prefix:
     """What an output's first bytes hold: their sha256, their lines, the lines per pair
-    (account, region) and the lines that name no pair."""
+    (account, region; ('', '') for lines that name none) and their last byte."""
 
     digest: _Hash = field(default_factory=hashlib.sha256)
     lines: int = 0
@@ -214,31 +220,41 @@ class Prefix:
     last_byte: bytes = b""
 
 
-def scan_prefix(path: Path, offset: int) -> Prefix:
-    """Read the first `offset` bytes of `path` (which must have them) once: sha256, newline
-    count, and how many lines of each pair. Raises OSError as reading does."""
+def scan_prefix(path: Path, offset: int, *, chunk: int = _CHUNK, long_line: int = _LONG) -> Prefix:
+    """Read the first `offset` bytes of `path` (which must have them) once, `chunk` bytes at
+    a time: sha256, lines, and how many lines of each pair (a line that has not named its
+    pair in its first `long_line` bytes names none). Raises OSError as reading does."""
     found = Prefix()
-    pairs: Counter[tuple[bytes, bytes]] = Counter()
+    starts: Counter[tuple[bytes, bytes]] = Counter()
     tail = b"\n"  # the first line has no newline before it: as if it had
     left = offset
-    with path.open("rb", buffering=0) as f:
+    # sha256 lets go of the GIL and the regex does not: hashing in a thread of its own,
+    # one chunk behind at most, the two take the time of the longer one, not the sum.
+    hashed: Future[None] | None = None
+    with path.open("rb", buffering=0) as f, ThreadPoolExecutor(1, "sha256") as hasher:
         while left:
-            data = f.read(min(_CHUNK, left))
+            data = f.read(min(chunk, left))
             if not data:
                 raise OSError(errno.EIO, f"{path} ended before byte {offset}")
             left -= len(data)
-            found.digest.update(data)
-            found.lines += data.count(b"\n")
+            if hashed is not None:
+                hashed.result()
+            hashed = hasher.submit(found.digest.update, data)
             found.last_byte = data[-1:]
             buffer = tail + data
-            cut = buffer.rfind(b"\n")  # the lines before the last newline are whole
-            pairs.update(_PAIR.findall(buffer, 0, cut))
+            cut = buffer.rfind(b"\n")  # the lines that start before the last newline are whole
+            if cut < 0:  # still inside a long line
+                continue
+            starts.update(_LINE.findall(buffer, 0, cut))
             tail = buffer[cut:]
-            if len(tail) > _LONG:  # count it now, and do not carry it (nor copy it again)
-                start = _PAIR.match(tail)
-                if start is not None:
-                    pairs[start.group(1), start.group(2)] += 1
-                tail = b"\n\0"  # matches nothing
-    for (account, region), n in pairs.items():
+            if len(tail) > long_line:  # count it now, and do not carry it (nor copy it again)
+                start = _LINE.match(tail)
+                if start is not None:  # always: the tail starts with a newline
+                    starts[start.group(1) or b"", start.group(2) or b""] += 1
+                tail = _INSIDE
+        if hashed is not None:
+            hashed.result()
+    for (account, region), n in starts.items():
+        found.lines += n
         found.per_pair[account.decode(errors="replace"), region.decode(errors="replace")] += n
     return found
