@@ -129,6 +129,8 @@ def load(path: Path) -> Checkpoint:
         digest = body["output_sha256"]
         if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
             raise ValueError(digest)
+        if int(body["offset"]) < 0 or int(body["written"]) < 0:
+            raise ValueError(body["offset"])
         return Checkpoint(
             spec=body["spec"],
             query=body["query"],
