@@ -218,10 +218,10 @@ def test_unedited_skeleton_error_names_the_key_written(
     assert result.returncode == 2
     err = result.stderr.decode()
     assert err.count("\n") == 1
-    assert f"{input_flag} MaxResults: 0 is outside 1..50" in err
+    assert f"{input_flag} MaxResults: 0 is out of range; give a whole number from 1 to 50" in err
     assert "--page-size" not in err
     flagged = run_cli(
         [command, input_flag, f"file://{path}", "--page-size", "99"], env=env, cwd=str(tmp_path)
     )
     assert flagged.returncode == 2
-    assert "--page-size: 99 is outside 1..50" in flagged.stderr.decode()
+    assert "--page-size: 99 is out of range" in flagged.stderr.decode()

@@ -17,7 +17,7 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.errors import InputError
 from trailsweep.filters import parse_where
 
-from support import aws_env, run_cli, settings
+from support import NOW_EPOCH, aws_env, run_cli, settings
 
 # The AWS CLI's output formats, as its documentation lists them.
 FORMATS = ["json", "text", "table", "yaml", "yaml-stream"]
@@ -62,8 +62,14 @@ def test_a_file_named_like_a_format_is_written_as_dot_slash(
     emu: EmulatorThread, tmp_path: Path
 ) -> None:
     """`-o ./json` is a file of that name, as the refusal says."""
+    # A window pinned to the emulator's clock (a relative one moves with the real time and
+    # held only 2 events once the suite ran past the hour).
+    start, end = NOW_EPOCH - 2 * 86400, NOW_EPOCH
+    account = emu.emulator.world.management.id
+    assert len(emu.truth(account, "us-east-1", start=start, end=end)) >= 3
     result = run_cli(
-        ["sweep", "-o", "./json", "--start-time", "6h", "--max-items", "3"],
+        ["sweep", "-o", "./json", "--start-time", str(start), "--end-time", str(end),
+         "--max-items", "3"],
         env=aws_env(emu), cwd=str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode()
