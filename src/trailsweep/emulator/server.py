@@ -84,7 +84,12 @@ class Emulator:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_routes(control_routes(self))
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # shutdown_timeout: a stop (Ctrl-C, the end of a test) waits at most 5 s for requests
+        # still being answered, not aiohttp's default minute (a Ctrl-C'd emulator under load
+        # once outlived a test's 60 s wait).
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=5.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
