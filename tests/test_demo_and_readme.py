@@ -70,3 +70,63 @@ def test_readme_python_example_runs_against_the_emulator(tmp_path: Path) -> None
     out = result.stdout.decode().splitlines()
     assert len(out) > 10
     assert "'failed': 0" in out[-1]
+
+
+def readme_commands() -> list[list[str]]:
+    """Every `trailsweep sweep|lookup-events|status` line of the README's sh blocks, as
+    argv (continuations joined, comments cut), with a `> FILE` redirect kept as its last
+    two words; a pipe's later stages are left out (they need jq, duckdb)."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if not line.startswith("trailsweep "):
+                continue
+            words = shlex.split(line, comments=True)
+            if words[1] in ("sweep", "lookup-events", "status"):
+                found.append(words[: words.index("|")] if "|" in words else words)
+    return found
+
+
+def test_every_readme_command_runs_against_the_emulator(tmp_path: Path) -> None:
+    """Each README command of sweep, lookup-events and status, in order, in one directory,
+    against one emulator: exit 0 and the non-empty result it promises (events on stdout
+    or in its --output file, a status line per pair, a filled YAML document)."""
+    from trailsweep.emulator import EmulatorThread
+
+    from support import aws_env, settings
+
+    commands = readme_commands()
+    assert len(commands) >= 9, commands
+    with EmulatorThread(settings(members=3, suspended=0, faults={"rate": 50.0})) as emu:
+        env = aws_env(emu)
+        for words in commands:
+            argv, into = (words[:-2], words[-1]) if words[-2:-1] == [">"] else (words, None)
+            if argv[1] == "sweep":
+                argv = [*argv, "--rate", "50"]  # the emulator's quota allows it: quicker
+            if "--cli-input-yaml" in argv:  # "# edit, then:" -- the edit a user would make
+                (tmp_path / "in.yaml").write_text(
+                    "LookupAttributes:\n- AttributeKey: EventName\n  AttributeValue: ConsoleLogin\n"
+                    "MaxResults: 50\n"
+                )
+            result = run_cli(argv[1:], env=env, cwd=str(tmp_path))
+            assert result.returncode == 0, (words, result.stderr.decode())
+            out = result.stdout
+            if into is not None:
+                (tmp_path / into).write_bytes(out)
+                assert b"LookupAttributes" in out, words
+                continue
+            files = [argv[i + 1] for i, w in enumerate(argv) if w in ("-o", "--output")]
+            written = [f for f in files if f.endswith(".ndjson")]
+            if written:
+                assert out == b""
+                lines = (tmp_path / written[0]).read_bytes().splitlines()
+                assert lines and all(orjson.loads(line)["EventId"] for line in lines), words
+            elif argv[1] == "status":
+                assert b"finished" in out and out.count(b"\n") > 2, out
+            else:
+                assert len(out.strip().splitlines()) >= 3, (words, out[:500])
+                assert b"Event" in out, words  # EventId, EventName, or the table title

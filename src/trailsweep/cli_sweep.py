@@ -31,6 +31,7 @@ from trailsweep.reach import check_reachable
 from trailsweep.runner import run_interruptible
 from trailsweep.safe_files import write_created
 from trailsweep.sink import prepare_export, run_export, write_stdout
+from trailsweep.summary_json import summary_document
 from trailsweep.sweep import SweepReport
 
 INPUT_SKELETON = {
@@ -360,7 +361,7 @@ def sweep_command(
     )  # fmt: skip
     logs.summary(report, sys.stderr)
     if summary_json:
-        summary = orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2)
+        summary = orjson.dumps(summary_document(report, cfg), option=orjson.OPT_INDENT_2)
         write_created(Path(summary_json), summary, cfg.file_mode)
     raise typer.Exit(code)
 
