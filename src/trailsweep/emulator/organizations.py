@@ -55,9 +55,7 @@ def answer(world: World, op: str, caller: Principal, req: dict[str, Any]) -> byt
     elif kind == "ORGANIZATIONAL_UNIT":
         ids = [u.id for u in world.units if u.parent == parent]
     else:
-        raise ApiError(
-            "InvalidInputException", "ChildType must be ACCOUNT or ORGANIZATIONAL_UNIT."
-        )
+        raise ApiError("InvalidInputException", "ChildType must be ACCOUNT or ORGANIZATIONAL_UNIT.")
     children = [{"Id": i, "Type": kind} for i in ids]
     return orjson.dumps(page_of("Children", children, req))
 

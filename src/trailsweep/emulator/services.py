@@ -18,7 +18,12 @@ import orjson
 
 from trailsweep.emulator.protocol import ApiError, request_id
 from trailsweep.emulator.world import (
-    ALL_REGIONS, KNOWN_REGIONS, OPT_IN_REGIONS, Account, Principal, World,
+    ALL_REGIONS,
+    KNOWN_REGIONS,
+    OPT_IN_REGIONS,
+    Account,
+    Principal,
+    World,
 )  # fmt: skip
 
 _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
