@@ -35,7 +35,7 @@ def _world(emu: EmulatorThread) -> dict[str, Any]:
 
 
 def _unit(world: dict[str, Any], name: str) -> str:
-    return next(u["id"] for u in world["organization"]["units"] if u["name"] == name)
+    return str(next(u["id"] for u in world["organization"]["units"] if u["name"] == name))
 
 
 def _under(world: dict[str, Any], ou: str) -> set[str]:
