@@ -91,9 +91,14 @@ def sweep_command(
     accounts: Annotated[
         str | None,
         typer.Option(
-            help="12-digit account ids, comma-separated, or 'org' for every ACTIVE "
-            "account (Organizations ListAccounts). Default: the caller's account."
+            help="12-digit account ids and OU ids (ou-ab12-cdefgh12: every ACTIVE account "
+            "under it, at any depth), comma-separated; or 'org' for every ACTIVE account "
+            "(Organizations ListAccounts). Default: the caller's account."
         ),
+    ] = None,
+    exclude_accounts: Annotated[
+        str | None,
+        typer.Option(help="Account ids and OU ids, comma-separated, left out of --accounts."),
     ] = None,
     regions: Annotated[
         str | None,
@@ -278,6 +283,8 @@ def sweep_command(
     logs = LogSettings.of(verbose=verbose, quiet=quiet, log_format=log_format)
     flags = Options(
         accounts=None if accounts is None else split_list("--accounts", accounts),
+        exclude_accounts=None if exclude_accounts is None
+        else split_list("--exclude-accounts", exclude_accounts),
         regions=None if regions is None else split_list("--regions", regions),
         role_name=role_name, external_id=external_id, session_name=session_name,
         profile=profile, region=region, endpoint_url=endpoint_url,
@@ -368,7 +375,7 @@ def sweep_command(
 
 _QUESTION_FLAGS = (
     "accounts", "regions", "role_name", "external_id", "lookup_attributes", "where", "start_time",
-    "end_time", "event_category", "max_items", "page_size", "raw", "unordered",
+    "end_time", "event_category", "max_items", "page_size", "raw", "unordered", "exclude_accounts",
 )  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 
 A config file is flat; its keys are the long flags with `_` for `-`:
 
-    accounts = "org"                # "org", a list of 12-digit ids; omit: the caller's own
+    accounts = "org"                # "org", or a list of 12-digit ids and OU ids (ou-...);
+                                    # omit: the caller's own
+    exclude_accounts = ["111122223333"]  # ids and OU ids left out of accounts
     regions = "all"                 # "all", a list of regions; omit: the default region
     role_name = "OrganizationAccountAccessRole"
     start_time = "7d"
@@ -36,10 +38,11 @@ from trailsweep.checks import (
 )
 from trailsweep.errors import ConfigError, InputError
 from trailsweep.limits import SWEEP, split_list
-from trailsweep.names import ACCOUNT, REGION, check_role
+from trailsweep.names import REGION, check_role
 from trailsweep.outfile import parse_file_mode, refuse_format_name
 from trailsweep.query import Query, QueryInput, attributes_from_items, build_query
 from trailsweep.regions import check_known
+from trailsweep.selection import exclusions, parse_accounts
 from trailsweep.timeouts import Timeouts
 
 _NOT_STRINGS = (
@@ -57,6 +60,7 @@ class Options:
     """Every sweep setting as the user gave it; None means "not given here"."""
 
     accounts: list[str] | None = None
+    exclude_accounts: list[str] | None = None
     regions: list[str] | None = None
     role_name: str | None = None
     external_id: str | None = None
@@ -94,7 +98,9 @@ class SweepConfig:
     """A complete, validated sweep: what to ask, where, as whom, and where to write."""
 
     query: Query
+    # None (the caller's account), 'org', or account and OU ids (selection.py).
     accounts: list[str] | Literal["org"] | None = None
+    exclude_accounts: list[str] | None = None  # account and OU ids
     regions: list[str] | Literal["all"] | None = None
     role_name: str = "OrganizationAccountAccessRole"
     external_id: str | None = None
@@ -161,7 +167,7 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             raise ConfigError(
                 f"--config: {path}: unknown key {key!r}; known keys: {', '.join(known)}"
             )
-        if key in ("accounts", "regions"):
+        if key in ("accounts", "exclude_accounts", "regions"):
             value = _as_list(value, f"--config: {path}: {key}")
         elif key in ("lookup_attributes", "where") and value == []:
             raise ConfigError(f"--config: {path}: {key} is an empty list; give items or omit it")
@@ -278,11 +284,7 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         ),
         now=now,
     )
-    accounts = _names(
-        opts.accounts, "org", ACCOUNT,
-        "--accounts: {!r} is not an account id; give 12-digit ids (comma-separated) "
-        "or 'org' for every ACTIVE account",
-    )  # fmt: skip
+    accounts = parse_accounts(opts.accounts, opts.exclude_accounts)
     regions = _names(
         opts.regions, "all", REGION,
         "--regions: {!r} is not a region name (like us-east-1); give names "
@@ -308,7 +310,8 @@ def build_config(opts: Options, *, now: datetime) -> SweepConfig:
         output = check_path(opts.output, "--output", reserve=OUTPUT_RESERVE)
         check_writable(output)
     return SweepConfig(
-        query=query, accounts=accounts, regions=regions,
+        query=query, accounts=accounts, exclude_accounts=exclusions(opts.exclude_accounts),
+        regions=regions,
         role_name=opts.role_name or "OrganizationAccountAccessRole",
         external_id=opts.external_id, session_name=opts.session_name or "trailsweep",
         profile=opts.profile, region=opts.region, endpoint_url=opts.endpoint_url,
@@ -397,6 +400,8 @@ def spec_of(opts: Options, cfg: SweepConfig) -> dict[str, Any]:
         "raw": cfg.raw,
         "unordered": cfg.unordered,
     }
+    if cfg.exclude_accounts:  # only when given, as "where"
+        spec["exclude_accounts"] = cfg.exclude_accounts
     if cfg.query.where:  # only when given: checkpoints from before --where stay valid
         spec["where"] = [w.text for w in cfg.query.where]
     return spec
@@ -412,6 +417,7 @@ def options_from_spec(spec: dict[str, Any]) -> Options:
 
     return Options(
         accounts=as_list(spec.get("accounts")),
+        exclude_accounts=as_list(spec.get("exclude_accounts")),
         regions=as_list(spec.get("regions")),
         role_name=spec.get("role_name"),
         external_id=spec.get("external_id"),

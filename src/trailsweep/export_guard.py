@@ -41,6 +41,7 @@ from trailsweep.outfile import Prefix, describe, scan_prefix
 from trailsweep.pair import Cursor, PairState
 from trailsweep.query import RETENTION
 from trailsweep.safe_files import lock_path, same_file
+from trailsweep.selection import fixed_accounts
 from trailsweep.timeparse import parse_time
 
 if TYPE_CHECKING:
@@ -136,13 +137,18 @@ def _query_problem(ckpt: Checkpoint) -> tuple[str | None, SweepConfig | None]:
 
 
 def _pairs_problem(ckpt: Checkpoint, cfg: SweepConfig) -> str | None:
-    accounts, regions = cfg.accounts, cfg.regions
+    # The accounts when the spec fixes them (ids only); 'org' and OUs were discovered once
+    # and recorded, so only their shape and the excluded ids are checked (selection.py).
+    accounts, regions = fixed_accounts(cfg.accounts, cfg.exclude_accounts), cfg.regions
+    excluded = set(cfg.exclude_accounts or ())
     by_account: dict[str, list[str]] = defaultdict(list)
     for p in ckpt.pairs:
         if not is_account(p.account):
             return f"pair {p.name}: not an account id"
         if isinstance(accounts, list) and p.account not in accounts:
             return f"pair {p.name}: account {p.account} is not in its accounts"
+        if p.account in excluded:
+            return f"pair {p.name}: account {p.account} is excluded by its spec"
         if p.region == "*":  # an account whose regions could not be listed
             if regions != "all" or p.state != "failed":
                 return f"pair {p.name}: region '*' only marks a failed region discovery"
@@ -156,7 +162,7 @@ def _pairs_problem(ckpt: Checkpoint, cfg: SweepConfig) -> str | None:
     if isinstance(accounts, list) and sorted(by_account) != accounts:
         missing = sorted(set(accounts) - set(by_account))
         return f"accounts {', '.join(missing)} of its spec have no pair"
-    if accounts is None and len(by_account) > 1:
+    if cfg.accounts is None and len(by_account) > 1:
         return "pairs of several accounts for a sweep of the caller's account"
     for account, got in by_account.items():
         if isinstance(regions, list) and sorted(got) != regions:

@@ -35,6 +35,7 @@ from trailsweep.pager import install_fast_parser, lookup_config
 from trailsweep.pair import PairState, SweepEvent, event_key
 from trailsweep.pair_stream import pair_source
 from trailsweep.retry import classify
+from trailsweep.selection import select_accounts
 from trailsweep.sessions import SessionPool
 from trailsweep.spool import Spool
 
@@ -89,10 +90,7 @@ async def resolve_matrix(pool: SessionPool, config: SweepConfig) -> list[PairSta
     """The (account, region) pairs to sweep, sorted; accounts whose regions cannot be listed
     become one failed pair with region '*'."""
     caller = await pool.identify()
-    if config.accounts == "org":
-        accounts = sorted(await pool.org_accounts())
-    else:
-        accounts = config.accounts or [caller]
+    accounts = await select_accounts(pool, config.accounts, config.exclude_accounts, caller)
     if config.regions != "all":
         regions = config.regions or [pool.region or "us-east-1"]
         return [PairState(a, r) for a in accounts for r in regions]

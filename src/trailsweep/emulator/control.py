@@ -6,7 +6,9 @@ included: any local user, and any web page open in a local browser (a plain POST
 no CORS preflight), can reach 127.0.0.1, and the faults rewrite what a test sees. The
 token goes in a header, never the URL, so it stays out of logs and browser history.
 
-GET  /_emulator/world         accounts, regions, the management access key id;
+GET  /_emulator/world         accounts, regions, the management access key id, the
+                              organization's tree (root id, OUs with their parents,
+                              each account's parent);
                               [?secrets=1] also its secret access key
 GET  /_emulator/stats         per-pair counters;  POST /_emulator/stats/reset
 GET  /_emulator/faults        current limits and faults;  POST a JSON patch to change them
@@ -71,6 +73,13 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
                     {"id": a.id, "name": a.name, "status": a.status} for a in emu.world.accounts
                 ],
                 "regions": {a.id: emu.world.enabled_regions(a.id) for a in emu.world.accounts},
+                "organization": {
+                    "root": emu.world.root_id,
+                    "units": [
+                        {"id": u.id, "name": u.name, "parent": u.parent} for u in emu.world.units
+                    ],
+                    "parents": emu.world.parent_of,
+                },
             }
         )
 

@@ -1,7 +1,8 @@
 """The emulator's HTTP server: one port, routed the way botocore sends each protocol.
 
     X-Amz-Target  ...CloudTrail_20131101.LookupEvents   -> CloudTrail (JSON 1.1)
-    X-Amz-Target  AWSOrganizationsV20161128.ListAccounts -> Organizations (JSON 1.1)
+    X-Amz-Target  AWSOrganizationsV20161128.ListAccounts -> Organizations (JSON 1.1; also
+                  ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent, ListChildren)
     POST /listRegions                                     -> Account (REST-JSON)
     form body Action=DescribeRegions / any other          -> EC2 / STS (query, XML)
     /_emulator/...                                        -> control API for tests
@@ -26,7 +27,7 @@ import orjson
 from aiohttp import web
 
 from trailsweep.clock import SYSTEM_CLOCK, Clock
-from trailsweep.emulator import services
+from trailsweep.emulator import organizations, services
 from trailsweep.emulator.cloudtrail import LookupEvents
 from trailsweep.emulator.control import control_routes
 from trailsweep.emulator.history import History
@@ -222,6 +223,8 @@ class Emulator:
         if control_call_listed(self.faults.fail_calls, name, account):
             raise ApiError("InternalFailure", "An internal error occurred.", 500)
         if service == "organizations":
+            if op in organizations.OPERATIONS:
+                return json_response(organizations.answer(self.world, op, caller, req))
             if op != "ListAccounts":
                 raise ApiError("UnknownOperationException", f"Unknown operation {op}")
             return json_response(services.list_accounts(self.world, caller, req))

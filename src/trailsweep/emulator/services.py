@@ -17,7 +17,14 @@ from xml.sax.saxutils import escape
 import orjson
 
 from trailsweep.emulator.protocol import ApiError, request_id
-from trailsweep.emulator.world import ALL_REGIONS, KNOWN_REGIONS, OPT_IN_REGIONS, Principal, World
+from trailsweep.emulator.world import (
+    ALL_REGIONS,
+    KNOWN_REGIONS,
+    OPT_IN_REGIONS,
+    Account,
+    Principal,
+    World,
+)  # fmt: skip
 
 _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 _CALLS: weakref.WeakKeyDictionary[World, Counter[str]] = weakref.WeakKeyDictionary()
@@ -150,29 +157,35 @@ def list_accounts(world: World, caller: Principal, req: dict[str, Any]) -> bytes
             "You don't have permissions to access this resource: call ListAccounts "
             "from the organization's management account.",
         )
+    entries = [account_entry(world, a) for a in world.accounts]
+    return orjson.dumps(page_of("Accounts", entries, req))
+
+
+def account_entry(world: World, a: Account) -> dict[str, Any]:
+    """An account as Organizations lists it (ListAccounts, ListAccountsForParent)."""
+    org = f"o-{world.management.id[:10]}"
+    return {
+        "Id": a.id,
+        "Arn": f"arn:aws:organizations::{world.management.id}:account/{org}/{a.id}",
+        "Email": a.email,
+        "Name": a.name,
+        "Status": a.status,
+        "JoinedMethod": "INVITED" if a.id == world.management.id else "CREATED",
+        "JoinedTimestamp": a.joined,
+    }
+
+
+def page_of(key: str, items: list[dict[str, Any]], req: dict[str, Any]) -> dict[str, Any]:
+    """One page of an Organizations listing: MaxResults 1-20 (default 20), NextToken an
+    offset into `items`."""
     size = req.get("MaxResults", 20)
     if type(size) is not int or not 1 <= size <= 20:
         raise ApiError("InvalidInputException", "MaxResults must be between 1 and 20.")
     start = _offset(req.get("NextToken"), "InvalidInputException")
-    chunk = world.accounts[start : start + size]
-    org = f"o-{world.management.id[:10]}"
-    out: dict[str, Any] = {
-        "Accounts": [
-            {
-                "Id": a.id,
-                "Arn": f"arn:aws:organizations::{world.management.id}:account/{org}/{a.id}",
-                "Email": a.email,
-                "Name": a.name,
-                "Status": a.status,
-                "JoinedMethod": "INVITED" if a.id == world.management.id else "CREATED",
-                "JoinedTimestamp": a.joined,
-            }
-            for a in chunk
-        ]
-    }
-    if start + size < len(world.accounts):
+    out: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
         out["NextToken"] = f"acct-{start + size}"
-    return orjson.dumps(out)
+    return out
 
 
 def _offset(token: object, code: str) -> int:

@@ -1,4 +1,5 @@
-"""The emulated organization: accounts, their regions, access keys and STS sessions.
+"""The emulated organization: accounts, their OU tree, their regions, access keys and STS
+sessions.
 
 Account ids and the management account's keys come from the seed, so two emulators with
 the same seed are the same organization. Sessions issued by AssumeRole live in memory and
@@ -22,6 +23,7 @@ ALL_REGIONS = (
 OPT_IN_REGIONS = ("af-south-1", "ap-east-1", "eu-south-1", "me-south-1", "ap-southeast-3")
 KNOWN_REGIONS = ALL_REGIONS + OPT_IN_REGIONS
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
 _MAX_SESSIONS = 200_000
 
 
@@ -43,6 +45,20 @@ class Account:
     email: str
     status: str  # ACTIVE | SUSPENDED
     joined: int  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class OrgUnit:
+    """An organizational unit: its id (ou-<root part>-<8 chars>), name and parent's id."""
+
+    id: str
+    name: str
+    parent: str  # the root's id (r-xxxx) or another OU's
+
+
+# The OU tree every emulated organization has, parents before children: (name, parent's
+# name; "" for the root). Workloads holds Prod and Dev, so one OU nests two others.
+_UNITS = (("Security", ""), ("Workloads", ""), ("Prod", "Workloads"), ("Dev", "Workloads"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +98,7 @@ class World:
         ]
         self.by_id = {a.id: a for a in self.accounts}
         self.management = self.accounts[0]
+        self._tree(seed)
         akid = _key_id("AKIA", seed, "management")
         secret = hashlib.sha256(f"secret|{seed}|management".encode()).hexdigest()[:40]
         self.root_principal = Principal(
@@ -90,6 +107,39 @@ class World:
         self._principals: dict[str, Principal] = {akid: self.root_principal}
         self.sessions_issued = 0
         self._issued: list[str] = []  # every secret and token handed out, even forgotten ones
+
+    def _tree(self, seed: int) -> None:
+        """The root, the OUs of _UNITS, and each account's parent: the management account
+        under the root, the members dealt in turn over the root and the OUs (from a place
+        the seed picks), so every OU holds accounts once there are five members or more."""
+        code = "".join(_LOWER[(stable_hash("root", seed) >> (5 * i)) % 36] for i in range(4))
+        self.root_id = f"r-{code}"
+        ids: dict[str, str] = {"": self.root_id}
+        self.units: list[OrgUnit] = []
+        for name, parent in _UNITS:
+            n = stable_hash("ou", seed, name)
+            unit = OrgUnit(
+                id=f"ou-{code}-" + "".join(_LOWER[(n >> (5 * i)) % 36] for i in range(8)),
+                name=name,
+                parent=ids[parent],
+            )
+            ids[name] = unit.id
+            self.units.append(unit)
+        places = [self.root_id, *(u.id for u in self.units)]
+        turn = stable_hash("deal", seed) % len(places)
+        self.parent_of: dict[str, str] = {self.management.id: self.root_id}
+        for i, account in enumerate(self.accounts[1:]):
+            self.parent_of[account.id] = places[(turn + i) % len(places)]
+
+    def accounts_under(self, parent: str) -> list[Account]:
+        """Every account below `parent` (the root or an OU), at any depth, in id order."""
+        below = {parent}
+        for unit in self.units:  # parents come before their children
+            if unit.parent in below:
+                below.add(unit.id)
+        return sorted(
+            (a for a in self.accounts if self.parent_of[a.id] in below), key=lambda a: a.id
+        )
 
     # regions -------------------------------------------------------------------------
     def enabled_regions(self, account: str) -> list[str]:
