@@ -48,6 +48,7 @@ def _settings(cfg: SweepConfig) -> dict[str, Any]:
         # "org"/"all", the list given, or null: left out (the caller's own account, the
         # default region); `pairs` shows what they resolved to.
         "accounts": _listed(cfg.accounts),
+        "exclude_accounts": _listed(cfg.exclude_accounts),
         "regions": _listed(cfg.regions),
         "role_name": cfg.role_name,
         "lookup_attributes": [a.to_api() for a in q.attributes],
