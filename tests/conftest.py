@@ -7,10 +7,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from trailsweep.emulator import EmulatorThread
 
 from support import aws_env, settings
+
+# How long generating and running an example takes follows the machine's load (the suite
+# runs on 2 busy cores), not the code: no deadline and no "too slow" health check for any
+# property test. Examples stay random (new ones each run); a failure prints its seed.
+# A test with its own suppress_health_check list names too_slow itself (it replaces this).
+hypothesis_settings.register_profile(
+    "trailsweep", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("trailsweep")
 
 
 @pytest.fixture(scope="module")

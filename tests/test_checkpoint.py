@@ -35,7 +35,10 @@ pairs = st.builds(
 )
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ps=st.lists(pairs, max_size=6), offset=st.integers(0, 10**9), finished=st.booleans())
 def test_save_then_load_round_trips(
     tmp_path: Path, ps: list[PairState], offset: int, finished: bool
@@ -53,7 +56,10 @@ def test_save_then_load_round_trips(
     assert not path.with_name("c.json.tmp").exists()
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_any_flipped_byte_or_truncation_is_detected(tmp_path: Path, data: st.DataObject) -> None:
     """A checkpoint with any byte changed, or cut anywhere, is refused."""

@@ -74,8 +74,14 @@ def _args(out: Path, *extra: str) -> list[str]:
 
 
 def test_shared_quota_adapts_and_recovers() -> None:
-    """Another caller takes half the quota: under 2% of calls are throttled, every event
-    arrives, and the pace climbs back to the full quota once the other caller stops."""
+    """Another caller takes half the quota: under 4% of calls are throttled, every event
+    arrives, and the pace climbs back to the full quota once the other caller stops.
+
+    About 1.2% is what the adaptation does (README); the bound is wider because at 100
+    calls/s what the emulator counts depends on the machine's load: its bucket of 2 holds
+    20 ms of the 50 calls/s left, and a loaded 2-core machine delays calls by more than
+    that, unevenly (2.6% seen at load 24 with two CPU hogs). A pace that did not adapt
+    fails the pair; a gentler back-off (beta 0.95, no plateau) had 6.5% throttled."""
     quota = 100.0
     s = settings(
         members=0, suspended=0, regions=("us-east-1",), events_per_day=50_000.0, skew=1.0,
@@ -100,8 +106,8 @@ def test_shared_quota_adapts_and_recovers() -> None:
     assert lines == [ndjson_line(account, "us-east-1", e) for e in truth]
     assert shared["calls"] >= 500, "the sweep must be long enough to see both phases"
     assert shared["rate"] < 0.7 * quota  # it had adapted to its half
-    assert shared["throttled"] / shared["calls"] < 0.02
-    assert pair.throttled / pair.calls < 0.02
+    assert shared["throttled"] / shared["calls"] < 0.04, shared
+    assert pair.throttled / pair.calls < 0.04, (pair.throttled, pair.calls)
     # Recovered: the pace climbed back to the quota. The peak, not the last rate: on a
     # loaded machine a late burst can cost one throttle near the end (seen on a 2-core box
     # running five other suites), which is the adaptation working, not a failure to recover.
