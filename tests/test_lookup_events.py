@@ -72,9 +72,9 @@ def test_document_is_what_the_aws_cli_prints(
 
 
 # (page size, --max-items, events walked): the walks over small pages cross six page
-# ends, those over pages of 50 one; --max-items cuts pages mid-way except at 3/3 and 50/50. A run is a whole command (a new session, about 0.3 s
-# of CPU), so walks are no longer than that: 60 runs of one event each took over 180 s on
-# a loaded 2-core machine.
+# ends, those over pages of 50 one; --max-items cuts pages mid-way except at 3/3 and
+# 50/50. A run is a whole command (a new session, about 0.3 s of CPU), so walks are no
+# longer than that: 60 runs of one event each took over 180 s on a loaded 2-core machine.
 WALKS = [(50, 7, 60), (3, 3, 20), (3, 4, 20), (2, 1, 12), (50, 50, 60)]
 
 
