@@ -19,11 +19,13 @@ from pathlib import Path
 import anyio
 import orjson
 import pytest
+from aiohttp import web
 
 from trailsweep import checkpoint as ckpt_mod
 from trailsweep.clock import ManualClock
 from trailsweep.config import Options, build_config
 from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.pair import SweepEvent
 from trailsweep.record import ndjson_line
 from trailsweep.sweep import SweepReport, sweep
@@ -153,6 +155,40 @@ def test_credentials_expiring_mid_sweep_are_refreshed() -> None:
     assert report.exit_code == 0, [p.error for p in report.failed]
     assert expired > 0
     assert issued > 2  # more AssumeRole sessions than member accounts: refreshed
+
+
+def test_a_session_expiring_every_other_page_does_not_fail_the_pair() -> None:
+    """The server's clock jumps past the member's session with every other page the
+    member pair is served, so every other page costs a refresh: the pair still completes.
+    A refresh does not draw on the retry budget (5 a retry, 1 back a page: drawing, the
+    pair failed after 32 retries; sessions expiring every few pages, with the timing of a
+    loaded machine, did the same in test_credentials_expiring_mid_sweep_are_refreshed)."""
+    clock = ManualClock(wall=time.time())
+    # NextTokens outlive the jumps: with each page's token refused as well, a second
+    # holding more events than a page is never got past (Pager.pages, ChainCheck).
+    faults = {"rate": 1e6, "burst": 1e6, "credential_ttl": 3600.0, "token_ttl": 1e9}
+    s = settings(members=1, suspended=0, events_per_day=3000.0, faults=faults)
+    with EmulatorThread(s, clock=clock) as emu:
+        member = emu.emulator.world.accounts[1].id
+        served = {"pages": 0}
+
+        async def expire_every_other_page(call: Call, honest: Honest) -> web.StreamResponse:
+            # Only calls that passed authentication come here: this one is answered, the
+            # pair's next is refused as expired, and its retry after the refresh is not.
+            if call.operation == "LookupEvents" and call.account == member:
+                served["pages"] += 1
+                if served["pages"] % 2:
+                    clock.advance(3601)
+            return await honest()
+
+        emu.set_tamper(expire_every_other_page)
+        cfg = _config(emu, accounts=[member], regions=["us-east-1"], page_size=5, rate=100.0)
+        lines, report = _collect(cfg, lambda _event, _count: None)
+        expected = expected_ndjson(emu, [(member, "us-east-1")], start=START, end=END)
+        expired = emu.call(lambda: emu.emulator.auth_failures["ExpiredTokenException"])
+    assert report.exit_code == 0, [p.error for p in report.failed]
+    assert b"".join(lines) == expected
+    assert expired > 100 / (5 - 1), expired  # more than the budget could pay for
 
 
 def test_denied_account_and_disabled_region_fail_alone(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -334,20 +335,41 @@ def test_corrupt_truncated_and_mismatched_checkpoints_are_refused(
     assert doc["pairs_done"] == doc["pairs_total"] == 10
 
 
+class HoldFirstPage:
+    """Holds the first LookupEvents call until `release` is set: the run that made it
+    cannot finish. `arrived` is set when it comes (the run holds its lock by then: the
+    lock is taken before any AWS call)."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
+        if call.operation == "LookupEvents" and not self.arrived.is_set():
+            self.arrived.set()
+            await self.release.wait()
+        return await honest()
+
+
 def test_second_concurrent_run_is_refused(slow: EmulatorThread, tmp_path: Path) -> None:
-    """While one run writes an output, another on the same output exits 2 at once."""
+    """While one run writes an output, another on the same output exits 2 at once. The
+    first run is held at its first page, so it is still running when the second starts
+    (its dozen calls at 1/s per pair could end before a second Python started, on a
+    loaded machine)."""
     out = tmp_path / "busy.ndjson"
     env = aws_env(slow)
+    hold = HoldFirstPage()
+    slow.set_tamper(hold)
     first = _start(_args(out, rate="1"), env)
     try:
-        lock = ckpt_mod.default_path(out).with_name(out.name + ".checkpoint.json.lock")
-        deadline = time.monotonic() + 30
-        while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
-            assert first.poll() is None
+        assert hold.arrived.wait(timeout=60), "the first run made no call"  # bounds a hang
+        assert first.poll() is None
         _refused(run_cli(_args(out), env=env), "another trailsweep")
     finally:
         first.kill()
         first.wait(timeout=30)
+        slow.call(hold.release.set)
+        slow.set_tamper(None)
 
 
 def test_stale_lock_of_a_dead_run_is_taken_over(slow: EmulatorThread, tmp_path: Path) -> None:

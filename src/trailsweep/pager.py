@@ -295,6 +295,14 @@ class Pager:
                 if phase and timeouts >= MAX_TIMEOUTS:
                     reason = timed_out_reason(self.client, phase, timeouts)
                     raise PairFailed(pair.account, pair.region, "TimedOut", reason) from None
+                if kind == "expired" and self.refresh is not None:
+                    # A session the server let expire is renewed, not a fault: it does not
+                    # draw on the budget, which sessions expiring every few pages (each
+                    # chain of the pair retrying) would spend (5 a retry, 1 back a page).
+                    # One that stays expired ends at max_attempts.
+                    pair.retries += 1
+                    await self.refresh()
+                    continue
                 if not self.budget.spend():
                     raise PairFailed(
                         pair.account, pair.region, code,
@@ -308,9 +316,6 @@ class Pager:
                     # bucket would still be empty.
                     self.pace.on_throttle(epoch, self.clock.monotonic())
                     pair.rate = self.pace.rate
-                    continue
-                if kind == "expired" and self.refresh is not None:
-                    await self.refresh()
                     continue
                 await self.clock.sleep(self.backoff.delay(attempt))
                 continue
