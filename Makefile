@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench compat clean
+.PHONY: demo test lint typecheck imports pytest bench compat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The layer rules in pyproject.toml [tool.importlinter]: layers import only downward, the
+# emulator stands alone, no import cycle.
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 # Minutes, not seconds; not part of `make test`. BENCH_ARGS=--quick for a short run.
 bench: $(STAMP)

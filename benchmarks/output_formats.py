@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from trailsweep.emulator import EmulatorSettings, EmulatorThread
-from trailsweep.lookup import PrintedPage, event_json, write_document
-from trailsweep.output_formats import OutputSpec, compile_query, render
+from trailsweep.engine.lookup import PrintedPage, event_json, write_document
+from trailsweep.output.formats import OutputSpec, compile_query, render
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
+from trailsweep.aws.page_check import ChainCheck, check_page
 from trailsweep.emulator import EmulatorSettings, EmulatorThread
-from trailsweep.page_check import ChainCheck, check_page
-from trailsweep.pair import PageRef, PairState, SweepEvent, lines
+from trailsweep.engine.pair import PageRef, PairState, SweepEvent, lines
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAGE = 50

@@ -27,9 +27,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from sweep import REGIONS, RESULTS, Emulator, table  # noqa: E402
-from trailsweep.checkpoint import Checkpoint  # noqa: E402
-from trailsweep.export_guard import check_output  # noqa: E402
-from trailsweep.pair import Cursor, PairState  # noqa: E402
+from trailsweep.engine.pair import Cursor, PairState  # noqa: E402
+from trailsweep.output.checkpoint import Checkpoint  # noqa: E402
+from trailsweep.output.export_guard import check_output  # noqa: E402
 
 _CHUNK = 8 << 20
 

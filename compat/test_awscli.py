@@ -390,8 +390,8 @@ def _values_to_draw(seed: int, n: int) -> list[Any]:
 def test_formatters_agree_with_awscli_on_any_value() -> None:
     """Our text and table renderers against awscli's own (from the AWS CLI's Python) on
     1500 random JSON values: nested dicts and lists, wide and East Asian characters."""
-    from trailsweep.tableformat import format_table
-    from trailsweep.textformat import format_text
+    from trailsweep.output.tableformat import format_table
+    from trailsweep.output.textformat import format_text
 
     assert AWS is not None
     python = Path(AWS).resolve().parent / "python"

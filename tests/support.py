@@ -125,8 +125,8 @@ def expected_ndjson(
     raw: bool = False,
 ) -> bytes:
     """The exact bytes a sweep must write: the ground truth, merged newest first, ties by
-    account, region, then API order (DESIGN.md invariant 3)."""
-    from trailsweep.record import ndjson_line
+    account, region, then API order (docs/design.md invariant 3)."""
+    from trailsweep.engine.record import ndjson_line
 
     items = []
     for account, region in pairs:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from trailsweep.config import Options, build_config, options_from_mapping, spec_of
 from trailsweep.emulator import EmulatorThread, services
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.settings.config import Options, build_config, options_from_mapping, spec_of
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW, NOW_EPOCH, aws_env, control, expected_ndjson, run_cli, settings
 

@@ -8,9 +8,9 @@ import anyio
 import pytest
 
 from test_limiter import VirtualClock, run_virtual
-from trailsweep.adaptive import AdaptiveRate
-from trailsweep.clock import ManualClock
-from trailsweep.limiter import RateLimiter
+from trailsweep.aws.adaptive import AdaptiveRate
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.base.clock import ManualClock
 
 
 def _accepted(pace: AdaptiveRate, answered: list[float]) -> None:

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trailsweep.attributes import (
+from trailsweep.base.errors import InputError
+from trailsweep.settings.attributes import (
     ATTRIBUTE_KEYS,
     INSIGHT_KEYS,
     LookupAttribute,
@@ -16,7 +17,6 @@ from trailsweep.attributes import (
     parse_lookup_attributes,
     validate_attributes,
 )
-from trailsweep.errors import InputError
 
 PREFIX = "--lookup-attributes: "
 OK = LookupAttribute("Username", "alice")

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trailsweep import checkpoint as ckpt_mod
-from trailsweep.checkpoint import Checkpoint
-from trailsweep.errors import CheckpointError
-from trailsweep.outfile import scan_prefix
-from trailsweep.pair import Cursor, PairState
+from trailsweep.base.errors import CheckpointError
+from trailsweep.engine.pair import Cursor, PairState
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.output.checkpoint import Checkpoint
+from trailsweep.output.outfile import scan_prefix
 
 cursors = st.builds(
     Cursor,

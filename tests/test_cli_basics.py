@@ -15,8 +15,8 @@ import pytest
 import typer
 
 import trailsweep
-from trailsweep.cli import app, spread_lists
-from trailsweep.cli_examples import EXAMPLES
+from trailsweep.cli.app import app, spread_lists
+from trailsweep.cli.examples import EXAMPLES
 from trailsweep.emulator import EmulatorThread
 
 from support import aws_env, run_cli, settings

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from trailsweep import checkpoint
-from trailsweep.cli import main
-from trailsweep.config import Options
+from trailsweep.cli.app import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.services import calls
+from trailsweep.output import checkpoint
+from trailsweep.settings.config import Options
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

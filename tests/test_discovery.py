@@ -12,11 +12,11 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from trailsweep.config import Options, build_config
+from trailsweep.aws.sessions import SessionPool
 from trailsweep.emulator import EmulatorThread, services
-from trailsweep.pair import PairState
-from trailsweep.sessions import SessionPool
-from trailsweep.sweep import resolve_matrix
+from trailsweep.engine.pair import PairState
+from trailsweep.engine.sweep import resolve_matrix
+from trailsweep.settings.config import Options, build_config
 
 from support import client, member_creds, settings
 

@@ -15,9 +15,9 @@ import boto3
 import orjson
 import pytest
 
+from trailsweep.base.errors import InputError
 from trailsweep.emulator import Emulator, EmulatorSettings, EmulatorThread
 from trailsweep.emulator.settings import is_loopback
-from trailsweep.errors import InputError
 
 from support import NO_RETRY, client, control, settings
 

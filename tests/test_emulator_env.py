@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from trailsweep.cli_emulator import env_lines
+from trailsweep.cli.emulator import env_lines
 from trailsweep.emulator import EmulatorThread
 
 from support import settings

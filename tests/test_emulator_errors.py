@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from trailsweep.clock import ManualClock
+from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 
 from support import NOW_EPOCH, client, member_creds, settings

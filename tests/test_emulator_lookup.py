@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from trailsweep.attributes import ATTRIBUTE_KEYS
 from trailsweep.emulator import EmulatorThread
+from trailsweep.settings.attributes import ATTRIBUTE_KEYS
 
 from support import NOW_EPOCH, client, member_creds, paginate
 

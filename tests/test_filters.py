@@ -26,18 +26,18 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from trailsweep import checkpoint as ckpt_mod
-from trailsweep.attributes import ATTRIBUTE_KEYS, LookupAttribute
-from trailsweep.cli_sweep import LOOKUP_ATTRIBUTES_HELP
-from trailsweep.config import Options, SweepConfig, build_config, spec_of
+from trailsweep.base.errors import InputError
+from trailsweep.cli.sweep import LOOKUP_ATTRIBUTES_HELP
 from trailsweep.emulator import EmulatorThread
-from trailsweep.errors import InputError
-from trailsweep.filters import PUSH_ORDER, parse_where, plan_filters
-from trailsweep.pair import SweepEvent
-from trailsweep.query import QueryInput, build_query
-from trailsweep.sink import prepare_export, run_export
-from trailsweep.sweep import SweepReport, sweep
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.pair import SweepEvent
+from trailsweep.engine.sweep import SweepReport, sweep
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.output.sink import prepare_export, run_export
+from trailsweep.settings.attributes import ATTRIBUTE_KEYS, LookupAttribute
+from trailsweep.settings.config import Options, SweepSettings, build_config, spec_of
+from trailsweep.settings.filters import PUSH_ORDER, parse_where, plan_filters
+from trailsweep.settings.query import QueryInput, build_query
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
 
@@ -178,7 +178,7 @@ def busy(emu: EmulatorThread) -> Pair:
 
 def _config(emu: EmulatorThread, attrs: list[tuple[str, str]], where: list[str], page_size: int,
             pair: Pair | None = None, output: Path | None = None, max_items: int | None = None,
-            ) -> tuple[Options, SweepConfig]:  # fmt: skip
+            ) -> tuple[Options, SweepSettings]:  # fmt: skip
     opts = Options(
         accounts=[pair.account] if pair else ["org"], regions=[pair.region] if pair else ["all"],
         lookup_attributes=[orjson.dumps({"AttributeKey": k, "AttributeValue": v}).decode()
@@ -194,7 +194,7 @@ def _config(emu: EmulatorThread, attrs: list[tuple[str, str]], where: list[str],
     )  # fmt: skip
 
 
-def _sweep(cfg: SweepConfig, stop: int | None = None) -> tuple[list[SweepEvent], SweepReport]:
+def _sweep(cfg: SweepSettings, stop: int | None = None) -> tuple[list[SweepEvent], SweepReport]:
     """An in-process sweep's events (the first `stop`), cursors advanced as if written."""
     report, out = SweepReport(), []
 

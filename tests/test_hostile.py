@@ -21,15 +21,15 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep import checkpoint as ckpt_mod
-from trailsweep.clock import ManualClock
-from trailsweep.config import Options, build_config
+from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
-from trailsweep.pair import SweepEvent
-from trailsweep.record import ndjson_line
-from trailsweep.sweep import SweepReport, sweep
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.pair import SweepEvent
+from trailsweep.engine.record import ndjson_line
+from trailsweep.engine.sweep import SweepReport, sweep
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.settings.config import Options, build_config
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 import anyio
 import pytest
 
-from trailsweep.config import Options, SweepConfig, build_config
 from trailsweep.emulator import EmulatorThread
-from trailsweep.sweep import SweepReport, sweep
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.sweep import SweepReport, sweep
+from trailsweep.settings.config import Options, SweepSettings, build_config
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, settings
 
 
-def _cfg(emu: EmulatorThread) -> SweepConfig:
+def _cfg(emu: EmulatorThread) -> SweepSettings:
     info = emu.emulator.ready_info()
     opts = Options(
         accounts=["org"], regions=["us-east-1", "eu-west-1"], rate=100.0, page_size=20,
@@ -32,7 +32,7 @@ def _cfg(emu: EmulatorThread) -> SweepConfig:
     )  # fmt: skip
 
 
-def _run(cfg: SweepConfig, lean: bool) -> tuple[list[bytes], SweepReport]:
+def _run(cfg: SweepSettings, lean: bool) -> tuple[list[bytes], SweepReport]:
     report = SweepReport()
 
     async def go() -> list[bytes]:

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailsweep.clock import ManualClock
-from trailsweep.limiter import RateLimiter
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.base.clock import ManualClock
 
 EPS = 1e-9
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from trailsweep.cli import main, spread_lists
+from trailsweep.base.errors import InputError
+from trailsweep.cli.app import main, spread_lists
 from trailsweep.emulator import EmulatorThread
-from trailsweep.errors import InputError
-from trailsweep.lookup import CURSOR_KEY, MODEL_ORDER, decode_starting_token, encode_token
+from trailsweep.engine.lookup import CURSOR_KEY, MODEL_ORDER, decode_starting_token, encode_token
 
 from support import NOW_EPOCH
 

@@ -18,13 +18,13 @@ import botocore.session
 import pytest
 from ruamel.yaml import YAML
 
-from trailsweep.cli import main
-from trailsweep.cli_sweep import INPUT_SKELETON
+from trailsweep.cli.app import main
+from trailsweep.cli.sweep import INPUT_SKELETON
 from trailsweep.emulator import EmulatorThread
-from trailsweep.tableformat import format_table
-from trailsweep.textformat import format_text
-from trailsweep.yaml_input import YAML_INPUT_SKELETON
-from trailsweep.yamlformat import dump_yaml
+from trailsweep.output.tableformat import format_table
+from trailsweep.output.textformat import format_text
+from trailsweep.output.yamlformat import dump_yaml
+from trailsweep.settings.yaml_input import YAML_INPUT_SKELETON
 
 from support import NOW_EPOCH
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailsweep.merge import interleave, merge_chunks, merge_sorted, prefetched
+from trailsweep.engine.merge import interleave, merge_chunks, merge_sorted, prefetched
 
 Item = tuple[int, int, int]  # (key part, source, position): unique across sources
 

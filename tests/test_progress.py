@@ -13,10 +13,9 @@ import anyio
 import pytest
 from rich.console import Console
 
-from trailsweep.clock import ManualClock
-from trailsweep.limiter import RateLimiter
-from trailsweep.pair import PairState
-from trailsweep.progress import (
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.base.clock import ManualClock
+from trailsweep.cli.progress import (
     Eta,
     Meter,
     RateWindow,
@@ -26,8 +25,9 @@ from trailsweep.progress import (
     coverage,
     refresh_interval,
 )
-from trailsweep.query import Query
-from trailsweep.sweep import SweepReport
+from trailsweep.engine.pair import PairState
+from trailsweep.engine.sweep import SweepReport
+from trailsweep.settings.query import Query
 
 START, END = 1_790_000_000, 1_790_086_400  # one day
 

@@ -1,4 +1,4 @@
-"""NDJSON lines: DESIGN.md's key order, omitted fields left out, --raw."""
+"""NDJSON lines: docs/design.md's key order, omitted fields left out, --raw."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trailsweep.pair import PageRef, PairState, SweepEvent
-from trailsweep.record import ndjson_line, ndjson_lines
+from trailsweep.engine.pair import PageRef, PairState, SweepEvent
+from trailsweep.engine.record import ndjson_line, ndjson_lines
 
 EVENT = {
     "EventId": "e1", "EventName": "ConsoleLogin", "ReadOnly": "false", "AccessKeyId": "AKIA1",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from trailsweep import checkpoint as ckpt_mod
 from trailsweep.emulator import EmulatorThread
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trailsweep.emulator import EmulatorThread
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

@@ -12,8 +12,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from trailsweep.lean import _HEADERS
-from trailsweep.signer import Signer, amz_date
+from trailsweep.aws.lean import _HEADERS
+from trailsweep.aws.signer import Signer, amz_date
 
 URLS = [
     "http://127.0.0.1:41234/",

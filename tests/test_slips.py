@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from trailsweep.cli import main
+from trailsweep.base.errors import InputError
+from trailsweep.cli.app import main
 from trailsweep.emulator import EmulatorThread
-from trailsweep.errors import InputError
-from trailsweep.filters import parse_where
+from trailsweep.settings.filters import parse_where
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
 

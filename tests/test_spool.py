@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 import anyio
 import pytest
 
-from trailsweep.config import Options, SweepConfig, build_config
 from trailsweep.emulator import EmulatorThread
-from trailsweep.spool import BUDGET_ENV
-from trailsweep.sweep import SweepReport, sweep
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.spool import BUDGET_ENV
+from trailsweep.engine.sweep import SweepReport, sweep
+from trailsweep.settings.config import Options, SweepSettings, build_config
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, expected_ndjson, settings
 
 START, END = NOW_EPOCH - 6 * 3600, NOW_EPOCH - 1
 
 
-def _cfg(emu: EmulatorThread, **kw: object) -> SweepConfig:
+def _cfg(emu: EmulatorThread, **kw: object) -> SweepSettings:
     info = emu.emulator.ready_info()
     opts = Options(
         accounts=["org"], regions=["us-east-1", "eu-west-1"], rate=100.0, page_size=10,
@@ -35,7 +35,7 @@ def _cfg(emu: EmulatorThread, **kw: object) -> SweepConfig:
     )  # fmt: skip
 
 
-def _run(cfg: SweepConfig, raw: bool = False) -> tuple[bytes, SweepReport]:
+def _run(cfg: SweepSettings, raw: bool = False) -> tuple[bytes, SweepReport]:
     report = SweepReport()
 
     async def go() -> bytes:

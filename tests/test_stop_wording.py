@@ -14,9 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from trailsweep import checkpoint as ckpt_mod
 from trailsweep.emulator import EmulatorThread
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
 

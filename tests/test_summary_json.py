@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from trailsweep.emulator import EmulatorThread
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trailsweep.emulator import EmulatorThread
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

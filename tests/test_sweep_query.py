@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from trailsweep.attributes import ATTRIBUTE_KEYS
 from trailsweep.emulator import EmulatorThread
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.settings.attributes import ATTRIBUTE_KEYS
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trailsweep.errors import InputError
-from trailsweep.timeparse import format_time, from_epoch, parse_time, to_epoch
+from trailsweep.base.errors import InputError
+from trailsweep.settings.timeparse import format_time, from_epoch, parse_time, to_epoch
 
 NOW = datetime(2026, 11, 24, 12, 30, 0, tzinfo=UTC)
 utc_datetimes = st.datetimes(timezones=st.just(UTC))

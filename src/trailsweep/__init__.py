@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trailsweep.errors import (
+from trailsweep.base.errors import (
     CheckpointError,
     ConfigError,
     CredentialsError,

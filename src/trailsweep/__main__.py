@@ -1,5 +1,5 @@
 """`python -m trailsweep` is the `trailsweep` command."""
 
-from trailsweep.cli import main
+from trailsweep.cli.app import main
 
 main()

@@ -1,7 +1,7 @@
 """Run the real `trailsweep` command line in this process, stdio captured as bytes.
 
 A subprocess costs ~0.5 s of interpreter start-up per run; the hostile-server and fuzz
-tests run hundreds of command lines, so they call `trailsweep.cli:main` here instead,
+tests run hundreds of command lines, so they call `trailsweep.cli.app:main` here instead,
 with the environment and stdio of a real run and restored after it.
 """
 
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
-from trailsweep.cli import main
+from trailsweep.cli.app import main
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def _option_table() -> dict[str, list[tuple[list[str], bool]]]:
     """Every subcommand's options as (names, is_flag); positional arguments as ([], False)."""
     import typer
 
-    from trailsweep.cli import app
+    from trailsweep.cli.app import app
 
     table: dict[str, list[tuple[list[str], bool]]] = {}
     for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
@@ -422,7 +422,7 @@ def _number_options() -> set[tuple[str, str]]:
     """(command, --option) for every int or float parameter of every command."""
     import typing
 
-    from trailsweep.cli import app
+    from trailsweep.cli.app import app
 
     found = set()
     for command in app.registered_commands:

@@ -18,25 +18,25 @@ import pytest
 from aiohttp import web
 
 from test_limiter import VirtualClock, assert_within_bound, run_virtual
-from trailsweep import stalls
-from trailsweep.clock import SYSTEM_CLOCK
-from trailsweep.config import Options, SweepConfig, build_config
+from trailsweep.aws import stalls
+from trailsweep.aws.lean import LeanLookup, http_session
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.aws.sessions import SessionPool
+from trailsweep.base.clock import SYSTEM_CLOCK
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
-from trailsweep.lean import LeanLookup, http_session
-from trailsweep.limiter import RateLimiter
-from trailsweep.pager import Pager
-from trailsweep.pair import PairState
-from trailsweep.sessions import SessionPool
-from trailsweep.slices import SlicedPager
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.pager import Pager
+from trailsweep.engine.pair import PairState
+from trailsweep.engine.slices import SlicedPager
+from trailsweep.settings.config import Options, SweepSettings, build_config
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 
 HOUR = 3600
 
 
-def _config(emu: EmulatorThread, start: int, end: int, **kw: Any) -> SweepConfig:
+def _config(emu: EmulatorThread, start: int, end: int, **kw: Any) -> SweepSettings:
     info = emu.emulator.ready_info()
     read_ahead = kw.pop("read_ahead", None)
     opts = Options(
@@ -49,7 +49,7 @@ def _config(emu: EmulatorThread, start: int, end: int, **kw: Any) -> SweepConfig
     )  # fmt: skip
 
 
-def _pool(cfg: SweepConfig) -> SessionPool:
+def _pool(cfg: SweepSettings) -> SessionPool:
     return SessionPool(
         region=cfg.region, endpoint_url=cfg.endpoint_url,
         access_key_id=cfg.access_key_id, secret_access_key=cfg.secret_access_key,

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep.clock import ManualClock
+from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest, Tamper
 

@@ -1,6 +1,6 @@
 """Hostile files: full disks, torn writes, symlinks, shared locks and crafted checkpoints
 (issue 12, file part). Every sweep runs the real client against the emulator over HTTP;
-in-process through `trailsweep.cli:main` unless a real process is the point (rlimits)."""
+in-process through `trailsweep.cli.app:main` unless a real process is the point (rlimits)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep import checkpoint as ckpt_mod
-from trailsweep.cli import main
+from trailsweep.cli.app import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
-from trailsweep.pair import PairState
-from trailsweep.spool import BUDGET_ENV
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.pair import PairState
+from trailsweep.engine.spool import BUDGET_ENV
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, run_cli, settings
 

@@ -27,9 +27,9 @@ from aiobotocore.config import AioConfig
 from aiohttp import web
 from botocore.exceptions import BotoCoreError
 
+from trailsweep.base.errors import InputError
 from trailsweep.emulator import Emulator, EmulatorThread, Faults
 from trailsweep.emulator.tamper import Call, Honest, Tamper
-from trailsweep.errors import InputError
 
 from support import NOW_EPOCH, aws_env, control, member_creds, settings
 

@@ -18,15 +18,15 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep.cli import main
-from trailsweep.config import Options, SweepConfig, build_config
+from trailsweep.aws.page_check import MAX_IDLE_PAGES
+from trailsweep.cli.app import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest, Tamper
-from trailsweep.merge import merge_chunks
-from trailsweep.page_check import MAX_IDLE_PAGES
-from trailsweep.pair import Cursor, PairState, SweepEvent
-from trailsweep.sweep import SweepReport, sweep
-from trailsweep.timeparse import format_time, from_epoch
+from trailsweep.engine.merge import merge_chunks
+from trailsweep.engine.pair import Cursor, PairState, SweepEvent
+from trailsweep.engine.sweep import SweepReport, sweep
+from trailsweep.settings.config import Options, SweepSettings, build_config
+from trailsweep.settings.timeparse import format_time, from_epoch
 
 from hostile import answer, json_answer, rewrite_pages
 from support import NOW_EPOCH, expected_ndjson, settings
@@ -254,7 +254,7 @@ LIES: dict[str, tuple[Callable[[], Tamper], str]] = {
 
 
 # Running the client --------------------------------------------------------------------------
-def _config(emu: EmulatorThread) -> SweepConfig:
+def _config(emu: EmulatorThread) -> SweepSettings:
     info = emu.emulator.ready_info()
     opts = Options(
         accounts=[emu.emulator.world.management.id],
@@ -273,7 +273,7 @@ def _config(emu: EmulatorThread) -> SweepConfig:
     )
 
 
-def _sweep(cfg: SweepConfig, *, lean: bool) -> tuple[bytes, SweepReport]:
+def _sweep(cfg: SweepSettings, *, lean: bool) -> tuple[bytes, SweepReport]:
     report = SweepReport()
 
     async def go() -> bytes:

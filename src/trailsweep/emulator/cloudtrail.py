@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from trailsweep.attributes import LookupAttribute, attribute_problem
 from trailsweep.emulator.history import History
 from trailsweep.emulator.protocol import ApiError
+from trailsweep.settings.attributes import LookupAttribute, attribute_problem
 
 _INVALID_TOKEN = "InvalidNextTokenException"  # noqa: S105 - an error code, not a secret
 

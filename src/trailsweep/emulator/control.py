@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from trailsweep.errors import InputError
+from trailsweep.base.errors import InputError
 
 if TYPE_CHECKING:
     from trailsweep.emulator.server import Emulator

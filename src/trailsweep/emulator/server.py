@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from trailsweep.clock import SYSTEM_CLOCK, Clock
+from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.emulator import organizations, services
 from trailsweep.emulator.cloudtrail import LookupEvents
 from trailsweep.emulator.control import control_routes

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trailsweep.errors import InputError
+from trailsweep.base.errors import InputError
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
 # The control-plane calls `Faults.hang_calls` and `Faults.fail_calls` can name.

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from trailsweep.clock import SYSTEM_CLOCK, Clock
+from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.emulator.server import Emulator
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.emulator.tamper import Tamper

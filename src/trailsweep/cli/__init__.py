@@ -1,0 +1,1 @@
+"""The Typer commands: a thin layer over the library."""

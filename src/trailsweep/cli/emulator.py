@@ -1,0 +1,217 @@
+"""`trailsweep emulator`: serve the CloudTrail emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import orjson
+import typer
+
+from trailsweep.base.errors import InputError
+from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults, is_loopback
+from trailsweep.output.safe_files import atomic_write
+from trailsweep.settings.checks import check_path
+from trailsweep.settings.config import check_writable
+from trailsweep.settings.limits import EMULATOR, check_emulator, split_list
+from trailsweep.settings.names import shown
+from trailsweep.settings.timeparse import parse_time
+
+
+def emulator_command(
+    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 0,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; beyond loopback needs --allow-remote.")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(help="Let --host be an address other machines reach (keys and all)."),
+    ] = False,
+    control_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TRAILSWEEP_EMULATOR_TOKEN",
+            show_envvar=True,
+            help="Bearer token of the control API (the env var keeps it out of ps). "
+            "Default: a random one, in the ready line.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same organization and events.")] = 7,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Pin the data clock (ISO 8601, UTC). Default: the start time."),
+    ] = None,
+    realtime: Annotated[bool, typer.Option(help="Let the data clock advance.")] = False,
+    members: Annotated[int, typer.Option(help="Member accounts besides management.")] = 5,
+    suspended: Annotated[int, typer.Option(help="How many members are SUSPENDED.")] = 1,
+    regions: Annotated[
+        str, typer.Option(help="Comma-separated regions enabled in every account.")
+    ] = ",".join(DEFAULT_REGIONS),
+    events_per_day: Annotated[float, typer.Option(help="Mean events/day of a normal pair.")] = 200,
+    skew: Annotated[float, typer.Option(help="Busiest over quietest pair volume.")] = 100,
+    rate: Annotated[float, typer.Option(help="LookupEvents quota, calls/s per pair.")] = 2.0,
+    burst: Annotated[float, typer.Option(help="Quota bucket size, calls.")] = 2.0,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per call.")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option(help="Random extra latency 0..N ms.")] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="Share of calls answered 5xx.")] = 0.0,
+    reset_rate: Annotated[float, typer.Option(help="Share of calls reset.")] = 0.0,
+    token_ttl: Annotated[float, typer.Option(help="NextToken lifetime, seconds.")] = 3600.0,
+    credential_ttl: Annotated[float, typer.Option(help="AssumeRole lifetime, seconds.")] = 3600.0,
+    print_env: Annotated[
+        bool,
+        typer.Option(
+            "--print-env",
+            help="Print `export AWS_...` lines for the management account on stdout, ready "
+            "to source, instead of the JSON ready line (which goes to stderr).",
+        ),
+    ] = False,
+    env_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the same lines to this file (mode 0600, whole: written beside it and "
+            "renamed) once listening, before the ready line.",
+        ),
+    ] = None,
+) -> None:
+    """Serve a CloudTrail LookupEvents emulator (with STS, Organizations, EC2 DescribeRegions
+    and Account ListRegions) on one port, until Ctrl-C.
+
+    Once it listens it prints one ready line on stdout, a JSON object with url,
+    access_key_id, secret_access_key, region, account (the management account) and
+    control_token. With --print-env it prints shell lines instead (export AWS_ENDPOINT_URL,
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_DEFAULT_REGION; unset
+    AWS_SESSION_TOKEN), and the ready line goes to stderr; --env-file writes them to a file.
+    Source them and any AWS client (boto3, the AWS CLI, trailsweep) talks to the emulator.
+
+    Data is generated from the seed and the pinned clock, so the same flags always serve
+    the same events. Control API for tests: GET <url>/_emulator/world, /stats, /faults, /truth
+    with the header "Authorization: Bearer <control_token>"; /world?secrets=1 adds the
+    secret key. It listens on 127.0.0.1 unless --host and --allow-remote say otherwise.
+    """
+    pinned = (
+        parse_time(now, now=datetime.now(UTC), option="--now")
+        if now
+        else datetime.now(UTC).replace(microsecond=0)
+    )
+    region_list = tuple(r.strip() for r in split_list("--regions", regions))
+    _check_listen(host, port)
+    if env_file is not None:
+        check_writable(check_path(env_file, "--env-file", reserve=ENV_FILE_RESERVE), "--env-file")
+    numbers = {
+        "seed": seed, "members": members, "suspended": suspended,
+        "events_per_day": events_per_day, "skew": skew, "rate": rate, "burst": burst,
+        "latency_ms": latency_ms, "jitter_ms": jitter_ms, "error_rate": error_rate,
+        "reset_rate": reset_rate, "token_ttl": token_ttl, "credential_ttl": credential_ttl,
+    }  # fmt: skip
+    check_emulator(numbers, "--")  # ranges and reasons: limits.EMULATOR
+    if suspended > members:
+        raise InputError(f"--suspended: {suspended} is more than --members ({members})")
+    settings = EmulatorSettings(
+        seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
+        regions=region_list, events_per_day=events_per_day, skew=skew, host=host, port=port,
+        allow_remote=allow_remote, control_token=control_token,
+        faults=Faults(
+            rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
+            error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
+            credential_ttl=credential_ttl,
+        ),
+    )  # fmt: skip
+    try:
+        anyio.run(_serve, settings, Ready(print_env=print_env, env_file=env_file))
+    except KeyboardInterrupt:
+        # Ctrl-C is how the emulator is meant to end (it serves "until Ctrl-C"): a
+        # stop as documented is a success, said in one line, as servers such as uvicorn do.
+        sys.stderr.write("trailsweep: emulator stopped\n")
+        return
+    except (OSError, UnicodeError) as err:  # UnicodeError: a host name IDNA refuses
+        reason = err.strerror if isinstance(err, OSError) else "not a valid host name"
+        raise InputError(
+            f"emulator: cannot listen on {shown(host)}:{port} ({reason}); "
+            "check --host, or choose another --port (0 picks a free one)"
+        ) from None
+
+
+def _check_listen(host: str, port: int) -> None:
+    """A port the system can bind and a host that can be an address or a name."""
+    EMULATOR["port"].check("--port", port)
+    if (
+        not host
+        or len(host) > 253
+        or not host.isascii()
+        or not host.isprintable()
+        or any(c.isspace() for c in host)
+    ):
+        raise InputError(
+            f"--host: {shown(host)} is not an address or host name; use 127.0.0.1 (the "
+            "default), ::1, 0.0.0.0 or a name such as localhost"
+        )
+
+
+ENV_FILE_RESERVE = 16  # atomic_write's temp name beside it: ".NAME.XXXXXXXX.tmp"
+
+
+def env_lines(info: Mapping[str, Any]) -> str:
+    """Shell lines that point AWS clients at the emulator as its management account, each
+    value quoted for sh. AWS_REGION is what newer SDKs read, AWS_DEFAULT_REGION what the
+    AWS CLI and boto3 read. A session token left in the shell would be sent with these keys
+    and refused, so it is unset."""
+    values = {
+        "AWS_ENDPOINT_URL": info["url"],
+        "AWS_ACCESS_KEY_ID": info["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": info["secret_access_key"],
+        "AWS_REGION": info["region"],
+        "AWS_DEFAULT_REGION": info["region"],
+    }
+    lines = [f"export {name}={shlex.quote(str(value))}" for name, value in values.items()]
+    return "\n".join([*lines, "unset AWS_SESSION_TOKEN", ""])
+
+
+@dataclass(frozen=True)
+class Ready:
+    """What the emulator says once it listens, and where (stdout by default)."""
+
+    print_env: bool
+    env_file: str | None
+
+    def announce(self, info: Mapping[str, Any]) -> None:
+        line = orjson.dumps(info).decode() + "\n"
+        if self.env_file is not None:
+            # mkstemp's temp file is 0600 and the rename keeps it: the secret key is never
+            # readable by others, not even for a moment. Written before the ready line, so
+            # whoever waits for that line finds the file whole.
+            try:
+                atomic_write(Path(self.env_file), env_lines(info).encode())
+            except OSError as err:
+                raise InputError(
+                    f"--env-file: cannot write {shown(self.env_file)} ({err.strerror}); "
+                    "choose another file"
+                ) from None
+        if self.print_env:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            line = env_lines(info)
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+async def _serve(settings: EmulatorSettings, ready: Ready) -> None:
+    from trailsweep.emulator.server import Emulator  # loaded when used (start-up time)
+
+    async with Emulator(settings) as emu:
+        if not is_loopback(settings.host):
+            # The ready line is the same on every bind (its readers parse one shape), so
+            # say here that it now hands out keys that work from other machines.
+            sys.stderr.write(
+                f"trailsweep: emulator: listening beyond this machine (--allow-remote): "
+                f"whoever reaches {emu.url} can call its AWS APIs with the ready line's keys "
+                "and its control API with the ready line's control_token; keep stdout private\n"
+            )
+            sys.stderr.flush()
+        ready.announce(emu.ready_info())
+        await anyio.sleep_forever()

@@ -1,0 +1,70 @@
+"""Running a sweep from the CLI: progress, and Ctrl-C / SIGTERM (logging: cli_logs).
+
+The first SIGINT or SIGTERM stops calling, lets the output be flushed and checkpointed,
+prints the summary and exits 130. A second one exits at once: checkpoints are written
+by atomic rename, so the one on disk is always whole and consistent with the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import FrameType
+
+import anyio
+
+from trailsweep.cli.progress import refresh_interval, show_progress
+from trailsweep.engine.sweep import SweepReport
+from trailsweep.settings.query import Query
+
+
+def run_interruptible(
+    work: Callable[[], Awaitable[None]],
+    report: SweepReport,
+    *,
+    progress: tuple[Query, bool] | None = None,
+    checkpoint: Path | None = None,
+) -> int:
+    """Run `work` until it ends or a signal stops it; returns the exit code. `checkpoint`:
+    the export's checkpoint file, which the first signal says it saves (None: stdout,
+    which has none, and the line says that instead)."""
+    stopping = (
+        f"trailsweep: stopping; saving the checkpoint {checkpoint} (again to quit now)\n"
+        if checkpoint is not None
+        else "trailsweep: stopping; stdout has no checkpoint: a new run starts over "
+        "(again to quit now)\n"
+    ).encode(errors="replace")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with anyio.create_task_group() as tg:
+
+            def second(signum: int, frame: FrameType | None) -> None:
+                os._exit(130)
+
+            def first(signum: int, frame: FrameType | None) -> None:
+                report.interrupted = True
+                signal.signal(signal.SIGINT, second)
+                signal.signal(signal.SIGTERM, second)
+                os.write(2, stopping)
+                loop.call_soon_threadsafe(tg.cancel_scope.cancel)
+
+            previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                if progress is not None:
+                    query, force = progress
+                    interval = refresh_interval(os.environ)
+                    tg.start_soon(
+                        lambda: show_progress(report, query, force=force, interval=interval)
+                    )
+                await work()
+                tg.cancel_scope.cancel()
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+    anyio.run(main)
+    return report.exit_code

@@ -1,0 +1,1 @@
+"""Pagers, time slices, the merge and spool, and the sweep that wires them."""

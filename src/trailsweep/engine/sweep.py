@@ -1,0 +1,267 @@
+"""The sweep: resolve the matrix, run one limited pager per pair, merge newest first.
+
+    async with aclosing(sweep(config, report=report)) as events:
+        async for event in events:          # SweepEvent, globally ordered
+            out.write(event.line())
+
+`sweep_chunks` yields the same events in lists (what the sinks use: one step of the
+async generators per list rather than per event).
+
+Pairs that fail (AccessDenied, region not enabled, retry budget spent) end their stream
+early and are listed in the report; the others go on (docs/design.md invariant 7).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trailsweep.aws import stalls
+from trailsweep.aws.client import install_fast_parser, lookup_config
+from trailsweep.aws.discovery import select_accounts
+from trailsweep.aws.lean import LeanLookup, http_session
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.aws.retry import classify
+from trailsweep.aws.sessions import SessionPool
+from trailsweep.base.clock import SYSTEM_CLOCK, Clock
+from trailsweep.base.errors import TrailsweepError
+from trailsweep.engine.merge import interleave_batches, merge_chunks, prefetched
+from trailsweep.engine.pair import PairState, SweepEvent, event_key
+from trailsweep.engine.pair_stream import pair_source
+from trailsweep.engine.slices import MAX_CHAINS
+from trailsweep.engine.spool import Spool
+from trailsweep.settings.config import SweepSettings, auto_read_ahead
+from trailsweep.settings.filters import PathsSeen
+
+_DISCOVERY_CONCURRENCY = 16
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What happened, for the summary and the exit code."""
+
+    pairs: list[PairState] = field(default_factory=list)
+    written: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    interrupted: bool = False
+    spooled: int = 0  # pages that waited on disk rather than in memory (spool.py)
+    limited: bool = False  # stopped at --max-items (exit 0: what was asked for)
+    where_seen: PathsSeen | None = None  # which --where paths the records read held
+
+    @property
+    def stopped(self) -> list[PairState]:
+        """Pairs left unfinished because the sweep reached --max-items."""
+        return [p for p in self.pairs if not p.finished] if self.limited else []
+
+    @property
+    def failed(self) -> list[PairState]:
+        return [p for p in self.pairs if p.state == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = (self.finished or time.monotonic()) - self.started
+        return {
+            "pairs": len(self.pairs),
+            "done": sum(p.state == "done" and p.finished for p in self.pairs),
+            "stopped_at_max_items": len(self.stopped),
+            "failed": len(self.failed),
+            "events": sum(p.cursor.written for p in self.pairs),
+            "calls": sum(p.calls for p in self.pairs),
+            "throttled": sum(p.throttled for p in self.pairs),
+            "seconds": round(elapsed, 3),
+            "exit_code": self.exit_code,
+            "failures": [p.as_dict() for p in self.failed],
+        }
+
+
+async def resolve_matrix(pool: SessionPool, config: SweepSettings) -> list[PairState]:
+    """The (account, region) pairs to sweep, sorted; accounts whose regions cannot be listed
+    become one failed pair with region '*'."""
+    caller = await pool.identify()
+    accounts = await select_accounts(pool, config.accounts, config.exclude_accounts, caller)
+    if config.regions != "all":
+        regions = config.regions or [pool.region or "us-east-1"]
+        return [PairState(a, r) for a in accounts for r in regions]
+    found: dict[str, list[str] | PairState] = {}
+    limit = anyio.CapacityLimiter(_DISCOVERY_CONCURRENCY)
+
+    async def discover(account: str) -> None:
+        async with limit:
+            try:
+                found[account] = await pool.enabled_regions(account)
+            except (ClientError, BotoCoreError, TrailsweepError) as err:
+                _, code, message = classify(err)
+                failed = PairState(account, "*")
+                failed.fail(code, f"cannot list regions: {message}")
+                found[account] = failed
+
+    async with anyio.create_task_group() as tg:
+        for account in accounts:
+            tg.start_soon(discover, account)
+    pairs: list[PairState] = []
+    for account in accounts:
+        got = found[account]
+        pairs.extend([got] if isinstance(got, PairState) else [PairState(account, r) for r in got])
+    return pairs
+
+
+async def sweep(
+    config: SweepSettings,
+    *,
+    report: SweepReport | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    prefetch: int | None = None,
+    pairs: list[PairState] | None = None,
+    lean: bool = True,
+    unordered: bool = False,
+) -> AsyncGenerator[SweepEvent, None]:
+    """Every event of the sweep, newest first across all pairs (an async generator).
+
+    Each pair fetches its next page while the merge consumes the current one, and may hold
+    `prefetch` (default: `config.read_ahead`) more ready: the merge stalls whenever the
+    pair whose page boundary comes next has nothing ready.
+    `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
+    pairs already finished are left alone. `lean=False` makes the calls through aioboto3's
+    client (with the orjson parse hook) instead of `lean.LeanLookup`, for comparison.
+    `unordered=True` yields each page's events as soon as they arrive: order holds only
+    within a pair, nothing waits for the slowest pair. Use `contextlib.aclosing` to stop
+    early."""
+    chunks = sweep_chunks(
+        config, report=report, clock=clock, prefetch=prefetch, pairs=pairs, lean=lean,
+        unordered=unordered,
+    )  # fmt: skip
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            for event in chunk:
+                yield event
+
+
+async def sweep_chunks(
+    config: SweepSettings,
+    *,
+    report: SweepReport | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    prefetch: int | None = None,
+    pairs: list[PairState] | None = None,
+    lean: bool = True,
+    unordered: bool = False,
+    on_matrix: Callable[[], None] | None = None,
+) -> AsyncGenerator[Sequence[SweepEvent], None]:
+    """`sweep`'s events in order, in lists (each list is counted in `report.written` once
+    the consumer asks for the next one). `on_matrix` is called once a discovered matrix
+    is in `report.pairs`, before any LookupEvents call (an export checkpoints it there)."""
+    report = report if report is not None else SweepReport()
+    if config.query.where:  # this sweep's own record of the --where paths it met
+        report.where_seen = PathsSeen(config.query.where)
+        query = dataclasses.replace(config.query, seen=report.where_seen)
+        config = dataclasses.replace(config, query=query)
+    async with SessionPool(
+        profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
+        role_name=config.role_name, external_id=config.external_id,
+        session_name=config.session_name, access_key_id=config.access_key_id,
+        secret_access_key=config.secret_access_key, timeouts=config.timeouts,
+    ) as pool:  # fmt: skip
+        if pairs is None:
+            report.pairs = await resolve_matrix(pool, config)
+            if on_matrix is not None:
+                on_matrix()
+        else:
+            await pool.identify()
+            report.pairs = pairs
+        async with aclosing(_run(pool, config, report, clock, prefetch, lean, unordered)) as run:
+            async for chunk in run:
+                yield chunk
+    report.finished = time.monotonic()
+
+
+async def _run(
+    pool: SessionPool, config: SweepSettings, report: SweepReport, clock: Clock,
+    prefetch: int | None, lean: bool, unordered: bool,
+) -> AsyncGenerator[Sequence[SweepEvent], None]:  # fmt: skip
+    active = [p for p in report.pairs if not p.finished]
+    limit = config.query.max_items
+    if prefetch is not None:
+        depth = prefetch
+    elif config.read_ahead is not None:
+        depth = config.read_ahead
+    else:
+        depth = auto_read_ahead(len(active), spooled=config.slices)
+    sliced = config.slices
+    async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+        sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
+        http = (
+            await stack.enter_async_context(
+                http_session(len(active), config.timeouts, chains=MAX_CHAINS)
+            )
+            if lean
+            else None
+        )
+        spool = Spool()
+        stack.callback(stalls.stop, stalls.start(clock, tg))  # a stall is not latency
+
+        def close_spool() -> None:
+            report.spooled = spool.spooled
+            spool.close()
+
+        stack.callback(close_spool)
+        endpoints: dict[str, str] = {}
+        for pair in active:
+            client: Any
+            if http is not None:
+                if pair.region not in endpoints:
+                    endpoints[pair.region] = await pool.endpoint("cloudtrail", pair.region)
+                creds = await pool.credentials(pair.account)
+                client = LeanLookup(http, creds, pair.region, endpoints[pair.region])
+            else:
+                session = pool.for_account(pair.account)
+                client = await stack.enter_async_context(
+                    pool.client(
+                        session, "cloudtrail", pair.region, config=lookup_config(config.timeouts)
+                    )
+                )
+                install_fast_parser(client)
+            limiter = RateLimiter(config.rate, clock=clock)
+            pages = pair_source(
+                pair, client, limiter, config.query, clock=clock,
+                refresh=pool.refresher(pair.account), depth=depth, task_group=tg,
+                sliced=sliced, spool=spool,
+            )  # fmt: skip
+            if unordered or sliced:  # a SlicedPager reads ahead on its own
+                sources.append(pages)
+            else:
+                sources.append(await stack.enter_async_context(prefetched(pages, depth, tg)))
+        if unordered:
+            stream = interleave_batches(sources, tg)
+        else:
+            stream = merge_chunks(sources, key=event_key)
+        try:
+            async for chunk in stream:
+                if limit is not None and len(chunk) >= limit - report.written:
+                    # As one event at a time: stop once `limit` are written (and always
+                    # yield one first).
+                    chunk = chunk[: max(1, limit - report.written)]
+                    report.limited = True
+                    yield chunk
+                    report.written += len(chunk)
+                    break
+                yield chunk
+                report.written += len(chunk)
+        except GeneratorExit:
+            # The consumer stopped early (aclose, a closed pipe). Stop the pagers and end
+            # normally: re-raising inside the task group would come out as an exception
+            # group instead of a clean close.
+            pass
+        tg.cancel_scope.cancel()

@@ -1,0 +1,1 @@
+"""Record files, checkpoints, the AWS CLI formats and the exactly-once export."""
