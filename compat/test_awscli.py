@@ -241,7 +241,7 @@ def test_sts_and_organizations(emu: EmulatorThread) -> None:
     assert len(accounts) == len(emu.emulator.world.accounts)
 
 
-# --output, --query, cli_timestamp_format (issue 13): byte for byte -------------------------
+# --output, --query, cli_timestamp_format: byte for byte ------------------------------------
 def _bytes(result: subprocess.CompletedProcess[bytes], who: str) -> bytes:
     assert result.returncode == 0, f"{who}: {result.stderr.decode()}"
     return result.stdout

@@ -1,6 +1,6 @@
 """`trailsweep lookup-events` output options against the emulator: --output text, table,
 yaml, yaml-stream, --query, cli_timestamp_format, --cli-input-yaml and the yaml-input
-skeleton (issue 13). Byte-for-byte comparisons with the real AWS CLI v1 live in compat/."""
+skeleton. Byte-for-byte comparisons with the real AWS CLI v1 live in compat/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Concurrency under a hostile network (issue 12): a sliced pair that must not deadlock,
+"""Concurrency under a hostile network: a sliced pair that must not deadlock,
 calls that must time out, and a limiter that must shrug off a stalled process."""
 
 from __future__ import annotations

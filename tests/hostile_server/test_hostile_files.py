@@ -1,5 +1,5 @@
 """Hostile files: full disks, torn writes, symlinks, shared locks and crafted checkpoints
-(issue 12, file part). Every sweep runs the real client against the emulator over HTTP;
+(the export's files). Every sweep runs the real client against the emulator over HTTP;
 in-process through `trailsweep.cli.app:main` unless a real process is the point (rlimits)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A LookupEvents server that lies (issue 12): each lie fails its pair alone with one
+"""A LookupEvents server that lies: each lie fails its pair alone with one
 `InvalidResponse` line, the other pair is written completely, and no line is written that
 should not be; on the lean path, the aioboto3 path, the sweep command and lookup-events."""
 

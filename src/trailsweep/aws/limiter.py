@@ -16,7 +16,7 @@ server would see a burst; several NextToken chains per pair (slices.py) made tha
 (100 pairs at 1 s latency: 2.2% of calls throttled).
 
 A stalled process (SIGSTOP, a suspended laptop, a long GC pause) wakes its waiters long
-after their slots. The time lost is neither repaid nor dragged along (issue 12: after a
+after their slots. The time lost is neither repaid nor dragged along (without this, after a
 3 s SIGSTOP, calls stayed 0.49 s apart, above the quota, for ~150 s while the schedule
 caught up). Each waiter that wakes makes sure the schedule's end lies at least an
 interval past its own due time for every waiter still asleep behind it: the queued

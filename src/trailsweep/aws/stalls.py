@@ -3,7 +3,7 @@
 A process stopped with SIGSTOP, a suspended laptop, a long GC pause or a blocked event loop
 sees every call in flight take as long as the stall. Read as server latency, that sample
 would ask the pair for more time-slice chains (slices.py) until the moving average forgets
-it (issue 12). A `StallWatch` ticks every `tick` seconds on the event loop; a tick that
+it. A `StallWatch` ticks every `tick` seconds on the event loop; a tick that
 comes more than `threshold` seconds late is a stall, and `Pager.call` takes the stalled
 seconds out of the call's latency sample. (The limiter needs no watch: limiter.py keeps
 its pace across a stall on its own.)

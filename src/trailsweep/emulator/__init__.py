@@ -1,5 +1,5 @@
 """A CloudTrail LookupEvents emulator (plus STS, Organizations, EC2 and Account) for tests,
-benchmarks and the demo. See shared/LOOKUP_EVENTS.md for the contract it follows."""
+benchmarks and the demo. It follows "The LookupEvents contract" in docs/design.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CloudTrail LookupEvents, exactly per shared/LOOKUP_EVENTS.md.
+"""CloudTrail LookupEvents, exactly per "The LookupEvents contract" in docs/design.md.
 
 Validation order: MaxResults, EventCategory, LookupAttributes, time range, NextToken.
 NextTokens are stateless: they name the position of the next event, a hash of the query

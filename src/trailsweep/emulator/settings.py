@@ -107,8 +107,8 @@ class EmulatorSettings:
     realtime: bool = False  # False: the data clock is pinned at `now`; True: it advances
     # Hours are numbered from here for the random draws (how many events, which bursts);
     # None: from the Unix epoch. The tests pin it to `now`, so what the window "the last N
-    # hours" holds is the same whatever hour the suite runs in (issue 12: test_lean failed at
-    # 07 UTC); event times stay absolute either way.
+    # hours" holds is the same whatever hour the suite runs in (from the epoch, test_lean
+    # failed at 07 UTC); event times stay absolute either way.
     draw_origin: datetime | None = None
     members: int = 5  # member accounts besides the management account
     suspended: int = 1  # how many of the members are SUSPENDED

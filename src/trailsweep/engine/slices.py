@@ -292,7 +292,8 @@ class SlicedPager:
                     self.slices.pop(0)
                     # The next slice is the head now: its chain may be waiting for room
                     # with a page in hand (the head never waits), and nothing else would
-                    # wake it (issue 12: 784 pairs hung with no calls).
+                    # wake it (without this, 784 pairs hung with no calls; see
+                    # test_a_finished_head_slice_wakes_the_chain_behind_it).
                     self._notify()
                     self._plan()
                     continue

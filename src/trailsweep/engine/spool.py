@@ -3,7 +3,7 @@
 A pair whose next pages arrive before the merge needs them holds them ready (read-ahead:
 that is what keeps the ordered merge from stalling on page boundaries). Parsed, a 50-event
 page is ~112 KB of Python objects; at 1,000 pairs, with the page being merged and the one
-waiting for room, that was most of the client's memory (issue 7). So the first
+waiting for room, that was most of the client's memory (benchmarks/sweep.py). So the first
 `budget` waiting pages over the whole sweep stay parsed in memory, and the others go to
 one unlinked temporary file as their raw response body plus the few numbers needed to
 rebuild their events (docs/design.md invariant 4: "paused, or spools to disk"). A spooled page

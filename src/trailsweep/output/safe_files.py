@@ -1,5 +1,5 @@
 """Files trailsweep creates beside an export (checkpoint, its temp file, the lock), made so
-that a file planted at the same name cannot redirect our writes (issue 12).
+that a file planted at the same name cannot redirect our writes.
 
 - A temp file is always a new file: a random name, `O_CREAT | O_EXCL` (which never
   follows a symlink), written, fsynced, then renamed over the target; `rename` replaces

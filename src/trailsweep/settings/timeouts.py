@@ -1,8 +1,8 @@
 """How long one call may take: the two settings and their checks (`aws.timeouts` applies them).
 
-Before issue 12 a server that accepted the connection and never answered held a pair for
+Without these limits a server that accepted the connection and never answered held a pair for
 378 to 514 s: botocore's 60 s read timeout (aiohttp's 60 s total on the lean path) times 8
-attempts, plus backoff. Now:
+attempts, plus backoff. With them:
 
 - `connect` (default 10 s): to open the TCP/TLS connection. A healthy AWS endpoint
   connects in well under a second; 10 s rides out a lost SYN or two.
