@@ -119,7 +119,9 @@ def _sample(t: float, pairs: list[PairState]) -> Sample:
     )
 
 
-def _steps(rate: float, lag: float, page: float, until: float, late: float = 0.0, seed: int = 0):
+def _steps(
+    rate: float, lag: float, page: float, until: float, late: float = 0.0, seed: int = 0
+) -> list[tuple[float, float]]:
     """A pair's coverage over time as pages are written: nothing for `lag` seconds, then a
     step of `page` every page / rate seconds (each up to `late` seconds late), up to 1."""
     rng = random.Random(seed)
@@ -140,7 +142,9 @@ def _at(steps: list[tuple[float, float]], t: float) -> float | None:
     return None if c >= 1.0 else c
 
 
-def _etas(pairs: list[list[tuple[float, float]]], until: float, base: float = 0.0):
+def _etas(
+    pairs: list[list[tuple[float, float]]], until: float, base: float = 0.0
+) -> list[tuple[float, float | None]]:
     eta = Eta()
     eta.begin(0.0, [base for _ in pairs])
     out = []

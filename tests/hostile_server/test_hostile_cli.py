@@ -193,7 +193,7 @@ def _option_table() -> dict[str, list[tuple[list[str], bool]]]:
 
     table: dict[str, list[tuple[list[str], bool]]] = {}
     for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
-        params = []
+        params: list[tuple[list[str], bool]] = []
         for p in command.params:
             if type(p).__name__.endswith("Argument"):
                 params.append(([], False))

@@ -266,7 +266,7 @@ def _stalled_pair(chains: int, calls: int) -> tuple[list[float], float, RateLimi
         async def chain() -> None:
             nonlocal woke
             for _ in range(calls):
-                await limiter.acquire()  # type: ignore[union-attr]
+                await limiter.acquire()
                 times.append(clock.now)
                 await clock.sleep(0.3)  # the call
                 if clock.now >= 5.0 and not woke:

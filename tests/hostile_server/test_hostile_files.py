@@ -30,7 +30,7 @@ from trailsweep.engine.spool import BUDGET_ENV
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from support import NOW_EPOCH, UseEmu, aws_env, run_cli, settings
 
 START, END = NOW_EPOCH - 4 * 3600, NOW_EPOCH - 1
 FAST = {"rate": 10_000.0, "burst": 10_000.0}
@@ -44,7 +44,7 @@ def emu() -> Iterator[EmulatorThread]:
 
 
 @pytest.fixture
-def env(emu: EmulatorThread, use_emu: Any) -> dict[str, str]:
+def env(emu: EmulatorThread, use_emu: UseEmu) -> dict[str, str]:
     """This process's AWS SDKs (and any subprocess given the result) point at `emu`."""
     use_emu(emu)
     return aws_env(emu)
