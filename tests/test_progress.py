@@ -25,16 +25,16 @@ from trailsweep.cli.progress import (
     coverage,
     refresh_interval,
 )
-from trailsweep.engine.pair import PairState
+from trailsweep.engine.pair import PairState, State
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.query import Query
 
 START, END = 1_790_000_000, 1_790_086_400  # one day
 
 
-def _pair(state: str = "running", oldest: int | None = None, written: int = 0) -> PairState:
+def _pair(state: State = "running", oldest: int | None = None, written: int = 0) -> PairState:
     p = PairState("111111111111", "us-east-1")
-    p.state = state  # type: ignore[assignment]
+    p.state = state
     p.cursor.oldest, p.cursor.written, p.events = oldest, written, written
     return p
 
