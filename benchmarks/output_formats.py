@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def streamed(evs: list[dict[str, Any]]) -> bytes:
     return out.getvalue()
 
 
-def timed(fn: Any, rounds: int = 3) -> tuple[float, int]:
+def timed(fn: Callable[[], bytes], rounds: int = 3) -> tuple[float, int]:
     best, size = float("inf"), 0
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -64,7 +65,7 @@ def main() -> None:
     pages = [PrintedPage(50, "t")] * (len(evs) // 50) + [PrintedPage(len(evs) % 50)]
     document = streamed(evs)
 
-    def rendered(spec: OutputSpec) -> Any:
+    def rendered(spec: OutputSpec) -> Callable[[], bytes]:
         return lambda: render(json.loads(document), pages, paginated=True, spec=spec)
 
     cases = {

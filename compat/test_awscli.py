@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -410,7 +410,7 @@ def test_formatters_agree_with_awscli_on_any_value() -> None:
         assert _attempt(lambda v: format_table("LookupEvents", v, 80), value) == table, value
 
 
-def _attempt(draw: Any, value: Any) -> str | None:
+def _attempt(draw: Callable[[Any], str], value: Any) -> str | None:
     """The drawing, or None where the CLI fails too (ragged rows, mixed lists...)."""
     try:
         text: str = draw(value)

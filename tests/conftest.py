@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck
@@ -12,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 
 from trailsweep.emulator import EmulatorThread
 
-from support import aws_env, settings
+from support import UseEmu, aws_env, settings
 
 # How long generating and running an example takes follows the machine's load (the suite
 # runs on 2 busy cores), not the code: no deadline and no "too slow" health check for any
@@ -33,7 +32,7 @@ def fast_emu() -> Iterator[EmulatorThread]:
 
 
 @pytest.fixture
-def use_emu(monkeypatch: pytest.MonkeyPatch) -> Any:
+def use_emu(monkeypatch: pytest.MonkeyPatch) -> UseEmu:
     """Point this process's AWS SDKs at an emulator: ``use_emu(emu)``."""
 
     def apply(emu: EmulatorThread) -> None:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,9 @@ from trailsweep.emulator import EmulatorSettings, EmulatorThread, Faults
 # hours from NOW too (draw_origin), so the last N hours hold the same events at any hour.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 NOW_EPOCH = int(NOW.timestamp())
+
+# What the `use_emu` fixture (conftest.py) gives: point this process's AWS SDKs at an emulator.
+UseEmu = Callable[[EmulatorThread], None]
 
 
 def settings(**kw: Any) -> EmulatorSettings:

@@ -5,10 +5,11 @@ exactly those accounts."""
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -31,7 +32,7 @@ def org() -> Iterator[EmulatorThread]:
 
 
 def _world(emu: EmulatorThread) -> dict[str, Any]:
-    return control(emu.emulator.ready_info(), "/_emulator/world")  # type: ignore[no-any-return]
+    return cast(dict[str, Any], control(emu.emulator.ready_info(), "/_emulator/world"))
 
 
 def _unit(world: dict[str, Any], name: str) -> str:
@@ -56,7 +57,7 @@ def _active(world: dict[str, Any]) -> set[str]:
     return {a["id"] for a in world["accounts"] if a["status"] == "ACTIVE"}
 
 
-def _sweep(emu: EmulatorThread, out: Path, *args: str) -> Any:
+def _sweep(emu: EmulatorThread, out: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     window = ["--start-time", format_time(from_epoch(START))]
     window += ["--end-time", format_time(from_epoch(END))]
     return run_cli(["sweep", *args, "--regions", REGION, *window, "-o", str(out)], env=aws_env(emu))

@@ -10,7 +10,9 @@ import sys
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
+from typing import cast
 
+import click
 import pytest
 import typer
 
@@ -22,7 +24,7 @@ from trailsweep.emulator import EmulatorThread
 from support import aws_env, run_cli, settings
 
 ROOT = Path(__file__).parents[1]
-COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+COMMANDS = sorted(cast(click.Group, typer.main.get_command(app)).commands)
 
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
@@ -163,9 +165,9 @@ def _example_commands() -> list[tuple[str, list[str]]]:
 def test_every_example_parses_as_a_command_line(argv: list[str]) -> None:
     """Each example is a command trailsweep's own parser accepts (options exist, values
     have their types)."""
-    group = typer.main.get_command(app)
+    group = cast(click.Group, typer.main.get_command(app))
     root = group.make_context("trailsweep", [argv[0]], resilient_parsing=True)
-    sub = group.get_command(root, argv[0])  # type: ignore[attr-defined]
+    sub = group.get_command(root, argv[0])
     assert sub is not None
     sub.make_context(argv[0], spread_lists(argv[1:]), parent=root)
 

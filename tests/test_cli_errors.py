@@ -15,7 +15,7 @@ from trailsweep.emulator.services import calls
 from trailsweep.output import checkpoint
 from trailsweep.settings.config import Options
 
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, run_cli, settings
 
 ATTR = "--lookup-attributes"
 
@@ -74,11 +74,11 @@ CASES: list[tuple[str, list[str], str]] = [
 
 @pytest.mark.parametrize(("name", "args", "needle"), CASES, ids=[c[0] for c in CASES])
 def test_bad_flag_input(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     name: str, args: list[str], needle: str,
 ) -> None:  # fmt: skip
     """Each bad input exits 2 with one line naming the problem; nothing written or called."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     out = tmp_path / "out.ndjson"
     before = emu.emulator.requests
     with pytest.raises(SystemExit) as exit_info:
@@ -171,10 +171,10 @@ def test_the_reported_huge_max_items_with_output_calls_nothing(
 
 
 def test_max_items_at_the_top_of_its_range_completes_and_checkpoints(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """2**53-1, the largest --max-items, sweeps to the end, saves its checkpoint and resumes."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     out = tmp_path / "out.ndjson"
     start, end = NOW_EPOCH - 3600, NOW_EPOCH - 1
     args = ["sweep", "--max-items", str(2**53 - 1), "--regions", "us-east-1",
@@ -211,11 +211,11 @@ def test_every_number_config_key_is_range_checked() -> None:
 
 @pytest.mark.parametrize(("key", "value"), CONFIG_PAST_RANGE)
 def test_a_config_number_past_its_range_is_refused(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     key: str, value: str,
 ) -> None:  # fmt: skip
     """A TOML number out of range, nan or inf: one line naming the file and key, exit 2."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     config = tmp_path / "sweep.toml"
     config.write_text(f"{key} = {value}\n")
     out = tmp_path / "out.ndjson"
@@ -235,11 +235,11 @@ def test_a_config_number_past_its_range_is_refused(
     ],
 )
 def test_max_results_of_an_input_document_is_range_checked(
-    emu: EmulatorThread, use_emu: object, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, capsys: pytest.CaptureFixture[str],
     command: str, option: str, document: str,
 ) -> None:  # fmt: skip
     """MaxResults in --cli-input-json/--cli-input-yaml: 1..50, checked before any call."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     line = _refused(emu, capsys, [command, option, document], "50")
     assert "MaxResults" in line or "--page-size" in line
 
@@ -281,12 +281,12 @@ EMPTY_FLAGS: list[tuple[str, list[str], str]] = [
 
 @pytest.mark.parametrize(("command", "args", "option"), EMPTY_FLAGS, ids=str)
 def test_an_empty_list_value_or_item_is_refused(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     command: str, args: list[str], option: str,
 ) -> None:  # fmt: skip
     """`--regions ""` (an unset variable) swept the default region; a doubled comma hid an
     empty item: exit 2, one line naming the option, nothing written or called."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     out = ["-o", str(tmp_path / "out.ndjson")] if command == "sweep" else []
     _refused(emu, capsys, [command, *out, *args], f"{option}: ")
     assert list(tmp_path.iterdir()) == []
@@ -298,11 +298,11 @@ def test_an_empty_list_value_or_item_is_refused(
      'regions = ["us-east-1", " "]', "lookup_attributes = []", "where = []", 'role_name = ""'],
 )  # fmt: skip
 def test_an_empty_list_in_a_config_is_refused(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     body: str,
 ) -> None:  # fmt: skip
     """The same in a config file: an empty list or item is a mistake, not "the default"."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     config = tmp_path / "sweep.toml"
     config.write_text(body + "\n")
     key = body.split(" ")[0]
@@ -333,13 +333,13 @@ AWS_LIMITS: list[tuple[list[str], str]] = [
 
 @pytest.mark.parametrize(("args", "option"), AWS_LIMITS, ids=lambda v: str(v)[:40])
 def test_assume_role_inputs_aws_refuses_are_refused_before_any_call(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     args: list[str], option: str,
 ) -> None:  # fmt: skip
     """RoleSessionName [\\w+=,.@-]{2,64}, ExternalId [\\w+=,.@:/-]{2,1224}, role name
     [\\w+=,.@-]{1,64} after an IAM path of at most 512: checked before any call (the
     emulator, like AWS, would refuse them: test_emulator_errors)."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     assume_before = calls(emu.emulator.world)["AssumeRole"]
     out = tmp_path / "out.ndjson"
     line = _refused(emu, capsys, ["sweep", "--accounts", "org", "-o", str(out), *args], option)
@@ -349,10 +349,10 @@ def test_assume_role_inputs_aws_refuses_are_refused_before_any_call(
 
 
 def test_assume_role_inputs_at_aws_limits_are_sent(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The longest session name and external id AWS takes, every allowed character: swept."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     session = ("Az09_+=,.@-" * 6)[:64]
     external = ("Az09_+=,.@:/-" * 100)[:1224]
     out = tmp_path / "out.ndjson"

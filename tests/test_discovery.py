@@ -5,8 +5,9 @@ refused. Real clients over real HTTP against the emulator, which counts every ac
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import pytest
@@ -153,9 +154,9 @@ def test_account_whose_regions_cannot_be_listed_is_one_failed_pair(org: Emulator
     assert made["DescribeRegions"] == len(_active(org)) - 2  # not the management, not `bad`
 
 
-def _code(call: object, **params: object) -> str:
+def _code(call: Callable[..., object], **params: object) -> str:
     with pytest.raises(ClientError) as info:
-        call(**params)  # type: ignore[operator]
+        call(**params)
     return str(info.value.response["Error"]["Code"])
 
 
@@ -168,8 +169,8 @@ def test_emulated_list_regions_refuses_what_aws_refuses(org: EmulatorThread) -> 
     enabled = ["ENABLED", "ENABLED_BY_DEFAULT"]
     account = client(org, "account")
 
-    def regions(acct: object, **params: object) -> list[tuple[str, str]]:
-        resp = acct.list_regions(RegionOptStatusContains=enabled, **params)  # type: ignore[attr-defined]
+    def regions(acct: Any, **params: object) -> list[tuple[str, str]]:
+        resp = acct.list_regions(RegionOptStatusContains=enabled, **params)
         assert "NextToken" not in resp
         return [(r["RegionName"], r["RegionOptStatus"]) for r in resp["Regions"]]
 

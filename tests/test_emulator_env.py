@@ -87,8 +87,8 @@ def test_print_env_and_env_file_from_the_command(tmp_path: Path) -> None:
             printed += line
         assert printed.decode() == env_file.read_text()
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-        for line in printed.decode().splitlines()[:-1]:
-            assert line.startswith("export AWS_")
+        for text in printed.decode().splitlines()[:-1]:
+            assert text.startswith("export AWS_")
         sourced = _sourced(env_file, {**base, "AWS_CONFIG_FILE": os.devnull})
         assert {k: sourced.get(k) for k in NAMES} == {k: _expected(ready)[k] for k in NAMES}
         lookup = subprocess.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from support import NOW_EPOCH, client, member_creds, settings
 NO_VALIDATION = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
 
 
-def _code(call: Any, **params: Any) -> str:
+def _code(call: Callable[..., object], **params: object) -> str:
     with pytest.raises(ClientError) as info:
         call(**params)
     return str(info.value.response["Error"]["Code"])

@@ -24,7 +24,7 @@ def _bodies(emu: EmulatorThread, pages: int) -> list[bytes]:
     ct.meta.events.register("before-parse.cloudtrail.LookupEvents", grab)
     token = None
     for _ in range(pages):
-        kw = {"NextToken": token} if token else {}
+        kw: dict[str, str] = {"NextToken": token} if token else {}
         token = ct.lookup_events(MaxResults=50, StartTime=NOW_EPOCH - 86400, **kw).get("NextToken")
     return seen
 

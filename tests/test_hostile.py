@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import orjson
@@ -28,7 +29,7 @@ from trailsweep.engine.pair import SweepEvent
 from trailsweep.engine.record import ndjson_line
 from trailsweep.engine.sweep import SweepReport, sweep
 from trailsweep.output import checkpoint as ckpt_mod
-from trailsweep.settings.config import Options, build_config
+from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
@@ -36,12 +37,12 @@ from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 
 
-def _config(emu: EmulatorThread, **kw: object) -> object:
+def _config(emu: EmulatorThread, **kw: Any) -> SweepSettings:
     info = emu.emulator.ready_info()
     opts = Options(
-        start_time=format_time(from_epoch(kw.pop("start", START))),  # type: ignore[arg-type]
+        start_time=format_time(from_epoch(kw.pop("start", START))),
         end_time=format_time(from_epoch(END)),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     cfg = build_config(opts, now=datetime.now(UTC))
     return dataclasses.replace(
@@ -51,14 +52,14 @@ def _config(emu: EmulatorThread, **kw: object) -> object:
 
 
 def _collect(
-    cfg: object, on_event: Callable[[SweepEvent, int], None]
+    cfg: SweepSettings, on_event: Callable[[SweepEvent, int], None]
 ) -> tuple[list[bytes], SweepReport]:
     """Run a sweep in-process; `on_event(event, count)` sees each event as it is written."""
     report = SweepReport()
     lines: list[bytes] = []
 
     async def run() -> None:
-        async with aclosing(sweep(cfg, report=report)) as events:  # type: ignore[arg-type]
+        async with aclosing(sweep(cfg, report=report)) as events:
             async for event in events:
                 lines.append(event.line())
                 on_event(event, len(lines))

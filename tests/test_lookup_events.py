@@ -14,7 +14,7 @@ from trailsweep.cli.app import main, spread_lists
 from trailsweep.emulator import EmulatorThread
 from trailsweep.engine.lookup import CURSOR_KEY, MODEL_ORDER, decode_starting_token, encode_token
 
-from support import NOW_EPOCH
+from support import NOW_EPOCH, UseEmu
 
 HOUR = 3600
 WINDOW = ["--start-time", str(NOW_EPOCH - 8 * HOUR), "--end-time", str(NOW_EPOCH)]
@@ -38,7 +38,7 @@ def doc(capsysbinary: pytest.CaptureFixture[bytes], *args: str) -> dict[str, Any
 
 
 @pytest.fixture
-def emu(fast_emu: EmulatorThread, use_emu: Any) -> EmulatorThread:
+def emu(fast_emu: EmulatorThread, use_emu: UseEmu) -> EmulatorThread:
     use_emu(fast_emu)
     return fast_emu
 
@@ -125,7 +125,7 @@ def test_or_query_resumes_with_its_cursor(
     assert sorted(e["EventId"] for e in whole) == sorted(e["EventId"] for e in merged)
     assert [e["EventTime"] for e in whole] == sorted((e["EventTime"] for e in whole), reverse=True)
     got: list[dict[str, Any]] = []
-    token = None
+    token: str | None = None
     while True:
         more = ["--starting-token", token] if token else []
         d = doc(capsysbinary, *WINDOW, "--lookup-attributes", *names, "--max-items", "9", *more)

@@ -26,7 +26,7 @@ from trailsweep.output.textformat import format_text
 from trailsweep.output.yamlformat import dump_yaml
 from trailsweep.settings.yaml_input import YAML_INPUT_SKELETON
 
-from support import NOW_EPOCH
+from support import NOW_EPOCH, UseEmu
 
 HOUR = 3600
 WINDOW = ["--start-time", str(NOW_EPOCH - 8 * HOUR), "--end-time", str(NOW_EPOCH)]
@@ -47,7 +47,7 @@ def ok(capsysbinary: pytest.CaptureFixture[bytes], *args: str) -> str:
 
 
 @pytest.fixture
-def emu(fast_emu: EmulatorThread, use_emu: Any) -> EmulatorThread:
+def emu(fast_emu: EmulatorThread, use_emu: UseEmu) -> EmulatorThread:
     use_emu(fast_emu)
     return fast_emu
 

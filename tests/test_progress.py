@@ -25,16 +25,16 @@ from trailsweep.cli.progress import (
     coverage,
     refresh_interval,
 )
-from trailsweep.engine.pair import PairState
+from trailsweep.engine.pair import PairState, State
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.query import Query
 
 START, END = 1_790_000_000, 1_790_086_400  # one day
 
 
-def _pair(state: str = "running", oldest: int | None = None, written: int = 0) -> PairState:
+def _pair(state: State = "running", oldest: int | None = None, written: int = 0) -> PairState:
     p = PairState("111111111111", "us-east-1")
-    p.state = state  # type: ignore[assignment]
+    p.state = state
     p.cursor.oldest, p.cursor.written, p.events = oldest, written, written
     return p
 
@@ -119,7 +119,9 @@ def _sample(t: float, pairs: list[PairState]) -> Sample:
     )
 
 
-def _steps(rate: float, lag: float, page: float, until: float, late: float = 0.0, seed: int = 0):
+def _steps(
+    rate: float, lag: float, page: float, until: float, late: float = 0.0, seed: int = 0
+) -> list[tuple[float, float]]:
     """A pair's coverage over time as pages are written: nothing for `lag` seconds, then a
     step of `page` every page / rate seconds (each up to `late` seconds late), up to 1."""
     rng = random.Random(seed)
@@ -140,7 +142,9 @@ def _at(steps: list[tuple[float, float]], t: float) -> float | None:
     return None if c >= 1.0 else c
 
 
-def _etas(pairs: list[list[tuple[float, float]]], until: float, base: float = 0.0):
+def _etas(
+    pairs: list[list[tuple[float, float]]], until: float, base: float = 0.0
+) -> list[tuple[float, float | None]]:
     eta = Eta()
     eta.begin(0.0, [base for _ in pairs])
     out = []

@@ -34,11 +34,11 @@ def _botocore(
     request = AWSRequest(method="POST", url=url, data=body, headers=dict(_HEADERS))
     auth = SigV4Auth(creds, "cloudtrail", region)
     saved = botocore.auth.get_current_datetime
-    botocore.auth.get_current_datetime = lambda *a, **k: when  # type: ignore[assignment]
+    botocore.auth.get_current_datetime = lambda *a, **k: when
     try:
         auth.add_auth(request)
     finally:
-        botocore.auth.get_current_datetime = saved  # type: ignore[assignment]
+        botocore.auth.get_current_datetime = saved
     return dict(request.headers)
 
 

@@ -17,7 +17,7 @@ from trailsweep.cli.app import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.settings.filters import parse_where
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from support import NOW_EPOCH, UseEmu, aws_env, run_cli, settings
 
 # The AWS CLI's output formats, as its documentation lists them.
 FORMATS = ["json", "text", "table", "yaml", "yaml-stream"]
@@ -46,12 +46,12 @@ def _refused(emu: EmulatorThread, capsys: pytest.CaptureFixture[str], args: list
 @pytest.mark.parametrize("flag", ["--output", "-o"])
 @pytest.mark.parametrize("name", FORMATS)
 def test_a_format_name_as_output_is_refused(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], flag: str, name: str,
 ) -> None:  # fmt: skip
     """`sweep --output json` (the AWS CLI habit) writes no file named json: one line
     pointing to ./json for a file and to lookup-events --output for formats."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     monkeypatch.chdir(tmp_path)
     line = _refused(emu, capsys, ["sweep", flag, name, "--start-time", "1h"])
     assert f"./{name}" in line and f"lookup-events --output {name}" in line
@@ -84,11 +84,11 @@ def test_a_file_named_like_a_format_is_written_as_dot_slash(
      ("--regions", "us-gov-west-9", "us-gov-west-1")],
 )  # fmt: skip
 def test_an_unknown_region_is_refused_with_the_closest_name(
-    emu: EmulatorThread, use_emu: object, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, capsys: pytest.CaptureFixture[str],
     flag: str, typed: str, closest: str,
 ) -> None:  # fmt: skip
     """A region name no partition has is exit 2 before any call, naming the closest."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     line = _refused(emu, capsys, ["sweep", flag, typed, "--start-time", "1h"])
     assert flag in line and f"did you mean {closest}?" in line, line
 
@@ -124,14 +124,14 @@ def test_a_region_not_enabled_in_an_account_is_named_as_such(tmp_path: Path) -> 
      ("userIdentity.type !=  ", "userIdentity.type!=VALUE")],
 )  # fmt: skip
 def test_where_clauses_that_cannot_mean_what_was_typed(
-    emu: EmulatorThread, use_emu: object, capsys: pytest.CaptureFixture[str],
+    emu: EmulatorThread, use_emu: UseEmu, capsys: pytest.CaptureFixture[str],
     clause: str, suggested: str,
 ) -> None:  # fmt: skip
     """`==`, `=~` and an empty value are refused before any call with what to write."""
     with pytest.raises(InputError) as info:
         parse_where(clause)
     assert str(info.value).startswith("--where: ") and suggested in str(info.value)
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     line = _refused(emu, capsys, ["sweep", "--where", clause, "--start-time", "1h"])
     assert suggested in line
 
@@ -169,13 +169,13 @@ def _closed_port() -> int:
      ("lookup-events", "--endpoint-url")],
 )  # fmt: skip
 def test_a_refused_endpoint_fails_fast_naming_it(
-    emu: EmulatorThread, use_emu: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    emu: EmulatorThread, use_emu: UseEmu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], command: str, via: str,
 ) -> None:  # fmt: skip
     """Connection refused: one line naming the endpoint, exit 1, no file, in about a
     second (it took 14-27 s). Run in this process, so the bound measures the run, not an
     interpreter starting on a busy machine; it is loose, to catch only the old wait."""
-    use_emu(emu)  # type: ignore[operator]
+    use_emu(emu)
     url = f"http://127.0.0.1:{_closed_port()}"
     args = [command, "--start-time", "1h"]
     if command == "sweep":

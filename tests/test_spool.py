@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from contextlib import aclosing
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import pytest
@@ -21,7 +22,7 @@ from support import NOW_EPOCH, expected_ndjson, settings
 START, END = NOW_EPOCH - 6 * 3600, NOW_EPOCH - 1
 
 
-def _cfg(emu: EmulatorThread, **kw: object) -> SweepSettings:
+def _cfg(emu: EmulatorThread, **kw: Any) -> SweepSettings:
     info = emu.emulator.ready_info()
     opts = Options(
         accounts=["org"], regions=["us-east-1", "eu-west-1"], rate=100.0, page_size=10,

@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -187,18 +188,19 @@ READ_ONLY_PATHS = ["/dev/null", "/dev/zero", "/dev/full", "/proc/self/status", "
 
 def _option_table() -> dict[str, list[tuple[list[str], bool]]]:
     """Every subcommand's options as (names, is_flag); positional arguments as ([], False)."""
+    import click
     import typer
 
     from trailsweep.cli.app import app
 
     table: dict[str, list[tuple[list[str], bool]]] = {}
-    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
-        params = []
+    for name, command in cast(click.Group, typer.main.get_command(app)).commands.items():
+        params: list[tuple[list[str], bool]] = []
         for p in command.params:
             if type(p).__name__.endswith("Argument"):
                 params.append(([], False))
             else:
-                params.append(([*p.opts, *p.secondary_opts], bool(p.is_flag)))
+                params.append(([*p.opts, *p.secondary_opts], bool(cast(click.Option, p).is_flag)))
         table[name] = params
     return table
 

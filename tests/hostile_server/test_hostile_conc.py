@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from trailsweep.aws.limiter import RateLimiter
 from trailsweep.aws.sessions import SessionPool
 from trailsweep.base.clock import SYSTEM_CLOCK
 from trailsweep.emulator import EmulatorThread
-from trailsweep.emulator.tamper import Call, Honest
+from trailsweep.emulator.tamper import Call, Honest, Tamper
 from trailsweep.engine.pager import Pager
 from trailsweep.engine.pair import PairState
 from trailsweep.engine.slices import SlicedPager
@@ -102,7 +103,7 @@ class HeadLast:
         return response
 
 
-async def _until(condition: Any, what: str, seconds: float = 30.0) -> None:
+async def _until(condition: Callable[[], object], what: str, seconds: float = 30.0) -> None:
     """Poll `condition()` until it holds; fail naming `what` past the deadline."""
     with anyio.move_on_after(seconds):
         while True:
@@ -180,7 +181,7 @@ def test_a_finished_head_slice_wakes_the_chain_behind_it() -> None:
 # 2. Timeouts ----------------------------------------------------------------------------
 
 
-def _silent_in(region: str, gate: asyncio.Event) -> Any:
+def _silent_in(region: str, gate: asyncio.Event) -> Tamper:
     """A tamper under which LookupEvents in `region` is accepted and never answered (until
     `gate` is set, which only the test's cleanup does, so the emulator can stop)."""
 
@@ -266,7 +267,7 @@ def _stalled_pair(chains: int, calls: int) -> tuple[list[float], float, RateLimi
         async def chain() -> None:
             nonlocal woke
             for _ in range(calls):
-                await limiter.acquire()  # type: ignore[union-attr]
+                await limiter.acquire()
                 times.append(clock.now)
                 await clock.sleep(0.3)  # the call
                 if clock.now >= 5.0 and not woke:

@@ -13,10 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -30,7 +29,7 @@ from trailsweep.engine.spool import BUDGET_ENV
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from support import NOW_EPOCH, UseEmu, aws_env, run_cli, settings
 
 START, END = NOW_EPOCH - 4 * 3600, NOW_EPOCH - 1
 FAST = {"rate": 10_000.0, "burst": 10_000.0}
@@ -44,7 +43,7 @@ def emu() -> Iterator[EmulatorThread]:
 
 
 @pytest.fixture
-def env(emu: EmulatorThread, use_emu: Any) -> dict[str, str]:
+def env(emu: EmulatorThread, use_emu: UseEmu) -> dict[str, str]:
     """This process's AWS SDKs (and any subprocess given the result) point at `emu`."""
     use_emu(emu)
     return aws_env(emu)
@@ -93,7 +92,7 @@ def _sha(data: bytes) -> str:
 # 1. torn writes ------------------------------------------------------------------------
 
 
-def _file_size_limit(limit: int) -> Any:
+def _file_size_limit(limit: int) -> Callable[[], None]:
     def preexec() -> None:
         # As `ulimit -f`: a write past `limit` bytes writes what fits, then fails with
         # EFBIG (SIGXFSZ ignored, as a shell that traps it would).
@@ -411,7 +410,11 @@ def test_refused_checkpoint_leaves_no_lock(
 # 5. checkpoints edited with their sha256 recomputed -------------------------------------
 
 
-def _edit(path: Path, original: bytes, change: Any) -> None:
+# A change to a loaded checkpoint, made before it is saved again.
+Edit = Callable[[ckpt_mod.Checkpoint], object]
+
+
+def _edit(path: Path, original: bytes, change: Edit) -> None:
     """Rewrite the checkpoint with `change(body)` applied and a correct sha256."""
     path.write_bytes(original)
     ckpt = ckpt_mod.load(path)
@@ -476,7 +479,7 @@ def test_edited_checkpoint_with_fixed_hash_is_refused(
     assert out.read_bytes() == before
 
 
-def _matrix_edits(reference: bytes) -> dict[str, tuple[str, Any]]:
+def _matrix_edits(reference: bytes) -> dict[str, tuple[str, Edit]]:
     """Edits of a discovered matrix's checkpoint, each with what its refusal says."""
 
     def rename(c: ckpt_mod.Checkpoint) -> None:

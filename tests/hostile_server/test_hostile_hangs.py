@@ -47,7 +47,9 @@ def emu() -> Iterator[EmulatorThread]:
         yield e  # leaving the block stops the emulator, which ends every hung call
 
 
-def sweep(emu: EmulatorThread, out: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+def sweep(
+    emu: EmulatorThread, out: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """`trailsweep sweep` as a process, killed (and the test failed) past BOUND seconds."""
     cmd = [sys.executable, "-m", "trailsweep", "sweep", "--output", str(out), *WINDOW, *TIMEOUTS]
     with subprocess.Popen(

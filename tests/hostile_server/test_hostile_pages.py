@@ -29,7 +29,7 @@ from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
 
 from hostile import answer, json_answer, rewrite_pages
-from support import NOW_EPOCH, expected_ndjson, settings
+from support import NOW_EPOCH, UseEmu, expected_ndjson, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 GOOD, BAD = "us-east-1", "eu-west-1"  # the tampers lie to BAD only
@@ -411,7 +411,7 @@ COMMAND_LIES = [
 @pytest.mark.parametrize("lie", COMMAND_LIES)
 def test_the_sweep_command_exits_1_and_writes_the_good_pair(
     emu: EmulatorThread,
-    use_emu: Any,
+    use_emu: UseEmu,
     lying: Callable[[Tamper], None],
     tmp_path: Path,
     capsysbinary: pytest.CaptureFixture[bytes],
@@ -459,7 +459,7 @@ LOOKUP_CASES = [("--page-size", lie) for lie in COMMAND_LIES] + [
 @pytest.mark.parametrize(("size_flag", "lie"), LOOKUP_CASES)
 def test_lookup_events_prints_one_line_and_exits_1(
     emu: EmulatorThread,
-    use_emu: Any,
+    use_emu: UseEmu,
     lying: Callable[[Tamper], None],
     capsysbinary: pytest.CaptureFixture[bytes],
     size_flag: str,
