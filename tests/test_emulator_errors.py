@@ -16,10 +16,10 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator import attributes as server_rules
 from trailsweep.settings import attributes as client_rules
+from trailsweep.testing import ManualClock
 
 from support import NOW_EPOCH, client, member_creds, settings
 

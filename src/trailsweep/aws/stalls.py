@@ -11,7 +11,7 @@ its pace across a stall on its own.)
 Each sweep makes its own watch (`start`) and hands it to its pagers (`Pager(watch=...)`):
 two sweeps in one process, even in one event loop, never share or end each other's.
 The watch runs on the real clock only: a test clock that jumps inside `sleep`
-(clock.ManualClock) gets none, as a ticker would make its time run away.
+(trailsweep.testing.ManualClock) gets none, as a ticker would make its time run away.
 """
 
 from __future__ import annotations

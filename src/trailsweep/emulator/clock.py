@@ -2,8 +2,8 @@
 
 The emulator is its own package: it imports nothing of trailsweep outside itself. So it
 states its needs as a Protocol: anything with these three methods will do, by its shape
-alone. trailsweep's own clocks fit it (`trailsweep.base.clock.ManualClock`, re-exported
-by `trailsweep.testing`, is what the tests pass), and so does a test's own.
+alone. trailsweep's own clocks fit it (`trailsweep.testing.ManualClock` is what the
+tests pass), and so does a test's own.
 
     with EmulatorThread(settings, clock=ManualClock()) as emu:
         ...  # credentials and NextTokens expire when the test moves the clock
