@@ -10,7 +10,7 @@ import pytest
 from test_limiter import VirtualClock, run_virtual
 from trailsweep.aws.adaptive import AdaptiveRate
 from trailsweep.aws.limiter import RateLimiter
-from trailsweep.base.clock import ManualClock
+from trailsweep.testing import ManualClock
 
 
 def _accepted(pace: AdaptiveRate, answered: list[float]) -> None:

@@ -15,9 +15,8 @@ import boto3
 import orjson
 import pytest
 
-from trailsweep.base.errors import InputError
 from trailsweep.emulator import Emulator, EmulatorSettings, EmulatorThread
-from trailsweep.emulator.settings import is_loopback
+from trailsweep.emulator.settings import SettingsError, is_loopback
 
 from support import NO_RETRY, client, control, settings
 
@@ -102,7 +101,7 @@ def test_every_emulator_draws_its_own_token_unless_given() -> None:
     given = "t0ken-of-the-test.0123456789"
     assert Emulator(settings(control_token=given)).control_token == given
     for bad in ("", "short", "spaces are not token characters", "x" * 257):
-        with pytest.raises(InputError, match="--control-token"):
+        with pytest.raises(SettingsError, match="--control-token"):
             settings(control_token=bad)
     assert "t0ken" not in repr(settings(control_token=given))
 
@@ -123,7 +122,7 @@ def test_only_loopback_hosts_bind_without_allow_remote(host: str, loopback: bool
     if loopback:
         EmulatorSettings(host=host)
     else:
-        with pytest.raises(InputError, match="--allow-remote"):
+        with pytest.raises(SettingsError, match="--allow-remote"):
             EmulatorSettings(host=host)
         EmulatorSettings(host=host, allow_remote=True)
 

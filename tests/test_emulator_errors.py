@@ -13,9 +13,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
 
-from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
+from trailsweep.emulator import attributes as server_rules
+from trailsweep.settings import attributes as client_rules
+from trailsweep.testing import ManualClock
 
 from support import NOW_EPOCH, client, member_creds, settings
 
@@ -331,3 +335,33 @@ def test_assume_role_into_a_role_name_iam_cannot_hold_is_denied(fast_emu: Emulat
     with pytest.raises(ClientError) as info:
         sts.assume_role(RoleArn=f"arn:aws:iam::{member}:role/bad role!*", RoleSessionName="t1")
     assert info.value.response["Error"]["Code"] == "AccessDenied"
+
+
+# Keys near the real ones (case, spaces) and values near every limit of the rules.
+_keys = st.one_of(
+    st.sampled_from(client_rules.ATTRIBUTE_KEYS),
+    st.sampled_from(client_rules.ATTRIBUTE_KEYS).map(str.lower),
+    st.sampled_from(client_rules.ATTRIBUTE_KEYS).map(lambda k: f" {k.upper()} "),
+    st.text(max_size=80),
+)
+_values = st.one_of(
+    st.sampled_from(["", "true", "false", "True", "yes"]),
+    st.integers(1990, 2010).map(lambda n: "a" * n),
+    st.integers(990, 1005).map(lambda n: "_" * n),
+    st.text(alphabet="ab_ ,\n", max_size=2100),
+    st.text(max_size=100),
+)
+
+
+@given(key=_keys, value=_values, insight=st.booleans())
+def test_the_emulator_states_the_attribute_rules_in_the_clients_words(
+    key: str, value: str, insight: bool
+) -> None:
+    """The server's statement of the LookupAttributes rules (emulator.attributes) and the
+    client's check before any call (settings.attributes) are written apart (the emulator
+    imports nothing of the client) and must give the same answer in the same words."""
+    attr = client_rules.LookupAttribute(key, value)
+    expected = client_rules.attribute_problem(attr, insight=insight)
+    assert server_rules.attribute_problem(key, value, insight=insight) == expected
+    assert server_rules.ATTRIBUTE_KEYS == client_rules.ATTRIBUTE_KEYS
+    assert server_rules.INSIGHT_KEYS == client_rules.INSIGHT_KEYS

@@ -22,7 +22,6 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.engine.pair import SweepEvent
@@ -31,6 +30,7 @@ from trailsweep.engine.sweep import SweepReport, sweep
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
+from trailsweep.testing import ManualClock
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

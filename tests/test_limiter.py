@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trailsweep.aws.limiter import RateLimiter
-from trailsweep.base.clock import ManualClock
+from trailsweep.testing import ManualClock
 
 EPS = 1e-9
 

@@ -14,7 +14,6 @@ import pytest
 from rich.console import Console
 
 from trailsweep.aws.limiter import RateLimiter
-from trailsweep.base.clock import ManualClock
 from trailsweep.cli.progress import (
     Eta,
     Meter,
@@ -28,6 +27,7 @@ from trailsweep.cli.progress import (
 from trailsweep.engine.pair import PairState, State
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.query import Query
+from trailsweep.testing import ManualClock
 
 START, END = 1_790_000_000, 1_790_086_400  # one day
 

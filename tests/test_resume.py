@@ -21,12 +21,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.config import auto_read_ahead
 from trailsweep.settings.timeparse import format_time, from_epoch
+from trailsweep.testing import ManualClock
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 

@@ -322,9 +322,9 @@ def test_a_stall_during_a_call_is_not_read_as_server_latency() -> None:
                 await pool.identify()
                 url = await pool.endpoint("cloudtrail", "us-east-1")
                 client = LeanLookup(http, await pool.credentials(account), "us-east-1", url)
-                pager = Pager(pair, client, RateLimiter(2.0), cfg.query)
                 async with anyio.create_task_group() as tg:
-                    stalls.start(SYSTEM_CLOCK, tg)
+                    watch = stalls.start(SYSTEM_CLOCK, tg)
+                    pager = Pager(pair, client, RateLimiter(2.0), cfg.query, watch=watch)
 
                     async def stall() -> None:
                         await anyio.to_thread.run_sync(arrived.wait, 30)

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest, Tamper
+from trailsweep.testing import ManualClock
 
 from hostile import answer, json_answer, on
 from inproc import Ran, run_main

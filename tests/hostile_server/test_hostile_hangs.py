@@ -27,8 +27,7 @@ from aiobotocore.config import AioConfig
 from aiohttp import web
 from botocore.exceptions import BotoCoreError
 
-from trailsweep.base.errors import InputError
-from trailsweep.emulator import Emulator, EmulatorThread, Faults
+from trailsweep.emulator import Emulator, EmulatorThread, Faults, SettingsError
 from trailsweep.emulator.tamper import Call, Honest, Tamper
 
 from support import NOW_EPOCH, aws_env, control, member_creds, settings
@@ -324,8 +323,8 @@ def test_a_hung_call_ends_when_the_emulator_stops() -> None:
 def test_control_faults_name_known_calls_only(entry: str) -> None:
     """`hang_calls` / `fail_calls` take the five control-plane calls, each optionally with
     @ and a 12-digit account: anything else is refused, at start and when changed."""
-    with pytest.raises(InputError, match="hang_calls"):
+    with pytest.raises(SettingsError, match="hang_calls"):
         Faults(hang_calls=[entry])
-    with pytest.raises(InputError, match="fail_calls"):
+    with pytest.raises(SettingsError, match="fail_calls"):
         Faults().update({"fail_calls": [entry]})
     Faults().update({"fail_calls": ["ec2:DescribeRegions@123456789012", "sts:AssumeRole"]})

@@ -39,19 +39,18 @@ def connection_limit(pairs: int, chains: int) -> int:
     """Connections for `pairs` pairs: one per chain a pair may run (`chains`) plus
     one. A call the limiter let go must not then queue for a connection: several queued
     calls of one pair would leave together and be throttled (100 pairs at 1 s a page, with
-    2 connections a pair: 2.2% of calls). The process's open-file limit is raised to its
-    hard limit if need be, and the pool stays inside it."""
+    2 connections a pair: 2.2% of calls).
+
+    The pool stays inside the process's open-file limit as it is now (less 256 files kept
+    for the output, checkpoint, spool and logs); the library never changes that limit, as
+    it belongs to the whole process. The `trailsweep` command raises its soft limit to the
+    hard one when it starts (`cli.runner.raise_open_files`). A program with a low limit
+    (1,024 is common) gets a smaller pool, at least 10: with fewer connections than the
+    sweep's chains, calls wait for one after passing their limiter and may then be
+    throttled; raise the soft limit (`resource.setrlimit(resource.RLIMIT_NOFILE, ...)`,
+    `ulimit -n`) before a sweep of many pairs."""
     want = max(100, pairs * (chains + 1))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < want + _FD_RESERVE:
-        target = want + _FD_RESERVE
-        if hard != resource.RLIM_INFINITY:
-            target = min(target, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return want
     return max(10, min(want, soft - _FD_RESERVE))

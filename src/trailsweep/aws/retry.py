@@ -14,7 +14,7 @@ import aiohttp
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from trailsweep.base.sanitize import clean
+from trailsweep.base.sanitize import Secrets, clean
 
 Kind = Literal["throttle", "retry", "expired", "token", "fatal"]
 _SERVER_CODES = {
@@ -32,11 +32,14 @@ _EXPIRED_CODES = {"ExpiredTokenException", "ExpiredToken", "RequestExpired"}
 _CODE_LIMIT = 100
 
 
-def classify(exc: BaseException) -> tuple[Kind, str, str]:
-    """(kind, code, message) of a failed call, code and message `sanitize.clean`ed: they
+def classify(exc: BaseException, secrets: Secrets | None = None) -> tuple[Kind, str, str]:
+    """(kind, code, message) of a failed call, code and message `sanitize.clean`ed (and
+    the credentials in `secrets`, those of the sweep that made the call, redacted): they
     are the server's words, and go to stderr, the summary and the checkpoint."""
     kind, code, message = _classify(exc)
-    return kind, clean(code, _CODE_LIMIT), clean(message)
+    if secrets is None:
+        return kind, clean(code, _CODE_LIMIT), clean(message)
+    return kind, secrets.clean(code, _CODE_LIMIT), secrets.clean(message)
 
 
 def _classify(exc: BaseException) -> tuple[Kind, str, str]:

@@ -28,8 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from trailsweep.aws import answers
 from trailsweep.aws.retry import classify
 from trailsweep.aws.timeouts import control_config
-from trailsweep.base import sanitize
 from trailsweep.base.errors import BadAnswer, CredentialsError, InputError, ServerFailed, TimedOut
+from trailsweep.base.sanitize import Secrets
 from trailsweep.settings.names import is_region, shown
 from trailsweep.settings.timeouts import Timeouts
 
@@ -54,10 +54,14 @@ class SessionPool:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         timeouts: Timeouts | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         # Control-plane calls (STS, Organizations, Account, EC2) are few and not under our
         # limiter, so botocore's own standard retries are right for them, within bounds.
         self.timeouts = timeouts or Timeouts()
+        # Every credential this pool loads or assumes, for its owner to redact from server
+        # text (retry.classify): the pool's own set, never one shared across the process.
+        self.secrets = secrets if secrets is not None else Secrets()
         self._control = control_config(self.timeouts)
         try:
             self.base = aioboto3.Session(
@@ -146,7 +150,7 @@ class SessionPool:
             # Unreachable is the server's (or the network's) fault, not bad input: exit 1.
             raise ServerFailed(f"cannot reach STS: {err}") from None
         self.caller_account = answers.caller_account(ident)
-        await _remember(await self.base.get_credentials())
+        await _remember(await self.base.get_credentials(), self.secrets)
         return self.caller_account
 
     def _assumed(self, account: str) -> AioDeferredRefreshableCredentials:
@@ -183,7 +187,7 @@ class SessionPool:
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
-        await _remember(creds)
+        await _remember(creds, self.secrets)
         return creds
 
     async def endpoint(self, service: str, region: str) -> str:
@@ -225,7 +229,7 @@ class SessionPool:
                 raise
             # The real clock, not an injected one: botocore checks the expiry against it.
             fresh = answers.assumed_credentials(resp, account, datetime.now(UTC))
-            sanitize.remember(fresh["access_key"], fresh["secret_key"], fresh["token"])
+            self.secrets.remember(fresh["access_key"], fresh["secret_key"], fresh["token"])
             return fresh
 
         return refresh
@@ -328,11 +332,11 @@ class SessionPool:
         return _some(answers.region_names(resp, what), what)
 
 
-async def _remember(creds: Any) -> None:
-    """Have `sanitize` redact the base credentials wherever a server echoes them."""
+async def _remember(creds: Any, secrets: Secrets) -> None:
+    """Have `secrets` redact the base credentials wherever a server echoes them."""
     if creds is not None:
         frozen = await creds.get_frozen_credentials()
-        sanitize.remember(frozen.access_key, frozen.secret_key, frozen.token)
+        secrets.remember(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def _some(regions: list[str], what: str) -> list[str]:

@@ -8,15 +8,13 @@ comes more than `threshold` seconds late is a stall, and `Pager.call` takes the 
 seconds out of the call's latency sample. (The limiter needs no watch: limiter.py keeps
 its pace across a stall on its own.)
 
-One watch per event loop, found through `current()`; `sweep` runs one on the real clock.
-A test clock that jumps inside `sleep` (clock.ManualClock) gets none: a ticker would
-make its time run away.
+Each sweep makes its own watch (`start`) and hands it to its pagers (`Pager(watch=...)`):
+two sweeps in one process, even in one event loop, never share or end each other's.
+The watch runs on the real clock only: a test clock that jumps inside `sleep`
+(trailsweep.testing.ManualClock) gets none, as a ticker would make its time run away.
 """
 
 from __future__ import annotations
-
-import asyncio
-import weakref
 
 from anyio.abc import TaskGroup
 
@@ -24,10 +22,6 @@ from trailsweep.base.clock import Clock, SystemClock
 
 TICK = 0.25
 THRESHOLD = 1.0
-
-_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StallWatch] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class StallWatch:
@@ -58,28 +52,11 @@ class StallWatch:
             self._last = now
 
 
-def current() -> StallWatch | None:
-    """The watch of the running event loop, if any."""
-    try:
-        return _watches.get(asyncio.get_running_loop())
-    except RuntimeError:
-        return None
-
-
 def start(clock: Clock, task_group: TaskGroup) -> StallWatch | None:
-    """Watch this event loop for stalls in `task_group` (on the real clock only, and once
-    per loop); `stop` it when done. None: nothing started."""
-    loop = asyncio.get_running_loop()
-    if not isinstance(clock, SystemClock) or loop in _watches:
+    """A new watch ticking in `task_group` (it ends with it), for one sweep's pagers; on
+    the real clock only (None for any other: nothing started)."""
+    if not isinstance(clock, SystemClock):
         return None
     watch = StallWatch(clock)
-    _watches[loop] = watch
     task_group.start_soon(watch.run)
     return watch
-
-
-def stop(watch: StallWatch | None) -> None:
-    """Forget `watch` (its ticker ends with its task group)."""
-    for loop, known in list(_watches.items()):
-        if known is watch:
-            del _watches[loop]

@@ -1,6 +1,7 @@
 """Injectable time. Limiters, backoff and the emulator's buckets take a Clock, never time.*.
 
-Tests pass a :class:`ManualClock` and advance it instead of sleeping.
+Tests pass a virtual clock (`trailsweep.testing.ManualClock`) and advance it instead of
+sleeping.
 """
 
 from __future__ import annotations
@@ -34,31 +35,6 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, seconds))
-
-
-class ManualClock:
-    """A clock that moves only when told to; ``sleep`` advances it at once (an autojump clock)."""
-
-    __slots__ = ("_now", "_wall0", "slept")
-
-    def __init__(self, start: float = 0.0, wall: float = 1_790_000_000.0) -> None:
-        self._now = start
-        self._wall0 = wall - start
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self._now
-
-    def wall(self) -> float:
-        return self._wall0 + self._now
-
-    def advance(self, seconds: float) -> None:
-        self._now += max(0.0, seconds)
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.advance(seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 SYSTEM_CLOCK = SystemClock()

@@ -18,6 +18,7 @@ from trailsweep.cli.demo import demo_command
 from trailsweep.cli.emulator import emulator_command
 from trailsweep.cli.examples import epilog
 from trailsweep.cli.lookup import lookup_events_command
+from trailsweep.cli.runner import raise_open_files
 from trailsweep.cli.status import status_command
 from trailsweep.cli.sweep import sweep_command
 
@@ -113,6 +114,7 @@ def spread_lists(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `trailsweep` command."""
+    raise_open_files()  # the process's limit: the library sizes its pool inside it
     command = typer.main.get_command(app)
     argv = spread_lists(sys.argv[1:] if argv is None else argv)
     try:

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import anyio
 import typer
 
-from trailsweep.base.errors import ConfigError
+from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.cli.summary import print_summary
-from trailsweep.emulator.settings import EmulatorSettings
+from trailsweep.emulator.settings import EmulatorSettings, SettingsError
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output.sink import write_stdout
 from trailsweep.settings.config import SweepSettings, build_config, options_from_mapping, read_toml
@@ -61,7 +61,10 @@ def demo_command(
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
             raise ConfigError(f"{where}regions: expected a list of region names")
         emu_table["regions"] = tuple(split_list(f"{where}regions", ",".join(regions)))
-    settings = EmulatorSettings(**emu_table)
+    try:
+        settings = EmulatorSettings(**emu_table)
+    except SettingsError as err:  # the emulator's own words: bad input, exit 2
+        raise InputError(str(err)) from None
     # Draws counted from now: the demo's window holds the same events whatever the hour.
     settings = dataclasses.replace(settings, draw_origin=settings.now)
     opts = options_from_mapping(data, str(DEFAULT_CONFIG) if config is None else config)

@@ -15,7 +15,13 @@ import orjson
 import typer
 
 from trailsweep.base.errors import InputError
-from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults, is_loopback
+from trailsweep.emulator.settings import (
+    DEFAULT_REGIONS,
+    EmulatorSettings,
+    Faults,
+    SettingsError,
+    is_loopback,
+)
 from trailsweep.output.safe_files import atomic_write
 from trailsweep.settings.checks import check_path
 from trailsweep.settings.config import check_writable
@@ -112,16 +118,19 @@ def emulator_command(
     check_emulator(numbers, "--")  # ranges and reasons: limits.EMULATOR
     if suspended > members:
         raise InputError(f"--suspended: {suspended} is more than --members ({members})")
-    settings = EmulatorSettings(
-        seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
-        regions=region_list, events_per_day=events_per_day, skew=skew, host=host, port=port,
-        allow_remote=allow_remote, control_token=control_token,
-        faults=Faults(
-            rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
-            error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
-            credential_ttl=credential_ttl,
-        ),
-    )  # fmt: skip
+    try:
+        settings = EmulatorSettings(
+            seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
+            regions=region_list, events_per_day=events_per_day, skew=skew, host=host,
+            port=port, allow_remote=allow_remote, control_token=control_token,
+            faults=Faults(
+                rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
+                error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
+                credential_ttl=credential_ttl,
+            ),
+        )  # fmt: skip
+    except SettingsError as err:  # the emulator's own words: bad input, exit 2
+        raise InputError(str(err)) from None
     try:
         anyio.run(_serve, settings, Ready(print_env=print_env, env_file=env_file))
     except KeyboardInterrupt:

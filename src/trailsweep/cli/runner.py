@@ -8,7 +8,9 @@ by atomic rename, so the one on disk is always whole and consistent with the out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import resource
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,6 +21,22 @@ import anyio
 from trailsweep.cli.progress import refresh_interval, show_progress
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.query import Query
+
+# Where the hard limit is unlimited: Linux refuses a soft limit above its fs.nr_open
+# (1,048,576 by default), so ask for that much rather than for "unlimited".
+_OPEN_FILES_CAP = 1 << 20
+
+
+def raise_open_files() -> None:
+    """Raise this process's soft open-file limit to its hard limit, once, as the command
+    starts. The sweep sizes its connection pool from the limit it finds
+    (`aws.lean.connection_limit`) and never changes it: the limit is the process's, so
+    only the process's owner, the CLI, raises it. Refused (a sandbox, say): left as is."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = _OPEN_FILES_CAP if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def run_interruptible(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trailsweep.emulator.settings import EmulatorSettings, Faults
+from trailsweep.emulator.settings import EmulatorSettings, Faults, SettingsError
 
 if TYPE_CHECKING:
     from trailsweep.emulator.server import Emulator
@@ -27,4 +27,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Emulator", "EmulatorSettings", "EmulatorThread", "Faults"]
+__all__ = ["Emulator", "EmulatorSettings", "EmulatorThread", "Faults", "SettingsError"]

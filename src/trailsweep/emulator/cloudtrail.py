@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
+from trailsweep.emulator.attributes import attribute_problem
 from trailsweep.emulator.history import History
 from trailsweep.emulator.protocol import ApiError
-from trailsweep.settings.attributes import LookupAttribute, attribute_problem
 
 _INVALID_TOKEN = "InvalidNextTokenException"  # noqa: S105 - an error code, not a secret
 
@@ -145,8 +145,8 @@ def _attribute(raw: object, *, insight: bool) -> tuple[str, str] | None:
     value = item.get("AttributeValue")
     if not isinstance(value, str):
         raise ApiError("InvalidLookupAttributesException", "AttributeValue is required.")
-    attr = LookupAttribute(item["AttributeKey"], value)
-    problem = attribute_problem(attr, insight=insight)
+    key = item["AttributeKey"]
+    problem = attribute_problem(key, value, insight=insight)
     if problem:
         raise ApiError("InvalidLookupAttributesException", problem)
-    return attr.key, attr.value
+    return key, value

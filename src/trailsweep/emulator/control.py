@@ -20,15 +20,35 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
-from trailsweep.base.errors import InputError
+from trailsweep.emulator.quota import Quota
+from trailsweep.emulator.settings import Faults, SettingsError
+from trailsweep.emulator.world import World
 
-if TYPE_CHECKING:
-    from trailsweep.emulator.server import Emulator
+
+class Controlled(Protocol):
+    """What the control API reads and changes of an emulator (`server.Emulator` is one):
+    stated here, so that the server imports its control routes and not the other way."""
+
+    control_token: str
+    world: World
+    quota: Quota
+    faults: Faults
+
+    def ready_info(self) -> dict[str, Any]: ...
+
+    def public_info(self) -> dict[str, Any]: ...
+
+    def data_now(self) -> int: ...
+
+    def truth(
+        self, account: str, region: str, *, start: int | None = None, end: int | None = None,
+        attribute: tuple[str, str] | None = None, insight: bool = False,
+    ) -> list[dict[str, Any]]: ...  # fmt: skip
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -38,7 +58,7 @@ def _json(obj: object, status: int = 200) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def _guarded(emu: Emulator, handler: Handler) -> Handler:
+def _guarded(emu: Controlled, handler: Handler) -> Handler:
     """`handler` for requests that carry the control token; 401 for the rest."""
     expected = b"Bearer " + emu.control_token.encode()
 
@@ -59,7 +79,7 @@ def _guarded(emu: Emulator, handler: Handler) -> Handler:
     return guard
 
 
-def control_routes(emu: Emulator) -> list[web.RouteDef]:
+def control_routes(emu: Controlled) -> list[web.RouteDef]:
     async def world(request: web.Request) -> web.Response:
         # The secret key only when asked: a dump of /world pasted into a bug report or a
         # log carries the key id (which names the account), not the means to sign.
@@ -95,9 +115,9 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
             try:
                 patch = orjson.loads(await request.read())
                 if not isinstance(patch, dict):
-                    raise InputError("the body must be a JSON object of fault settings")
+                    raise SettingsError("the body must be a JSON object of fault settings")
                 emu.faults.update(patch)
-            except (orjson.JSONDecodeError, InputError) as err:
+            except (orjson.JSONDecodeError, SettingsError) as err:
                 return _json({"error": str(err)}, 400)
         return _json(emu.faults.as_dict())
 

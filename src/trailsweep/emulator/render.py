@@ -8,16 +8,13 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from trailsweep.emulator.catalog import ERROR_CODES, USER_AGENTS
+from trailsweep.emulator.event import Event
 from trailsweep.emulator.world import stable_hash
-
-if TYPE_CHECKING:
-    from trailsweep.emulator.history import Event
-
 
 _MASK = (1 << 64) - 1
 

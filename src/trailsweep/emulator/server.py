@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.emulator import organizations, services
+from trailsweep.emulator.clock import REAL_CLOCK, Clock
 from trailsweep.emulator.cloudtrail import LookupEvents
 from trailsweep.emulator.control import control_routes
 from trailsweep.emulator.history import History
@@ -59,7 +59,7 @@ EC2_ACTIONS = frozenset({"DescribeRegions"})  # the query-protocol actions that 
 class Emulator:
     """A CloudTrail-and-friends server on 127.0.0.1: ``async with Emulator(settings) as emu``."""
 
-    def __init__(self, settings: EmulatorSettings | None = None, *, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, settings: EmulatorSettings | None = None, *, clock: Clock = REAL_CLOCK):
         self.settings = settings or EmulatorSettings()
         self.faults = self.settings.faults
         self.clock = clock

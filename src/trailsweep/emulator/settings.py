@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trailsweep.base.errors import InputError
+
+class SettingsError(ValueError):
+    """A setting the emulator cannot take; the message names it and what it takes, in one
+    line. The emulator is its own package (it imports nothing of trailsweep outside
+    itself): the `trailsweep emulator` and `trailsweep demo` commands turn this into
+    their bad-input exit (2), the control API into HTTP 400."""
+
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
 # The control-plane calls `Faults.hang_calls` and `Faults.fail_calls` can name.
@@ -56,16 +62,16 @@ class Faults:
     fail_calls: list[str] = field(default_factory=list)
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply a JSON patch of fields; unknown fields or wrong types are an InputError."""
+        """Apply a JSON patch of fields; unknown fields or wrong types are a SettingsError."""
         names = {f.name: f for f in dataclasses.fields(self)}
         for key, value in changes.items():
             if key not in names:
-                raise InputError(f"unknown fault setting {key!r}; known: {', '.join(names)}")
+                raise SettingsError(f"unknown fault setting {key!r}; known: {', '.join(names)}")
             current = getattr(self, key)
             if isinstance(current, float) and isinstance(value, int | float):
                 value = float(value)
             elif type(value) is not type(current):
-                raise InputError(f"fault setting {key!r} takes a {type(current).__name__}")
+                raise SettingsError(f"fault setting {key!r} takes a {type(current).__name__}")
             if key in ("hang_calls", "fail_calls"):
                 _check_calls(key, value)
             setattr(self, key, value)
@@ -87,7 +93,7 @@ def _check_calls(key: str, calls: list[Any]) -> None:
             or name not in CONTROL_CALLS
             or (at and not (len(account) == 12 and account.isdigit()))
         ):
-            raise InputError(
+            raise SettingsError(
                 f"fault setting {key!r}: {entry!r} is not one of {', '.join(CONTROL_CALLS)} "
                 "(optionally followed by @ and a 12-digit account id)"
             )
@@ -132,22 +138,22 @@ class EmulatorSettings:
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
-            raise InputError("emulator --now needs a time zone, e.g. 2026-11-01T00:00:00Z")
+            raise SettingsError("emulator --now needs a time zone, e.g. 2026-11-01T00:00:00Z")
         if self.draw_origin is not None and self.draw_origin.tzinfo is None:
-            raise InputError("emulator: draw_origin needs a time zone")
+            raise SettingsError("emulator: draw_origin needs a time zone")
         if self.members < 0 or not 0 <= self.suspended <= self.members:
-            raise InputError("emulator: members must be >= 0 and suspended <= members")
+            raise SettingsError("emulator: members must be >= 0 and suspended <= members")
         if not self.regions:
-            raise InputError("emulator: at least one region must be enabled")
+            raise SettingsError("emulator: at least one region must be enabled")
         if self.events_per_day < 0 or self.skew < 1:
-            raise InputError("emulator: events_per_day must be >= 0 and skew >= 1")
+            raise SettingsError("emulator: events_per_day must be >= 0 and skew >= 1")
         if not self.allow_remote and not is_loopback(self.host):
-            raise InputError(
+            raise SettingsError(
                 f"emulator: --host {self.host!r} is reachable from other machines; listen on "
                 "127.0.0.1 (the default), or add --allow-remote to mean it"
             )
         if self.control_token is not None and not _TOKEN.fullmatch(self.control_token):
-            raise InputError(
+            raise SettingsError(
                 "emulator: --control-token (TRAILSWEEP_EMULATOR_TOKEN) must be 16 to 256 "
                 "letters, digits or ._~+/=- characters; leave it unset for a random one"
             )

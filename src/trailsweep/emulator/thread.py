@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from trailsweep.base.clock import SYSTEM_CLOCK, Clock
+from trailsweep.emulator.clock import REAL_CLOCK, Clock
 from trailsweep.emulator.server import Emulator
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.emulator.tamper import Tamper
@@ -24,7 +24,7 @@ T = TypeVar("T")
 class EmulatorThread:
     """``with EmulatorThread(settings) as emu:`` serves until the block ends."""
 
-    def __init__(self, settings: EmulatorSettings | None = None, *, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, settings: EmulatorSettings | None = None, *, clock: Clock = REAL_CLOCK):
         self.emulator = Emulator(settings, clock=clock)
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None

@@ -39,6 +39,7 @@ from trailsweep.aws.page_check import CODE as INVALID_RESPONSE
 from trailsweep.aws.sessions import SessionPool
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import InputError, PairFailed, TrailsweepError
+from trailsweep.base.sanitize import Secrets
 from trailsweep.engine.pager import Pager, TokenRejected
 from trailsweep.engine.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.engine.pair_stream import pair_source
@@ -201,10 +202,12 @@ async def run_lookup(
                 log: list[PrintedPage] = [] if pages is None else pages
                 if lookup.single_call:
                     count, token = await _single_call(
-                        lookup, pair, client, limiter, clock, spool, log
+                        lookup, pair, client, limiter, clock, spool, log, pool.secrets
                     )
                 else:
-                    count, token = await _paginate(lookup, pair, client, limiter, clock, spool, log)
+                    count, token = await _paginate(
+                        lookup, pair, client, limiter, clock, spool, log, pool.secrets
+                    )
                 if not log:
                     log.append(PrintedPage(0))
             if pair.failed:
@@ -216,7 +219,7 @@ async def run_lookup(
 
 async def _single_call(
     lookup: Lookup, pair: PairState, client: Any, limiter: RateLimiter, clock: Clock,
-    spool: IO[bytes], pages: list[PrintedPage],
+    spool: IO[bytes], pages: list[PrintedPage], secrets: Secrets,
 ) -> tuple[int, str | None]:  # fmt: skip
     plan = lookup.query.plan
     if len(plan.pushed) > 1:
@@ -224,7 +227,7 @@ async def _single_call(
             "--no-paginate (and --next-token, --max-results) make one call, which takes one "
             f"value of {plan.pushed[0].key}; drop the extra values or let trailsweep paginate"
         )
-    pager = Pager(pair, client, limiter, lookup.query, clock=clock)
+    pager = Pager(pair, client, limiter, lookup.query, clock=clock, secrets=secrets)
     try:
         page = await pager.call(lookup.query.api_params(plan.chains[0]), lookup.next_token)
     except PairFailed as failed:
@@ -246,7 +249,7 @@ async def _single_call(
 
 async def _paginate(
     lookup: Lookup, pair: PairState, client: Any, limiter: RateLimiter, clock: Clock,
-    spool: IO[bytes], pages: list[PrintedPage],
+    spool: IO[bytes], pages: list[PrintedPage], secrets: Secrets,
 ) -> tuple[int, str | None]:  # fmt: skip
     query = lookup.query
     chains = len(query.plan.chains)
@@ -268,8 +271,9 @@ async def _paginate(
     served_by: PageRef | None = None
     async with anyio.create_task_group() as tg:
         source = pair_source(
-            pair, client, limiter, query, clock=clock, refresh=None, depth=2, task_group=tg
-        )
+            pair, client, limiter, query, clock=clock, refresh=None, depth=2, task_group=tg,
+            secrets=secrets,
+        )  # fmt: skip
         async with aclosing(_events(source)) as events:  # type: ignore[type-var]
             async for event in events:
                 if limit is not None and count == limit:

@@ -9,15 +9,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from trailsweep.aws import stalls
 from trailsweep.aws.adaptive import AdaptiveRate
 from trailsweep.aws.client import PAGE_KEY, RAW_KEY
 from trailsweep.aws.limiter import RateLimiter
 from trailsweep.aws.page_check import CODE, ChainCheck, InvalidResponse, check_page
 from trailsweep.aws.retry import Backoff, RetryBudget, classify
+from trailsweep.aws.stalls import StallWatch
 from trailsweep.aws.timeouts import timed_out_reason, timeout_phase
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import PairFailed
+from trailsweep.base.sanitize import Secrets
 from trailsweep.engine.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.engine.spool import Batch
 from trailsweep.settings.query import Query
@@ -43,7 +44,9 @@ class Pager:
     (`--lookup-attributes` OR), `pair_stream.pair_pages` runs one Pager per value with
     `chain` set; those share the pair's limiter, pace and retry budget, leave the pair's
     bookkeeping (state, event count) to the caller (`track=False`), and start from the
-    pair cursor's oldest written second (`by_time=True`) rather than its NextToken."""
+    pair cursor's oldest written second (`by_time=True`) rather than its NextToken.
+    `watch` and `secrets` are the sweep's own: its stall watch (stalls.start) and the
+    credentials its sessions hold, redacted from the server's error text."""
 
     def __init__(
         self,
@@ -63,6 +66,8 @@ class Pager:
         by_time: bool = False,
         start: Cursor | None = None,
         window: tuple[int, int] | None = None,
+        watch: StallWatch | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -82,6 +87,8 @@ class Pager:
         self.by_time = by_time
         self.start = start  # where to begin instead of the pair's cursor
         self.window = window  # (StartTime, EndTime) of a time slice instead of the query's
+        self.watch = watch
+        self.secrets = secrets
         # Events older than `cut` end the chain (a slice whose older part went to another
         # chain after it started); may be set while the chain runs.
         self.cut: int | None = None
@@ -239,7 +246,7 @@ class Pager:
             epoch = self.limiter.epoch  # the pace this call is sent at (AdaptiveRate)
             pair.calls += 1
             started = self.clock.monotonic()
-            watch = stalls.current()
+            watch = self.watch
             stalled = watch.stalled() if watch is not None else 0.0
             try:
                 response = await self.client.lookup_events(**kwargs)
@@ -247,7 +254,7 @@ class Pager:
                 _log(pair, started, self.clock, CODE)
                 raise PairFailed(pair.account, pair.region, CODE, str(bad)) from None
             except Exception as exc:
-                kind, code, message = classify(exc)
+                kind, code, message = classify(exc, self.secrets)
                 _log(pair, started, self.clock, code)
                 if kind == "token" and token:
                     raise TokenRejected(code, message) from None

@@ -45,7 +45,9 @@ from anyio.abc import TaskGroup
 from trailsweep.aws.adaptive import AdaptiveRate
 from trailsweep.aws.limiter import RateLimiter
 from trailsweep.aws.retry import RetryBudget
+from trailsweep.aws.stalls import StallWatch
 from trailsweep.base.clock import Clock
+from trailsweep.base.sanitize import Secrets
 from trailsweep.engine.pager import Pager
 from trailsweep.engine.pair import Cursor, PairState, SweepEvent
 from trailsweep.engine.spool import Batch, Spool, Spooled
@@ -83,6 +85,8 @@ class SlicedPager:
         task_group: TaskGroup,
         max_chains: int = MAX_CHAINS,
         spool: Spool | None = None,
+        watch: StallWatch | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         self.pair = pair
         self.client = client
@@ -109,6 +113,7 @@ class SlicedPager:
         self.empty_splits = 0  # split-off slices that held no event at all
         self.spool = spool  # where waiting pages go past the sweep's in-memory budget
         self.wanting = False  # the reader waits for the head slice's next page
+        self.watch, self.secrets = watch, secrets  # the sweep's, for every chain (Pager)
 
     # coordination ---------------------------------------------------------------------
     def _notify(self) -> None:
@@ -188,7 +193,7 @@ class SlicedPager:
         pager = Pager(
             self.pair, self.client, self.limiter, self.query, clock=self.clock,
             refresh=self.refresh, pace=self.pace, budget=self.budget, track=False,
-            start=start or Cursor(), window=(lo, hi),
+            start=start or Cursor(), window=(lo, hi), watch=self.watch, secrets=self.secrets,
         )  # fmt: skip
         pager.seq_base = self.chains_started << 40  # unique keys over the pair's slices
         pager.keep_raw = self.spool is not None

@@ -103,7 +103,7 @@ async def resolve_matrix(pool: SessionPool, config: SweepSettings) -> list[PairS
             try:
                 found[account] = await pool.enabled_regions(account)
             except (ClientError, BotoCoreError, TrailsweepError) as err:
-                _, code, message = classify(err)
+                _, code, message = classify(err, pool.secrets)
                 failed = PairState(account, "*")
                 failed.fail(code, f"cannot list regions: {message}")
                 found[account] = failed
@@ -210,7 +210,7 @@ async def _run(
             else None
         )
         spool = Spool()
-        stack.callback(stalls.stop, stalls.start(clock, tg))  # a stall is not latency
+        watch = stalls.start(clock, tg)  # this sweep's: a stall is not latency
 
         def close_spool() -> None:
             report.spooled = spool.spooled
@@ -237,7 +237,7 @@ async def _run(
             pages = pair_source(
                 pair, client, limiter, config.query, clock=clock,
                 refresh=pool.refresher(pair.account), depth=depth, task_group=tg,
-                sliced=sliced, spool=spool,
+                sliced=sliced, spool=spool, watch=watch, secrets=pool.secrets,
             )  # fmt: skip
             if unordered or sliced:  # a SlicedPager reads ahead on its own
                 sources.append(pages)
