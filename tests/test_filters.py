@@ -27,7 +27,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from trailsweep.base.errors import InputError
-from trailsweep.cli.sweep import LOOKUP_ATTRIBUTES_HELP
+from trailsweep.cli.options import LOOKUP_ATTRIBUTES_HELP
 from trailsweep.emulator import EmulatorThread
 from trailsweep.engine.pair import SweepEvent
 from trailsweep.engine.sweep import SweepReport, sweep
