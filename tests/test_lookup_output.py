@@ -19,7 +19,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from trailsweep.cli.app import main
-from trailsweep.cli.sweep import INPUT_SKELETON
+from trailsweep.cli.options import INPUT_SKELETON
 from trailsweep.emulator import EmulatorThread
 from trailsweep.output.tableformat import format_table
 from trailsweep.output.textformat import format_text

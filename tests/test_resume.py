@@ -23,8 +23,8 @@ from aiohttp import web
 
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
+from trailsweep.engine.spool import auto_read_ahead
 from trailsweep.output import checkpoint as ckpt_mod
-from trailsweep.settings.config import auto_read_ahead
 from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.testing import ManualClock
 

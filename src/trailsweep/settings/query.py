@@ -122,8 +122,25 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
             "calls); split the question into several runs"
         )
     where = tuple(parse_where(w) for w in raw.where)
+    start, end = _window(raw.start_time, raw.end_time, now=now)
+    return Query(
+        start=start,
+        end=end,
+        attributes=tuple(raw.lookup_attributes),
+        insight=insight,
+        page_size=page_size,
+        max_items=raw.max_items,
+        where=where,
+    )
+
+
+def _window(
+    start_time: str | None, end_time: str | None, *, now: datetime
+) -> tuple[datetime, datetime]:
+    """The pinned window: EndTime at most `now`, StartTime 90 days before it by default,
+    neither older than CloudTrail keeps (within `_SLACK`); start cut to retention."""
     now = now.replace(microsecond=0)
-    end = parse_time(raw.end_time, now=now, option="--end-time") if raw.end_time else now
+    end = parse_time(end_time, now=now, option="--end-time") if end_time else now
     end = min(end, now)
     if end < now - RETENTION - _SLACK:
         # Said of --end-time itself: without a --start-time, the default start (90 days
@@ -133,8 +150,8 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
             f"days of events, so end at {format_time(now - RETENTION)} or later",
             code="InvalidTimeRangeException",
         )
-    if raw.start_time:
-        start = parse_time(raw.start_time, now=now, option="--start-time")
+    if start_time:
+        start = parse_time(start_time, now=now, option="--start-time")
     else:
         start = end - RETENTION
     oldest = now - RETENTION
@@ -150,15 +167,7 @@ def build_query(raw: QueryInput, *, now: datetime) -> Query:
             f"90 days of events, so start at {format_time(oldest)} or later (e.g. 90d)",
             code="InvalidTimeRangeException",
         )
-    return Query(
-        start=max(start, oldest),
-        end=end,
-        attributes=tuple(raw.lookup_attributes),
-        insight=insight,
-        page_size=page_size,
-        max_items=raw.max_items,
-        where=where,
-    )
+    return max(start, oldest), end
 
 
 def attributes_from_items(items: Sequence[Any]) -> list[LookupAttribute]:

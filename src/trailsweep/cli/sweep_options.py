@@ -1,0 +1,253 @@
+"""The options of `trailsweep sweep` (those it shares with lookup-events: options.py), and
+`SweepFlags`, what the command was given.
+
+Each option is a type (`SweepAccounts`) the command's signature names; the command passes
+its parameters on whole as `SweepFlags`, so the code that runs it (sweep.py) reads them
+as one typed value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+SweepAccounts = Annotated[
+    str | None,
+    typer.Option(
+        help="12-digit account ids and OU ids (ou-ab12-cdefgh12: every ACTIVE account "
+        "under it, at any depth), comma-separated; or 'org' for every ACTIVE account "
+        "(Organizations ListAccounts). Default: the caller's account."
+    ),
+]
+
+SweepExcludeAccounts = Annotated[
+    str | None,
+    typer.Option(help="Account ids and OU ids, comma-separated, left out of --accounts."),
+]
+
+SweepRegions = Annotated[
+    str | None,
+    typer.Option(
+        help="Regions, comma-separated, or 'all' for each account's enabled "
+        "regions (Account ListRegions, or EC2 DescribeRegions where that is refused). "
+        "Default: the configured region."
+    ),
+]
+
+SweepStartTime = Annotated[
+    str | None,
+    typer.Option(
+        help="Oldest event (inclusive): ISO 8601, a date, epoch seconds or an age "
+        "such as 7d, 36h, 30m. UTC. Default: 90 days before the end."
+    ),
+]
+
+SweepEndTime = Annotated[
+    str | None,
+    typer.Option(
+        help="Newest event (inclusive), same forms. Default and upper bound: the "
+        "moment the sweep starts (the window is pinned)."
+    ),
+]
+
+SweepMaxItems = Annotated[
+    int | None,
+    typer.Option(help="Stop after this many events over the whole sweep, 1..2**53-1."),
+]
+
+SweepPageSize = Annotated[
+    int | None, typer.Option(help="Events per LookupEvents call (MaxResults), 1..50.")
+]
+
+SweepCliInputJson = Annotated[
+    str | None,
+    typer.Option(
+        help="LookupEvents parameters as JSON, inline or file://path "
+        "(flags override it). See --generate-cli-skeleton input."
+    ),
+]
+
+SweepGenerateCliSkeleton = Annotated[
+    str | None,
+    typer.Option(help="Print the input (default) or output JSON skeleton and exit."),
+]
+
+SweepConfigFile = Annotated[
+    str | None, typer.Option(help="TOML config file (see configs/); flags override it.")
+]
+
+SweepRoleName = Annotated[
+    str | None,
+    typer.Option(help="Role assumed in member accounts. Default: OrganizationAccountAccessRole."),
+]
+
+SweepExternalId = Annotated[str | None, typer.Option(help="ExternalId for AssumeRole.")]
+
+SweepSessionName = Annotated[
+    str | None, typer.Option(help="RoleSessionName for AssumeRole. Default: trailsweep.")
+]
+
+SweepProfile = Annotated[str | None, typer.Option(help="AWS profile for base credentials.")]
+
+SweepRegion = Annotated[
+    str | None, typer.Option(help="Region of the caller's session (STS, default region).")
+]
+
+SweepEndpointUrl = Annotated[
+    str | None,
+    typer.Option(help="Send every AWS call here (e.g. the emulator). AWS_ENDPOINT_URL works too."),
+]
+
+SweepRate = Annotated[
+    float | None,
+    typer.Option(
+        help="LookupEvents calls/s per account and region, above 0, at most 100. Default 2."
+    ),
+]
+
+SweepConnectTimeout = Annotated[
+    float | None,
+    typer.Option(help="Seconds any AWS call may take to connect. Default 10."),
+]
+
+SweepReadTimeout = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds any AWS call may wait for its answer. Default 30; 3 timeouts "
+        "of one page in a row fail that account/region (STS, Organizations, Account, "
+        "EC2: 3 tries, at most 3 x (connect + read) in all)."
+    ),
+]
+
+SweepOutput = Annotated[
+    str | None, typer.Option("--output", "-o", help="Write NDJSON here instead of stdout.")
+]
+
+SweepRaw = Annotated[
+    bool | None,
+    typer.Option("--raw/--no-raw", help="Keep CloudTrailEvent as the API's JSON string."),
+]
+
+SweepUnordered = Annotated[
+    bool | None,
+    typer.Option(
+        "--unordered/--ordered",
+        help="Write each event as soon as it arrives: order holds only within "
+        "an account and region, nothing waits for the slowest pair.",
+    ),
+]
+
+SweepSummaryJson = Annotated[
+    str | None, typer.Option(help="Also write the final summary as JSON to this file.")
+]
+
+SweepFileMode = Annotated[
+    str | None,
+    typer.Option(
+        help="Mode (octal) of the output and --summary-json files the sweep creates. "
+        "Default 600: they hold full CloudTrail records. Existing files keep theirs."
+    ),
+]
+
+SweepCheckpoint = Annotated[
+    str | None,
+    typer.Option(help="Checkpoint file of an --output export. Default: OUTPUT.checkpoint.json."),
+]
+
+SweepResume = Annotated[
+    str | None,
+    typer.Option(
+        help="Continue the export to this output file (or checkpoint) with the "
+        "question stored in its checkpoint; running the same command again "
+        "does the same."
+    ),
+]
+
+SweepOverwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Start a new export over an existing --output: a finished export (which "
+        "a rerun otherwise leaves alone) or a file that is not an export.",
+    ),
+]
+
+SweepCheckpointInterval = Annotated[
+    float, typer.Option(help="Seconds between checkpoints, at most 3600.", hidden=True)
+]
+
+SweepProgress = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Live progress on stderr. Default: only when stderr is a terminal.",
+    ),
+]
+
+SweepLean = Annotated[
+    bool, typer.Option("--lean/--no-lean", hidden=True, help="The lean call path.")
+]
+
+SweepSlices = Annotated[
+    bool, typer.Option("--slices/--no-slices", hidden=True, help="Time-sliced pagers.")
+]
+
+SweepReadAhead = Annotated[
+    int | None,
+    typer.Option(
+        help="Pages each account/region may hold ahead of the ordered merge, for its "
+        "read-ahead and its time slices, 0..1000. Default: at most 40 each, within a budget "
+        "shared by all pairs; past 256 pages in memory, waiting pages go to a "
+        "temporary file."
+    ),
+]
+
+SweepVerbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepFlags:
+    """Every parameter of `trailsweep sweep`, as typer passed it (None: not given)."""
+
+    accounts: str | None
+    exclude_accounts: str | None
+    regions: str | None
+    lookup_attributes: list[str] | None
+    where: list[str] | None
+    start_time: str | None
+    end_time: str | None
+    event_category: str | None
+    max_items: int | None
+    page_size: int | None
+    cli_input_json: str | None
+    generate_cli_skeleton: str | None
+    config: str | None
+    role_name: str | None
+    external_id: str | None
+    session_name: str | None
+    profile: str | None
+    region: str | None
+    endpoint_url: str | None
+    rate: float | None
+    connect_timeout: float | None
+    read_timeout: float | None
+    output: str | None
+    raw: bool | None
+    unordered: bool | None
+    summary_json: str | None
+    file_mode: str | None
+    checkpoint: str | None
+    resume: str | None
+    overwrite: bool
+    checkpoint_interval: float
+    progress: bool | None
+    lean: bool
+    slices: bool
+    read_ahead: int | None
+    verbose: bool
+    quiet: bool
+    log_format: str
