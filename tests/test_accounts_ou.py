@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from trailsweep.emulator import EmulatorThread, services
-from trailsweep.settings.config import Options, build_config, options_from_mapping, spec_of
+from trailsweep.output.checkpoint_spec import spec_of
+from trailsweep.settings.config import Options, build_config
+from trailsweep.settings.options import options_from_mapping
 from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW, NOW_EPOCH, aws_env, control, expected_ndjson, run_cli, settings
@@ -181,8 +183,8 @@ def test_config_keys_and_the_checkpoint_spec() -> None:
         "sweep.toml",
     )  # fmt: skip
     cfg = build_config(opts, now=NOW)
-    spec = spec_of(opts, cfg)
+    spec = spec_of(cfg)
     assert spec["accounts"] == ["111122223333", "ou-ab12-cdefgh12"]
     assert spec["exclude_accounts"] == ["222233334444", "ou-ab12-zzzzzzzz"]
     plain = build_config(Options(accounts=["111122223333"]), now=NOW)
-    assert "exclude_accounts" not in spec_of(Options(), plain)  # older checkpoints match
+    assert "exclude_accounts" not in spec_of(plain)  # older checkpoints match

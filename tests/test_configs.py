@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from trailsweep.settings.config import Options, build_config, load_config
+from trailsweep.settings.config import Options, build_config
+from trailsweep.settings.options import load_config
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -53,7 +54,7 @@ def test_flags_override_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_read_ahead_stays_within_the_memory_budget() -> None:
     """Up to 40 pages per pair while 1,600 pages over all pairs allow, then fewer, never < 0."""
-    from trailsweep.settings.config import READ_AHEAD_BUDGET, READ_AHEAD_MAX, auto_read_ahead
+    from trailsweep.engine.spool import READ_AHEAD_BUDGET, READ_AHEAD_MAX, auto_read_ahead
 
     assert READ_AHEAD_MAX == 40
     assert auto_read_ahead(10) == 40

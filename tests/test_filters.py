@@ -32,9 +32,10 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.engine.pair import SweepEvent
 from trailsweep.engine.sweep import SweepReport, sweep
 from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.output.checkpoint_spec import spec_of
 from trailsweep.output.sink import prepare_export, run_export
 from trailsweep.settings.attributes import ATTRIBUTE_KEYS, LookupAttribute
-from trailsweep.settings.config import Options, SweepSettings, build_config, spec_of
+from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.filters import PUSH_ORDER, parse_where, plan_filters
 from trailsweep.settings.query import QueryInput, build_query
 from trailsweep.settings.timeparse import format_time, from_epoch
@@ -406,8 +407,8 @@ def or_export(emu: EmulatorThread, busy: Pair, tmp_path_factory: pytest.TempPath
     clauses = [("userIdentity.type!=Root", "userIdentity.type", "!=", "Root"),
                ("errorCode !exists", "errorCode", "!exists", "")]  # fmt: skip
     out = tmp_path_factory.mktemp("ref") / "ref.ndjson"
-    opts, cfg = _config(emu, attrs, [c[0] for c in clauses], 9, output=out)
-    anyio.run(lambda: run_export(prepare_export(cfg, spec_of(opts, cfg), None), SweepReport()))
+    _, cfg = _config(emu, attrs, [c[0] for c in clauses], 9, output=out)
+    anyio.run(lambda: run_export(prepare_export(cfg, spec_of(cfg), None), SweepReport()))
     rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     for a in emu.emulator.world.accounts:
         for r in ("us-east-1", "eu-west-1"):
@@ -439,15 +440,15 @@ def test_or_export_resumes_exactly_from_a_checkpoint_at_any_event(
     k = {"first": [1], "tie_across_chains": across, "tie_in_chain": within or [len(rows) // 3],
          "half": [len(rows) // 2]}[cut][0]  # fmt: skip
     out = tmp_path / "out.ndjson"
-    opts, cfg = _config(emu, attrs, where, 9, output=out)
+    _, cfg = _config(emu, attrs, where, 9, output=out)
     done, report = _sweep(cfg, stop=k)
     head = b"".join(e.line() for e in done)
     assert len(done) == k and ref.startswith(head)
     out.write_bytes(head + b'{"account":"torn')
     ckpt_mod.save(ckpt_mod.default_path(out), ckpt_mod.Checkpoint(
-        spec=spec_of(opts, cfg), query=cfg.query.describe(), pairs=report.pairs,
+        spec=spec_of(cfg), query=cfg.query.describe(), pairs=report.pairs,
         offset=len(head), written=k, output_sha256=hashlib.sha256(head).hexdigest()))  # fmt: skip
-    export = prepare_export(cfg, spec_of(opts, cfg), None)
+    export = prepare_export(cfg, spec_of(cfg), None)
     assert export.resume is not None
     anyio.run(lambda: run_export(export, SweepReport()))
     _same_lines(out.read_bytes(), ref)

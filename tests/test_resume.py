@@ -24,8 +24,8 @@ from aiohttp import web
 from trailsweep.base.clock import ManualClock
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
+from trailsweep.engine.spool import auto_read_ahead
 from trailsweep.output import checkpoint as ckpt_mod
-from trailsweep.settings.config import auto_read_ahead
 from trailsweep.settings.timeparse import format_time, from_epoch
 
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +15,9 @@ from trailsweep.cli.summary import print_summary
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output.sink import write_stdout
-from trailsweep.settings.config import SweepSettings, build_config, options_from_mapping, read_toml
+from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.limits import check_emulator, split_list
+from trailsweep.settings.options import Options, options_from_mapping, read_toml
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
 _DEMO_DEFAULTS: dict[str, Any] = {
@@ -73,16 +73,14 @@ def demo_command(
     raise typer.Exit(code)
 
 
-async def _demo(settings: EmulatorSettings, opts: Any, report: SweepReport) -> int:
+async def _demo(settings: EmulatorSettings, opts: Options, report: SweepReport) -> int:
     from trailsweep.emulator.server import Emulator  # loaded when used (start-up time)
 
     async with Emulator(settings) as emu:
         info = emu.ready_info()
         sys.stderr.write(f"trailsweep demo: emulator at {info['url']}, sweeping it\n")
-        cfg: SweepSettings = dataclasses.replace(
-            build_config(opts, now=datetime.now(UTC)),
-            endpoint_url=info["url"],
-            region=info["region"],
+        cfg = SweepSettings.from_options(
+            opts.overlay(Options(endpoint_url=info["url"], region=info["region"])),
             access_key_id=info["access_key_id"],
             secret_access_key=info["secret_access_key"],
         )

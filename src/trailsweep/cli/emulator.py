@@ -16,9 +16,8 @@ import typer
 
 from trailsweep.base.errors import InputError
 from trailsweep.emulator.settings import DEFAULT_REGIONS, EmulatorSettings, Faults, is_loopback
-from trailsweep.output.safe_files import atomic_write
+from trailsweep.output.safe_files import atomic_write, check_writable
 from trailsweep.settings.checks import check_path
-from trailsweep.settings.config import check_writable
 from trailsweep.settings.limits import EMULATOR, check_emulator, split_list
 from trailsweep.settings.names import shown
 from trailsweep.settings.timeparse import parse_time

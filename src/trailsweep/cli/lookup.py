@@ -19,9 +19,11 @@ from trailsweep.cli.sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.engine.lookup import Lookup, PrintedPage, run_lookup
 from trailsweep.output.formats import FORMATS, OutputSpec, render, resolve_output
 from trailsweep.output.sink import silence_stdout
-from trailsweep.settings.checks import check_environment
-from trailsweep.settings.config import Options, as_written, build_config, cli_input_json_with_token
+from trailsweep.settings.checks import check_environment, check_profile
+from trailsweep.settings.cli_input import as_written, cli_input_json_with_token
+from trailsweep.settings.config import build_config
 from trailsweep.settings.limits import SWEEP
+from trailsweep.settings.options import Options
 from trailsweep.settings.timeparse import parse_time
 from trailsweep.settings.yaml_input import YAML_INPUT_SKELETON, load_cli_input_yaml
 
@@ -198,6 +200,7 @@ def lookup_events_command(
     except InputError as err:
         source = "--cli-input-yaml" if cli_input_yaml is not None else "--cli-input-json"
         raise _as_aws(as_written(err, from_input, flags, source)) from None
+    check_profile(cfg.profile)
     query = dataclasses.replace(
         cfg.query,
         start=parse_time(opts.start_time, now=now) if opts.start_time else cfg.query.start,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from datetime import UTC, datetime
@@ -19,25 +18,21 @@ from trailsweep.cli.runner import run_interruptible
 from trailsweep.cli.summary_json import summary_document
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output import checkpoint as ckpt_mod
-from trailsweep.output.safe_files import write_created
+from trailsweep.output.checkpoint_spec import options_from_spec, spec_of
+from trailsweep.output.safe_files import check_writable, write_created
 from trailsweep.output.sink import prepare_export, run_export, write_stdout
 from trailsweep.settings.checks import (
     CHECKPOINT_RESERVE,
     OUTPUT_RESERVE,
     check_environment,
     check_path,
+    check_profile,
 )
-from trailsweep.settings.config import (
-    Options,
-    as_written,
-    build_config,
-    check_writable,
-    load_config,
-    options_from_spec,
-    spec_of,
-)
-from trailsweep.settings.config import cli_input_json as parse_cli_input_json
+from trailsweep.settings.cli_input import as_written
+from trailsweep.settings.cli_input import cli_input_json as parse_cli_input_json
+from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.limits import SWEEP, split_list
+from trailsweep.settings.options import Options, load_config
 
 INPUT_SKELETON = {
     "LookupAttributes": [{"AttributeKey": "EventId", "AttributeValue": ""}],
@@ -323,15 +318,14 @@ def sweep_command(
             opts = opts.overlay(given)
         opts = opts.overlay(flags)
     try:
-        built = build_config(opts, now=datetime.now(UTC))
+        cfg = SweepSettings.from_options(
+            opts, now=datetime.now(UTC), lean=lean, slices=slices, read_ahead=read_ahead
+        )
     except InputError as err:
         raise as_written(err, given, flags, "--cli-input-json") from None
-    cfg = dataclasses.replace(
-        built,
-        lean=lean,
-        slices=slices,
-        read_ahead=read_ahead,
-    )
+    check_profile(cfg.profile)
+    if cfg.output is not None:
+        check_writable(cfg.output)
     if summary_json is not None:
         check_writable(check_path(summary_json, "--summary-json"), "--summary-json")
     if checkpoint and cfg.output is None:
@@ -341,7 +335,7 @@ def sweep_command(
     if cfg.output is not None:
         export = prepare_export(
             cfg,
-            spec_of(opts, cfg),
+            spec_of(cfg),
             Path(checkpoint) if checkpoint else None,
             summary=Path(summary_json) if summary_json else None,
             overwrite=overwrite,

@@ -154,3 +154,37 @@ class Spool:
             self._file = None
         self._free.clear()
         self._chunks = 0
+
+
+# How many pages each pair may hold ready ahead of the merge, in memory or here on disk:
+# SweepSettings.read_ahead (--read-ahead), or auto_read_ahead's share of one budget.
+READ_AHEAD_BUDGET = 1600  # pages buffered over all pairs: at most ~180 MB of parsed events
+READ_AHEAD_MAX = 40
+
+
+SPOOLED_BUDGET = 6000  # pages waiting over all pairs when they can wait on disk (~450 MB)
+SPOOLED_MIN = 4
+
+
+def auto_read_ahead(pairs: int, *, spooled: bool = False) -> int:
+    """Read-ahead per pair within the memory budget.
+
+    The ordered merge stalls whenever the pair whose page boundary comes next has nothing
+    ready. 100 pairs at 2 calls/s, 15 pages each (benchmarks/sweep.py): 4 pages of
+    read-ahead used 45% of the quota (2.05x the ideal wall time), 8 used 94% (1.28x), 12
+    used 99% (1.08x, the same as --unordered). But a parsed 50-event page is ~112 KB and
+    every pair also holds the page being merged and the one in flight: at 1,000 pairs, 4
+    pages each meant 600 MB. So: up to READ_AHEAD_MAX while the budget allows, then fewer.
+    Time slices (slices.py) share this budget: a pair whose pages take 1 s needs room for
+    the slices behind its head, and the merge can hold a pair back while others catch up.
+    8 pairs, 1 s pages, ~30 pages each: 12 pages of room used 62% of the quota on the
+    busiest pairs (1.68x the ideal wall time), 40 used 97% (1.08x).
+
+    With time slices on, pages that wait past spool.SPOOL_BUDGET go to a temporary file,
+    so `spooled` budgets disk instead: at least SPOOLED_MIN pages each (1,000 pairs: 4,
+    about 300 MB of disk at most), where memory alone would have left them none.
+    """
+    if spooled:  # time-sliced pairs: past spool.SPOOL_BUDGET pages, waiting costs disk
+        budget = max(SPOOLED_MIN, SPOOLED_BUDGET // max(1, pairs) - 2)
+        return min(READ_AHEAD_MAX, budget)
+    return max(0, min(READ_AHEAD_MAX, READ_AHEAD_BUDGET // max(1, pairs) - 2))

@@ -36,8 +36,8 @@ from trailsweep.engine.merge import interleave_batches, merge_chunks, prefetched
 from trailsweep.engine.pair import PairState, SweepEvent, event_key
 from trailsweep.engine.pair_stream import pair_source
 from trailsweep.engine.slices import MAX_CHAINS
-from trailsweep.engine.spool import Spool
-from trailsweep.settings.config import SweepSettings, auto_read_ahead
+from trailsweep.engine.spool import Spool, auto_read_ahead
+from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.filters import PathsSeen
 
 _DISCOVERY_CONCURRENCY = 16

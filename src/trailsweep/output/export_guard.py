@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 from trailsweep.base.errors import CheckpointError, InputError
 from trailsweep.engine.pair import Cursor, PairState
 from trailsweep.output.checkpoint import Checkpoint
+from trailsweep.output.checkpoint_spec import options_from_spec
 from trailsweep.output.outfile import Prefix, describe, scan_prefix
 from trailsweep.output.safe_files import lock_path, same_file
-from trailsweep.settings.config import SweepSettings, build_config, options_from_spec
+from trailsweep.settings.config import SweepSettings, build_config
 from trailsweep.settings.names import is_account, is_region
 from trailsweep.settings.query import RETENTION
 from trailsweep.settings.selection import fixed_accounts

@@ -198,3 +198,21 @@ class Lock:
             self.path.unlink()
         os.close(self._fd)
         self._fd = None
+
+
+def check_writable(path: Path, option: str = "--output") -> None:
+    """Fail now, before any call, if a file the run will write could not be written: a
+    directory, a missing or read-only directory, a read-only file. Settings do not probe
+    the file system (SweepSettings.build); the export, or the command, does this."""
+    try:
+        if path.is_dir():
+            raise InputError(f"{option}: {path} is a directory; name a file")
+        parent = path.parent if str(path.parent) else Path()
+        if not parent.is_dir():
+            raise InputError(f"{option}: directory {parent} does not exist; create it first")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise InputError(f"{option}: {path} is not writable; choose another file")
+        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"{option}: cannot create files in {parent}; choose another directory")
+    except OSError as err:  # a name too long, a loop of symlinks, no permission to look
+        raise InputError(f"{option}: cannot use {path}: {err.strerror}") from None

@@ -23,7 +23,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from trailsweep.base.errors import InputError
 from trailsweep.settings.checks import read_text_file
-from trailsweep.settings.config import Options, options_from_input
+from trailsweep.settings.cli_input import options_from_input
+from trailsweep.settings.options import Options
 
 SOURCE = "--cli-input-yaml"
 
