@@ -1,7 +1,7 @@
 """`export`: the resumable, exactly-once file export that `trailsweep sweep --output` does.
 
 The same three steps as the CLI, in the same order: the question the export answers
-(settings.config.spec_of, stored in its checkpoint), the lock and the choice between a
+(output.checkpoint_spec.spec_of, stored in its checkpoint), the lock and the choice between a
 fresh run, a resume and a finished export left alone (output.sink.prepare_export, before
 any call), then the run that writes, fsyncs and checkpoints (output.sink.run_export).
 Run it again after a crash, a cancel or a failure and it goes on where the file ends,
@@ -16,10 +16,11 @@ import os
 from trailsweep.api.stream import unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.engine.sweep import SweepReport
+from trailsweep.output.checkpoint_spec import spec_of
+from trailsweep.output.safe_files import check_writable
 from trailsweep.output.sink import prepare_export, run_export
 from trailsweep.settings.checks import CHECKPOINT_RESERVE, OUTPUT_RESERVE, check_path
-from trailsweep.settings.config import Options, SweepSettings, check_writable, spec_of
-from trailsweep.settings.timeparse import format_time
+from trailsweep.settings.config import SweepSettings
 
 
 async def export(
@@ -48,7 +49,7 @@ async def export(
     if checkpoint is not None:
         ckpt = check_path(os.fspath(checkpoint), "export checkpoint", reserve=CHECKPOINT_RESERVE)
     cfg = dataclasses.replace(settings, output=output)
-    job = prepare_export(cfg, spec_of(_as_typed(settings), cfg), ckpt)
+    job = prepare_export(cfg, spec_of(cfg), ckpt)
     if job.complete is not None and job.resume is not None:  # finished: leave it be
         job.lock.release()
         done = job.resume
@@ -57,10 +58,3 @@ async def export(
     with unwrapped():
         await run_export(job, report, clock=clock, interval=interval)
     return report
-
-
-def _as_typed(settings: SweepSettings) -> Options:
-    """The window's ends as the checkpoint stores them."""
-    return Options(
-        start_time=format_time(settings.query.start), end_time=format_time(settings.query.end)
-    )
