@@ -23,12 +23,12 @@ This module only re-exports; the layers below it (settings, aws, engine, output,
 are not an API and may change.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` and private aliases only: every public name of
+# this module is in __all__ (tests/test_api.py holds it so).
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from trailsweep.api.exporting import export
     from trailsweep.api.lookup import lookup_events
     from trailsweep.api.stream import SweepStream, open_sweep
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from trailsweep.engine.pair import SweepEvent
     from trailsweep.engine.sweep import SweepReport
     from trailsweep.settings.config import SweepSettings
+
+    __version__: str
 
 # Where each name lives. Decision: imported when first used (PEP 562), not here: every
 # `trailsweep.*` import runs this file, and the emulator (`trailsweep emulator`, the
@@ -100,7 +102,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # `__version__` is read from the installed package's metadata, so pyproject.toml is the
     # one place the version is written; looked up only when asked (it costs tens of ms).
     if name == "__version__":
@@ -108,7 +110,7 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'trailsweep' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(_importlib.import_module(home), name)
     globals()[name] = value  # found here from now on
     return value
 

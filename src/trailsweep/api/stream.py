@@ -26,7 +26,7 @@ from trailsweep.settings.config import SweepSettings
 class SweepStream:
     """The events of a running sweep, one at a time, and its report::
 
-        async with trailsweep.open_sweep(settings) as events:
+        async with trailsweep.open_sweep(settings) as events:  # a SweepStream
             async for event in events:
                 print(event.account, event.region, event.name)
                 print(events.report.events)      # live: how many were handed over

@@ -32,7 +32,7 @@ Batch = Sequence[SweepEvent]
 class SweepIterator:
     """The events of a sweep as a plain iterator, and its report::
 
-        with trailsweep.iter_events(settings) as events:
+        with trailsweep.iter_events(settings) as events:  # a SweepIterator
             for event in events:
                 print(event.account, event.name)
         print(events.report.as_dict())
@@ -88,14 +88,19 @@ def iter_events(
 class _Feed:
     """The sweep's side: runs it on the portal's loop and sends its lists of events."""
 
-    __slots__ = ("clock", "receive", "report", "scope", "send", "settings")
+    __slots__ = ("clock", "receive", "report", "scope", "send", "settings", "stopped")
 
     def __init__(self, settings: SweepSettings, report: SweepReport, clock: Clock, size: int):
         self.settings, self.report, self.clock = settings, report, clock
         self.send, self.receive = anyio.create_memory_object_stream[Batch](size)
-        self.scope = anyio.CancelScope()
+        self.scope: anyio.CancelScope | None = None  # made on the portal's loop
+        self.stopped = False
 
     async def produce(self) -> None:
+        if self.stopped:  # stopped before it began (both run on the portal's loop)
+            self.send.close()
+            return
+        self.scope = anyio.CancelScope()
         async with self.send, batches(self.settings, self.report, self.clock) as chunks:
             with self.scope:
                 while True:
@@ -119,7 +124,9 @@ class _Feed:
                 return taken
 
     def stop(self) -> None:
-        self.scope.cancel()
+        self.stopped = True
+        if self.scope is not None:
+            self.scope.cancel()
 
 
 def _run(feed: _Feed) -> Generator[SweepEvent, None, None]:

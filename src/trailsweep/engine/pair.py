@@ -132,7 +132,7 @@ class SweepEvent:
     """One CloudTrail event of a sweep, with the account and region it came from::
 
         async with trailsweep.open_sweep(settings) as events:
-            async for event in events:
+            async for event in events:  # each a trailsweep.SweepEvent
                 print(event.time, event.account, event.region, event.name, event.id)
                 who = event.record["userIdentity"]      # the parsed CloudTrail record
                 line = event.ndjson()                   # the NDJSON line the CLI writes

@@ -45,7 +45,18 @@ _DISCOVERY_CONCURRENCY = 16
 
 @dataclass(slots=True)
 class SweepReport:
-    """What happened, for the summary and the exit code."""
+    """What happened, for the summary and the exit code; live while the sweep runs::
+
+        async with trailsweep.open_sweep(settings) as events:
+            async for event in events:
+                ...
+        report: trailsweep.SweepReport = events.report
+        print(report.events, report.calls, report.throttled, report.exit_code)
+        for pair in report.failed:  # each pair: account, region, state, error
+            print(pair.account, pair.region, pair.error)
+        print(report.as_dict())  # what `--summary-json` holds of it
+
+    `exit_code`: 0 every pair complete, 1 some failed, 130 interrupted."""
 
     pairs: list[PairState] = field(default_factory=list)
     written: int = 0
