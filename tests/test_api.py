@@ -322,3 +322,20 @@ def test_lookup_events_is_one_account_and_region() -> None:
             anyio.run(run, sweep_settings(emu))
     assert lines == [line for line in mine if dict(line)["region"] == "eu-west-1"]
     assert len(lines) > 5
+
+
+def test_lookup_events_raises_the_pairs_failure() -> None:
+    """With one pair there is none to go on with: AccessDenied is raised as PairFailed."""
+    with emulator() as emu:
+        me = emu.emulator.ready_info()["account"]
+        emu.set_faults(deny_accounts=[me])
+
+        async def run() -> list[trailsweep.SweepEvent]:
+            s = sweep_settings(emu, accounts=None, regions=None, region="us-east-1")
+            async with aclosing(trailsweep.lookup_events(s)) as events:
+                return [event async for event in events]
+
+        with pytest.raises(trailsweep.PairFailed) as failed:
+            anyio.run(run)
+    assert (failed.value.account, failed.value.region) == (me, "us-east-1")
+    assert failed.value.code == "AccessDeniedException"

@@ -1,24 +1,30 @@
-"""`lookup_events`: one account and region, the `aws cloudtrail lookup-events` call, as an
-async iterator of events (engine.lookup.lookup_stream).
+"""`lookup_events`: one account and region, what `aws cloudtrail lookup-events` returns,
+as an async iterator of events.
 
 It asks as the caller, in the caller's own account (the AWS CLI's way: no role is
 assumed), in one region. The settings name that region (`region`, or `regions` holding
 one); what they say of other accounts or more regions is refused rather than dropped, so
-that nothing a program asks for is silently ignored. Decision: the account is named by
-one STS GetCallerIdentity call (which the AWS CLI does not make), so that each event
-carries it, as a sweep's do.
+that nothing a program asks for is silently ignored.
+
+Decision: it is the sweep of that one pair (engine.sweep.sweep_chunks, through
+`stream.batches`), not engine.lookup.run_lookup, which writes the AWS CLI's document:
+the same events, with every setting the sweep honours (rate, timeouts, raw, time slices),
+the account named by STS as in a sweep's events, and no second wiring of sessions and
+clients to keep in step. What differs from the sweep is failure: with one pair there is
+no other to go on with, so its failure is raised (PairFailed) after the events that came
+before it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 
-from trailsweep.api.stream import unwrapped
+from trailsweep.api.stream import batches, unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
-from trailsweep.base.errors import InputError
-from trailsweep.engine.lookup import Lookup, lookup_stream
+from trailsweep.base.errors import InputError, PairFailed
 from trailsweep.engine.pair import SweepEvent
+from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.config import SweepSettings
 
 
@@ -37,18 +43,23 @@ async def lookup_events(
     The caller's own account (credentials as `profile`, the environment, or the explicit
     keys say), in `region` (or the one region of `regions`; default: the session's). An
     API error ends it with PairFailed, after the events that came before it."""
-    lookup = _lookup(settings)
-    async with aclosing(lookup_stream(lookup, raw=settings.raw, clock=clock)) as events:
+    report = SweepReport()
+    async with batches(_one_pair(settings), report, clock) as chunks:
         while True:
             with unwrapped():
                 try:
-                    event = await anext(events)
+                    chunk = await anext(chunks)
                 except StopAsyncIteration:
-                    return
-            yield event
+                    break
+            for event in chunk:
+                event.pair.cursor.advance(event)
+                yield event
+    for pair in report.failed:
+        code, _, reason = (pair.error or "Unknown: failed").partition(": ")
+        raise PairFailed(pair.account, pair.region, code, reason)
 
 
-def _lookup(settings: SweepSettings) -> Lookup:
+def _one_pair(settings: SweepSettings) -> SweepSettings:
     if settings.accounts is not None:
         raise InputError(
             "lookup_events asks in the caller's own account; leave accounts unset, or sweep "
@@ -60,10 +71,6 @@ def _lookup(settings: SweepSettings) -> Lookup:
             "lookup_events asks in one region; give one in region (or regions), or sweep "
             "several with open_sweep"
         )
-    region = regions[0] if regions else settings.region
-    return Lookup(
-        query=settings.query, region=region, profile=settings.profile,
-        endpoint_url=settings.endpoint_url, access_key_id=settings.access_key_id,
-        secret_access_key=settings.secret_access_key, rate=settings.rate,
-        timeouts=settings.timeouts,
-    )  # fmt: skip
+    if regions is None and settings.region is not None:
+        return dataclasses.replace(settings, regions=[settings.region])
+    return settings

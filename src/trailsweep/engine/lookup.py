@@ -26,9 +26,9 @@ import binascii
 import dataclasses
 import json
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import IO, Any
 
 import anyio
@@ -43,7 +43,6 @@ from trailsweep.engine.pager import Pager, TokenRejected
 from trailsweep.engine.pair import Cursor, PageRef, PairState, SweepEvent
 from trailsweep.engine.pair_stream import pair_source
 from trailsweep.settings.query import Query
-from trailsweep.settings.timeouts import Timeouts
 
 MODEL_ORDER = (
     "EventId", "EventName", "ReadOnly", "AccessKeyId", "EventTime",
@@ -67,8 +66,6 @@ class Lookup:
     next_token: str | None = None  # the raw API token of a single call
     access_key_id: str | None = None
     secret_access_key: str | None = None
-    rate: float = 2.0  # LookupEvents calls per second
-    timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 @dataclass(slots=True)
@@ -178,17 +175,15 @@ def write_document(out: IO[bytes], events: IO[bytes], count: int, token: str | N
 
 
 # the run --------------------------------------------------------------------------------
-@asynccontextmanager
-async def connected(
-    lookup: Lookup, clock: Clock, *, name_account: bool = False
-) -> AsyncIterator[tuple[PairState, LeanLookup, RateLimiter]]:
-    """The caller's pair in the lookup's region, a LookupEvents client for it and its
-    limiter. `name_account`: ask STS who the caller is (one GetCallerIdentity call, which
-    the AWS CLI does not make) so that the pair carries the account id; else it is ''."""
+async def run_lookup(
+    lookup: Lookup, out: IO[bytes], *, clock: Clock = SYSTEM_CLOCK,
+    pages: list[PrintedPage] | None = None,
+) -> PairState:  # fmt: skip
+    """Run `lookup` and write its document to `out`; raises LookupFailed on an API error.
+    `pages`, when given, receives the printed events' pages in order (at least one)."""
     async with SessionPool(
         profile=lookup.profile, region=lookup.region, endpoint_url=lookup.endpoint_url,
         access_key_id=lookup.access_key_id, secret_access_key=lookup.secret_access_key,
-        timeouts=lookup.timeouts,
     ) as pool:  # fmt: skip
         region = pool.region
         if not region:
@@ -196,59 +191,27 @@ async def connected(
                 "no region; pass --region or set AWS_REGION (or AWS_DEFAULT_REGION), as the "
                 "AWS CLI needs"
             )
-        pair = PairState(await pool.identify() if name_account else "", region)
-        creds = await pool.credentials(pair.account)
+        pair = PairState("", region)
+        creds = await pool.credentials("")
         endpoint = await pool.endpoint("cloudtrail", region)
-        async with http_session(1, lookup.timeouts) as http:
-            client = LeanLookup(http, creds, region, endpoint)
-            yield pair, client, RateLimiter(lookup.rate, clock=clock)
-
-
-async def run_lookup(
-    lookup: Lookup, out: IO[bytes], *, clock: Clock = SYSTEM_CLOCK,
-    pages: list[PrintedPage] | None = None,
-) -> PairState:  # fmt: skip
-    """Run `lookup` and write its document to `out`; raises LookupFailed on an API error.
-    `pages`, when given, receives the printed events' pages in order (at least one)."""
-    async with connected(lookup, clock) as (pair, client, limiter):
+        limiter = RateLimiter(2.0, clock=clock)
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-            log: list[PrintedPage] = [] if pages is None else pages
-            if lookup.single_call:
-                count, token = await _single_call(lookup, pair, client, limiter, clock, spool, log)
-            else:
-                count, token = await _paginate(lookup, pair, client, limiter, clock, spool, log)
-            if not log:
-                log.append(PrintedPage(0))
+            async with http_session(1) as http:
+                client = LeanLookup(http, creds, region, endpoint)
+                log: list[PrintedPage] = [] if pages is None else pages
+                if lookup.single_call:
+                    count, token = await _single_call(
+                        lookup, pair, client, limiter, clock, spool, log
+                    )
+                else:
+                    count, token = await _paginate(lookup, pair, client, limiter, clock, spool, log)
+                if not log:
+                    log.append(PrintedPage(0))
             if pair.failed:
                 code, _, message = (pair.error or "Unknown: failed").partition(": ")
                 raise LookupFailed(code, message)
             write_document(out, spool, count, token)
     return pair
-
-
-async def lookup_stream(
-    lookup: Lookup, *, raw: bool = False, clock: Clock = SYSTEM_CLOCK
-) -> AsyncGenerator[SweepEvent, None]:
-    """The events of `lookup` (every page, newest first) as they arrive, in the caller's
-    own account, named by STS; `raw` is what their `ndjson()` writes. An API error ends
-    it with PairFailed, after the events that came before it."""
-    query, limit, count = lookup.query, lookup.query.max_items, 0
-    async with connected(lookup, clock, name_account=True) as (pair, client, limiter):
-        pair.raw = raw
-        async with anyio.create_task_group() as tg:
-            source = pair_source(
-                pair, client, limiter, query, clock=clock, refresh=None, depth=2, task_group=tg
-            )
-            async with aclosing(_events(source)) as events:  # type: ignore[type-var]
-                async for event in events:
-                    yield event
-                    count += 1
-                    if count == limit:  # several chains each bring up to max_items
-                        break
-            tg.cancel_scope.cancel()
-    if pair.failed:
-        code, _, reason = (pair.error or "Unknown: failed").partition(": ")
-        raise PairFailed(pair.account, pair.region, code, reason)
 
 
 async def _single_call(
