@@ -4,6 +4,7 @@ command has --help."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -48,28 +49,59 @@ def test_emulator_help_shows_aws_cli_usage() -> None:
     assert b"lookup-events" in result.stdout
 
 
-def test_readme_python_example_runs_against_the_emulator(tmp_path: Path) -> None:
-    """The README's library example works as written (pointed at an emulator by env)."""
+# An organization whose hours around a day before the emulator's clock hold no event: the
+# README's "1d" window starts there whatever minute the test runs at (the draws count from
+# support.NOW), so the example and the CLI, started seconds apart, ask the same question.
+README_WORLD: dict[str, Any] = {
+    "members": 1, "suspended": 0, "events_per_day": 6.0, "seed": 20, "faults": {"rate": 50.0},
+}  # fmt: skip
+
+
+def test_readme_python_example_gives_the_clis_ndjson_and_counts_it(tmp_path: Path) -> None:
+    """The README's "From Python" example, run as written (pointed at an emulator by the
+    environment), uses only names from `trailsweep`, writes the very NDJSON the CLI writes
+    for the same settings, and its report counts what it yielded and what the emulator
+    served."""
+    import ast
+    import subprocess
+    import sys
+
     from trailsweep.emulator import EmulatorThread
 
-    from support import aws_env, settings
+    from support import NOW_EPOCH, aws_env, settings
 
     text = (ROOT / "README.md").read_text()
-    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    code = text.split("## From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    imported = {
+        line.split()[1] for line in code.splitlines() if line.startswith(("import ", "from "))
+    }
+    assert imported == {"sys", "anyio", "trailsweep"}, imported
     script = tmp_path / "example.py"
     script.write_text(code)
-    with EmulatorThread(settings(members=1, suspended=0, faults={"rate": 50.0})) as emu:
-        import subprocess
-        import sys
-
-        result = subprocess.run(
-            [sys.executable, str(script)], env=aws_env(emu), capture_output=True, timeout=120,
-            check=False,
-        )  # fmt: skip
-    assert result.returncode == 0, result.stderr.decode()
-    out = result.stdout.decode().splitlines()
-    assert len(out) > 10
-    assert "'failed': 0" in out[-1]
+    with EmulatorThread(settings(**README_WORLD)) as emu:
+        pairs = [
+            (a.id, r) for a in emu.emulator.world.accounts for r in emu.emulator.settings.regions
+        ]
+        edge = NOW_EPOCH - 86400
+        assert not any(emu.truth(a, r, start=edge - 600, end=edge + 3 * 3600) for a, r in pairs)
+        day = sum(len(emu.truth(a, r, start=edge, end=NOW_EPOCH)) for a, r in pairs)
+        env = aws_env(emu)
+        ran = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, timeout=120, check=False
+        )
+        served = emu.stats()["totals"]
+        cli = run_cli(
+            ["sweep", "--accounts", "org", "--regions", "all", "--start-time", "1d"], env=env
+        )
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert cli.returncode == 0, cli.stderr.decode()
+    assert ran.stdout == cli.stdout
+    lines = ran.stdout.splitlines()
+    assert len(lines) == day > 10
+    report = ast.literal_eval(ran.stderr.decode().splitlines()[-1])
+    assert report["events"] == len(lines)
+    assert (report["calls"], report["throttled"]) == (served["calls"], served["throttled"])
+    assert (report["pairs"], report["failed"], report["exit_code"]) == (len(pairs), 0, 0)
 
 
 def readme_commands() -> list[list[str]]:

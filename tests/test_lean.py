@@ -36,7 +36,7 @@ def _run(cfg: SweepSettings, lean: bool) -> tuple[list[bytes], SweepReport]:
     report = SweepReport()
 
     async def go() -> list[bytes]:
-        async with aclosing(sweep(cfg, report=report, lean=lean)) as events:
+        async with aclosing(sweep(dataclasses.replace(cfg, lean=lean), report=report)) as events:
             return [e.line() async for e in events]
 
     return anyio.run(go), report

@@ -1,32 +1,122 @@
-"""trailsweep: every CloudTrail management event of an organization, in one ordered stream."""
+"""trailsweep: every CloudTrail management event of an organization, in one ordered stream.
 
-from __future__ import annotations
+Sweep LookupEvents over accounts and regions, newest first::
 
-from trailsweep.base.errors import (
-    CheckpointError,
-    ConfigError,
-    CredentialsError,
-    InputError,
-    PairFailed,
-    TrailsweepError,
-)
+    import anyio, trailsweep
+
+    async def main() -> None:
+        settings = trailsweep.SweepSettings.build(accounts="org", regions="all",
+                                                  start_time="1d")
+        async with trailsweep.open_sweep(settings) as events:
+            async for event in events:
+                print(event.time, event.account, event.region, event.name)
+        print(events.report.as_dict())
+
+    anyio.run(main)
+
+Without async: `for event in trailsweep.iter_events(settings)`. To a file that survives
+crashes and resumes: `await trailsweep.export(settings, "events.ndjson")`. One account
+and region, as `aws cloudtrail lookup-events`: `trailsweep.lookup_events(settings)`.
+Every error is a `TrailsweepError` carrying its exit code and a one-line message.
+
+This module only re-exports; the layers below it (settings, aws, engine, output, api)
+are not an API and may change.
+"""
+
+# No `from __future__ import annotations` and private aliases only: every public name of
+# this module is in __all__ (tests/test_api.py holds it so).
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from trailsweep.api.exporting import export
+    from trailsweep.api.lookup import lookup_events
+    from trailsweep.api.stream import SweepStream, open_sweep
+    from trailsweep.api.threaded import SweepIterator, iter_events
+    from trailsweep.base.errors import (
+        BadAnswer,
+        CheckpointError,
+        ConfigError,
+        CredentialsError,
+        InputError,
+        OutputFailed,
+        PairFailed,
+        ServerFailed,
+        TimedOut,
+        TrailsweepError,
+    )
+    from trailsweep.engine.pair import SweepEvent
+    from trailsweep.engine.sweep import SweepReport
+    from trailsweep.settings.config import SweepSettings
+
+    __version__: str
+
+# Where each name lives. Decision: imported when first used (PEP 562), not here: every
+# `trailsweep.*` import runs this file, and the emulator (`trailsweep emulator`, the
+# tests' servers) would otherwise load the whole client, aioboto3 and botocore with it
+# (620 modules instead of 85, a second more per start).
+_ERRORS = "trailsweep.base.errors"
+_HOMES = {
+    "BadAnswer": _ERRORS,
+    "CheckpointError": _ERRORS,
+    "ConfigError": _ERRORS,
+    "CredentialsError": _ERRORS,
+    "InputError": _ERRORS,
+    "OutputFailed": _ERRORS,
+    "PairFailed": _ERRORS,
+    "ServerFailed": _ERRORS,
+    "SweepEvent": "trailsweep.engine.pair",
+    "SweepIterator": "trailsweep.api.threaded",
+    "SweepReport": "trailsweep.engine.sweep",
+    "SweepSettings": "trailsweep.settings.config",
+    "SweepStream": "trailsweep.api.stream",
+    "TimedOut": _ERRORS,
+    "TrailsweepError": _ERRORS,
+    "export": "trailsweep.api.exporting",
+    "iter_events": "trailsweep.api.threaded",
+    "lookup_events": "trailsweep.api.lookup",
+    "open_sweep": "trailsweep.api.stream",
+}
 
 __all__ = [
+    "BadAnswer",
     "CheckpointError",
     "ConfigError",
     "CredentialsError",
     "InputError",
+    "OutputFailed",
     "PairFailed",
+    "ServerFailed",
+    "SweepEvent",
+    "SweepIterator",
+    "SweepReport",
+    "SweepSettings",
+    "SweepStream",
+    "TimedOut",
     "TrailsweepError",
+    "__version__",
+    "export",
+    "iter_events",
+    "lookup_events",
+    "open_sweep",
 ]
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> _typing.Any:
     # `__version__` is read from the installed package's metadata, so pyproject.toml is the
     # one place the version is written; looked up only when asked (it costs tens of ms).
     if name == "__version__":
         return _package_version()
-    raise AttributeError(f"module 'trailsweep' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'trailsweep' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(home), name)
+    globals()[name] = value  # found here from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def _package_version() -> str:

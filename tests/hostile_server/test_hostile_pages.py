@@ -277,7 +277,7 @@ def _sweep(cfg: SweepSettings, *, lean: bool) -> tuple[bytes, SweepReport]:
     report = SweepReport()
 
     async def go() -> bytes:
-        async with aclosing(sweep(cfg, report=report, lean=lean)) as events:
+        async with aclosing(sweep(dataclasses.replace(cfg, lean=lean), report=report)) as events:
             return b"".join([e.line(raw=cfg.raw) async for e in events])
 
     return anyio.run(go), report

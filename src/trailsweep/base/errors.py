@@ -23,7 +23,15 @@ from __future__ import annotations
 
 
 class TrailsweepError(Exception):
-    """Base of every error trailsweep raises on purpose."""
+    """Base of every error trailsweep raises on purpose: one line for the user (no
+    secrets), and the exit code the CLI would give (base/errors.py draws the tree)::
+
+        try:
+            report = await trailsweep.export(settings, "events.ndjson")
+        except trailsweep.TrailsweepError as err:
+            print(err, file=sys.stderr)
+            sys.exit(err.exit_code)
+    """
 
     exit_code: int = 1
 
@@ -40,42 +48,85 @@ class TrailsweepError(Exception):
 
 
 class InputError(TrailsweepError):
-    """Bad input from the user: a flag, a value, a time, an attribute, a JSON document."""
+    """Bad input from the user: a flag, a value, a time, an attribute, a JSON document.
+    Raised before any call::
+
+        try:
+            settings = trailsweep.SweepSettings.build(page_size=99)
+        except trailsweep.InputError as err:
+            print(err)  # names the setting and what it takes
+    """
 
     exit_code = 2
 
 
 class ConfigError(InputError):
-    """A config file that cannot be read or does not hold a valid sweep."""
+    """A config file that cannot be read or does not hold a valid sweep; an InputError
+    too, so one `except` takes both::
+
+        try:
+            settings = trailsweep.SweepSettings.from_toml("sweep.toml")
+        except trailsweep.ConfigError as err:
+            print(err)  # the file, the key, what is wrong
+    """
 
 
 class CheckpointError(InputError):
-    """A checkpoint that is corrupt, belongs to another query, or is locked by another run."""
+    """A checkpoint that is corrupt, belongs to another query, or is locked by another
+    run; the export refuses to start and touches nothing::
+
+        try:
+            await trailsweep.export(settings, "events.ndjson")
+        except trailsweep.CheckpointError as err:
+            print(err)  # what to run instead
+    """
 
 
 class CredentialsError(InputError):
-    """No usable base credentials, found before any LookupEvents call."""
+    """No usable base credentials, found before any LookupEvents call (the session asks
+    STS who the caller is first)::
+
+        except trailsweep.CredentialsError:
+            print("set AWS_PROFILE, or give access_key_id and secret_access_key")
+    """
 
 
 class ServerFailed(TrailsweepError):
     """A control-plane server (STS, Organizations, Account, EC2) failed us in a way that is
-    not the user's input: the sweep cannot start (exit 1), or one account fails alone."""
+    not the user's input: the sweep cannot start (exit 1), or one account fails alone::
+
+        except trailsweep.ServerFailed as err:  # BadAnswer and TimedOut too
+            retry_later(err)
+    """
 
     exit_code = 1
 
 
 class BadAnswer(ServerFailed):
     """A server answered what trailsweep cannot use: not parseable, fields missing or of the
-    wrong type, account ids that are not 12 digits, region names not shaped like one."""
+    wrong type, account ids that are not 12 digits, region names not shaped like one::
+
+        except trailsweep.BadAnswer as err:
+            report_to_the_endpoint_owner(err)
+    """
 
 
 class TimedOut(ServerFailed):
     """A control-plane call got no answer within its timeouts and retries (timeouts.py):
-    the sweep cannot start without it (exit 1), or the account it concerns fails alone."""
+    the sweep cannot start without it (exit 1), or the account it concerns fails alone::
+
+        except trailsweep.TimedOut:
+            settings = trailsweep.SweepSettings.build(read_timeout=60, ...)
+    """
 
 
 class PairFailed(TrailsweepError):
-    """One (account, region) pair could not complete; the others go on."""
+    """One (account, region) pair could not complete; the others go on. A sweep lists such
+    pairs in its report (`report.failed`); `lookup_events`, which has one, raises it::
+
+        except trailsweep.PairFailed as err:
+            print(err.account, err.region, err.code, err.reason)
+    """
 
     exit_code = 1
 
@@ -92,6 +143,10 @@ class PairFailed(TrailsweepError):
 class OutputFailed(TrailsweepError):
     """Writing the output or the checkpoint failed during the run (disk full, file too
     large, I/O error). Exit 1, not 2: calls were made and lines written; the checkpoint on
-    disk holds only whole, fsynced lines, so the same command resumes byte-identically."""
+    disk holds only whole, fsynced lines, so the same command resumes byte-identically::
+
+        except trailsweep.OutputFailed:
+            report = await trailsweep.export(settings, path)  # once there is room: resumes
+    """
 
     exit_code = 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, Literal
+
+import orjson
 
 from trailsweep.base.sanitize import clean
 from trailsweep.engine.record import ndjson_line, ndjson_lines
@@ -64,6 +67,9 @@ class PairState:
     cursor: Cursor = field(default_factory=Cursor)
     rate: float = 0.0  # current calls/s allowed (adaptive); 0 until the pair starts
     latency: float = 0.0  # seconds a call takes (moving average of successful calls)
+    # How its events are written: CloudTrailEvent kept as the API's string (the sweep's
+    # `raw` setting, set by engine.sweep.sweep_chunks; what SweepEvent.ndjson follows).
+    raw: bool = False
 
     @property
     def name(self) -> str:
@@ -123,9 +129,20 @@ class PageRef:
 
 @dataclass(slots=True, eq=False)  # not frozen: frozen __init__ costs a microsecond an event
 class SweepEvent:
-    """One event of the sweep. `key` orders the merge: newest first, then account, region,
-    then the order LookupEvents returned it in (docs/design.md invariant 3). `page` and `index`
-    (its position in that page as served) are what a checkpoint needs."""
+    """One CloudTrail event of a sweep, with the account and region it came from::
+
+        async with trailsweep.open_sweep(settings) as events:
+            async for event in events:  # each a trailsweep.SweepEvent
+                print(event.time, event.account, event.region, event.name, event.id)
+                who = event.record["userIdentity"]      # the parsed CloudTrail record
+                line = event.ndjson()                   # the NDJSON line the CLI writes
+
+    `to_dict()` is that line as a dict. `event` holds the LookupEvents event as the API
+    returned it (EventTime in epoch seconds, CloudTrailEvent a string).
+
+    Inside the engine, `key` orders the merge: newest first, then account, region, then the
+    order LookupEvents returned it in (docs/design.md invariant 3); `page` and `index` (its
+    position in that page as served) are what a checkpoint needs."""
 
     key: tuple[int, str, str, int]
     pair: PairState = field(repr=False)
@@ -140,6 +157,40 @@ class SweepEvent:
     @property
     def region(self) -> str:
         return self.pair.region
+
+    @property
+    def time(self) -> datetime:
+        """EventTime, in UTC (whole seconds, as LookupEvents gives it)."""
+        return datetime.fromtimestamp(int(self.event["EventTime"]), UTC)
+
+    @property
+    def id(self) -> str:
+        """EventId."""
+        return str(self.event.get("EventId", ""))
+
+    @property
+    def name(self) -> str:
+        """EventName, such as ConsoleLogin."""
+        return str(self.event.get("EventName", ""))
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The CloudTrail record (CloudTrailEvent), parsed; {} when the API sent none."""
+        text = self.event.get("CloudTrailEvent")
+        if text is None:
+            return {}
+        parsed: dict[str, Any] = orjson.loads(text)
+        return parsed
+
+    def ndjson(self, *, raw: bool | None = None) -> bytes:
+        """The NDJSON line (with its newline) the CLI writes for this event: CloudTrailEvent
+        parsed, or the API's string when `raw` (default: the sweep's `raw` setting)."""
+        return self.line(raw=self.pair.raw if raw is None else raw)
+
+    def to_dict(self, *, raw: bool | None = None) -> dict[str, Any]:
+        """`ndjson()` as a dict: account, region, EventTime (ISO 8601 UTC), EventId, ..."""
+        parsed: dict[str, Any] = orjson.loads(self.ndjson(raw=raw))
+        return parsed
 
     def line(self, *, raw: bool = False) -> bytes:
         return ndjson_line(self.pair.account, self.pair.region, self.event, raw=raw)

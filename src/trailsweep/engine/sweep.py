@@ -45,7 +45,18 @@ _DISCOVERY_CONCURRENCY = 16
 
 @dataclass(slots=True)
 class SweepReport:
-    """What happened, for the summary and the exit code."""
+    """What happened, for the summary and the exit code; live while the sweep runs::
+
+        async with trailsweep.open_sweep(settings) as events:
+            async for event in events:
+                ...
+        report: trailsweep.SweepReport = events.report
+        print(report.events, report.calls, report.throttled, report.exit_code)
+        for pair in report.failed:  # each pair: account, region, state, error
+            print(pair.account, pair.region, pair.error)
+        print(report.as_dict())  # what `--summary-json` holds of it
+
+    `exit_code`: 0 every pair complete, 1 some failed, 130 interrupted."""
 
     pairs: list[PairState] = field(default_factory=list)
     written: int = 0
@@ -66,6 +77,22 @@ class SweepReport:
         return [p for p in self.pairs if p.state == "failed"]
 
     @property
+    def events(self) -> int:
+        """Events handed on over all pairs: written by a sink, or yielded to the caller of
+        `trailsweep.open_sweep` / `iter_events` (each advances its pair's cursor)."""
+        return sum(p.cursor.written for p in self.pairs)
+
+    @property
+    def calls(self) -> int:
+        """LookupEvents calls made over all pairs."""
+        return sum(p.calls for p in self.pairs)
+
+    @property
+    def throttled(self) -> int:
+        """LookupEvents calls answered ThrottlingException over all pairs."""
+        return sum(p.throttled for p in self.pairs)
+
+    @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
@@ -78,9 +105,9 @@ class SweepReport:
             "done": sum(p.state == "done" and p.finished for p in self.pairs),
             "stopped_at_max_items": len(self.stopped),
             "failed": len(self.failed),
-            "events": sum(p.cursor.written for p in self.pairs),
-            "calls": sum(p.calls for p in self.pairs),
-            "throttled": sum(p.throttled for p in self.pairs),
+            "events": self.events,
+            "calls": self.calls,
+            "throttled": self.throttled,
             "seconds": round(elapsed, 3),
             "exit_code": self.exit_code,
             "failures": [p.as_dict() for p in self.failed],
@@ -125,8 +152,6 @@ async def sweep(
     clock: Clock = SYSTEM_CLOCK,
     prefetch: int | None = None,
     pairs: list[PairState] | None = None,
-    lean: bool = True,
-    unordered: bool = False,
 ) -> AsyncGenerator[SweepEvent, None]:
     """Every event of the sweep, newest first across all pairs (an async generator).
 
@@ -134,15 +159,13 @@ async def sweep(
     `prefetch` (default: `config.read_ahead`) more ready: the merge stalls whenever the
     pair whose page boundary comes next has nothing ready.
     `pairs` (from a checkpoint) skips discovery: each pair goes on from its cursor, and
-    pairs already finished are left alone. `lean=False` makes the calls through aioboto3's
-    client (with the orjson parse hook) instead of `lean.LeanLookup`, for comparison.
-    `unordered=True` yields each page's events as soon as they arrive: order holds only
-    within a pair, nothing waits for the slowest pair. Use `contextlib.aclosing` to stop
+    pairs already finished are left alone. The settings decide the rest: `config.lean=False`
+    makes the calls through aioboto3's client (with the orjson parse hook) instead of
+    `lean.LeanLookup`, for comparison; `config.unordered` yields each page's events as soon
+    as they arrive (order holds only within a pair, nothing waits for the slowest pair);
+    `config.raw` is what each event's `ndjson()` writes. Use `contextlib.aclosing` to stop
     early."""
-    chunks = sweep_chunks(
-        config, report=report, clock=clock, prefetch=prefetch, pairs=pairs, lean=lean,
-        unordered=unordered,
-    )  # fmt: skip
+    chunks = sweep_chunks(config, report=report, clock=clock, prefetch=prefetch, pairs=pairs)
     async with aclosing(chunks):
         async for chunk in chunks:
             for event in chunk:
@@ -156,8 +179,6 @@ async def sweep_chunks(
     clock: Clock = SYSTEM_CLOCK,
     prefetch: int | None = None,
     pairs: list[PairState] | None = None,
-    lean: bool = True,
-    unordered: bool = False,
     on_matrix: Callable[[], None] | None = None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:
     """`sweep`'s events in order, in lists (each list is counted in `report.written` once
@@ -181,7 +202,9 @@ async def sweep_chunks(
         else:
             await pool.identify()
             report.pairs = pairs
-        async with aclosing(_run(pool, config, report, clock, prefetch, lean, unordered)) as run:
+        for pair in report.pairs:
+            pair.raw = config.raw
+        async with aclosing(_run(pool, config, report, clock, prefetch)) as run:
             async for chunk in run:
                 yield chunk
     report.finished = time.monotonic()
@@ -189,8 +212,9 @@ async def sweep_chunks(
 
 async def _run(
     pool: SessionPool, config: SweepSettings, report: SweepReport, clock: Clock,
-    prefetch: int | None, lean: bool, unordered: bool,
+    prefetch: int | None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:  # fmt: skip
+    lean, unordered = config.lean, config.unordered
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     if prefetch is not None:

@@ -153,8 +153,8 @@ async def run_export(
         async with anyio.create_task_group() as tg:
             tg.start_soon(every_interval)
             stream = sweep_chunks(
-                cfg, report=report, pairs=pairs, clock=clock, unordered=cfg.unordered,
-                lean=cfg.lean, on_matrix=lambda: files.save(finished=False),
+                cfg, report=report, pairs=pairs, clock=clock,
+                on_matrix=lambda: files.save(finished=False),
             )  # fmt: skip
             async with aclosing(stream) as chunks:
                 async for chunk in chunks:
@@ -291,7 +291,7 @@ async def write_stdout(cfg: SweepSettings, report: SweepReport) -> int:
             raise OutputFailed(f"cannot write to stdout: {describe(err)}") from None
 
     try:
-        chunks_gen = sweep_chunks(cfg, report=report, unordered=cfg.unordered, lean=cfg.lean)
+        chunks_gen = sweep_chunks(cfg, report=report)
         async with aclosing(chunks_gen) as chunks:
             async for chunk in chunks:
                 put(lines(chunk, raw=cfg.raw))

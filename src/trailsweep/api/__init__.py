@@ -1,0 +1,8 @@
+"""The public API, between the CLI and the layers below it: what `trailsweep/__init__.py`
+re-exports (programs import it from there, never from here).
+
+    stream     open_sweep: a sweep as an async iterator of events, with its live report
+    threaded   iter_events: the same as a plain iterator, the sweep on its own thread
+    exporting  export: the resumable, exactly-once file export (lock, checkpoint, resume)
+    lookup     lookup_events: one account and region, as `aws cloudtrail lookup-events`
+"""

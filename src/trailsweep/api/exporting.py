@@ -1,0 +1,60 @@
+"""`export`: the resumable, exactly-once file export that `trailsweep sweep --output` does.
+
+The same three steps as the CLI, in the same order: the question the export answers
+(output.checkpoint_spec.spec_of, stored in its checkpoint), the lock and the choice between a
+fresh run, a resume and a finished export left alone (output.sink.prepare_export, before
+any call), then the run that writes, fsyncs and checkpoints (output.sink.run_export).
+Run it again after a crash, a cancel or a failure and it goes on where the file ends,
+byte-identical to an uninterrupted run (docs/design.md invariant 5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from trailsweep.api.stream import unwrapped
+from trailsweep.base.clock import SYSTEM_CLOCK, Clock
+from trailsweep.engine.sweep import SweepReport
+from trailsweep.output.checkpoint_spec import spec_of
+from trailsweep.output.safe_files import check_writable
+from trailsweep.output.sink import prepare_export, run_export
+from trailsweep.settings.checks import CHECKPOINT_RESERVE, OUTPUT_RESERVE, check_path
+from trailsweep.settings.config import SweepSettings
+
+
+async def export(
+    settings: SweepSettings,
+    path: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    interval: float = 2.0,
+) -> SweepReport:
+    """Write the sweep to `path` as NDJSON, exactly once, and return the final report::
+
+        report = await trailsweep.export(settings, "events.ndjson")
+        if report.exit_code:                      # 1: some pairs failed (see report.failed)
+            print(report.as_dict()["failures"])
+
+    The checkpoint (default `events.ndjson.checkpoint.json`, or `checkpoint`) records
+    every `interval` seconds how far the file is written; awaiting `export` again with
+    the same settings resumes from it, and a finished export is left as it is (its report
+    read back from the checkpoint). A lock keeps a second export off the same file.
+    Refused before any call (InputError, CheckpointError): a path that cannot be written,
+    a file that is not an export, a checkpoint of another question."""
+    output = check_path(os.fspath(path), "export path", reserve=OUTPUT_RESERVE)
+    check_writable(output, "export path")
+    ckpt = None
+    if checkpoint is not None:
+        ckpt = check_path(os.fspath(checkpoint), "export checkpoint", reserve=CHECKPOINT_RESERVE)
+    cfg = dataclasses.replace(settings, output=output)
+    job = prepare_export(cfg, spec_of(cfg), ckpt)
+    if job.complete is not None and job.resume is not None:  # finished: leave it be
+        job.lock.release()
+        done = job.resume
+        return SweepReport(pairs=done.pairs, written=done.written, finished=0.0)
+    report = SweepReport()
+    with unwrapped():
+        await run_export(job, report, clock=clock, interval=interval)
+    return report
