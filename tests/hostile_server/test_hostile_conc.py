@@ -26,7 +26,7 @@ from trailsweep.base.clock import SYSTEM_CLOCK
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.engine.pager import Pager
-from trailsweep.engine.pair import PairState
+from trailsweep.engine.pair import PairContext, PairState
 from trailsweep.engine.slices import SlicedPager
 from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
@@ -141,10 +141,8 @@ def test_a_finished_head_slice_wakes_the_chain_behind_it() -> None:
                 pair = PairState(account, "us-east-1")
                 limiter = RateLimiter(cfg.rate)
                 async with anyio.create_task_group() as tg:
-                    sliced = SlicedPager(
-                        pair, client, limiter, cfg.query, clock=SYSTEM_CLOCK, refresh=None,
-                        depth=2, task_group=tg,
-                    )  # fmt: skip
+                    ctx = PairContext(pair, client, limiter, cfg.query, clock=SYSTEM_CLOCK)
+                    sliced = SlicedPager(ctx, depth=2, task_group=tg)
                     pages = sliced.pages()
                     got.extend(e.event["EventId"] for e in await anext(pages))
                     assert len(sliced.slices) == 3  # the head was split twice at once
@@ -321,7 +319,7 @@ def test_a_stall_during_a_call_is_not_read_as_server_latency() -> None:
                 await pool.identify()
                 url = await pool.endpoint("cloudtrail", "us-east-1")
                 client = LeanLookup(http, await pool.credentials(account), "us-east-1", url)
-                pager = Pager(pair, client, RateLimiter(2.0), cfg.query)
+                pager = Pager(PairContext(pair, client, RateLimiter(2.0), cfg.query))
                 async with anyio.create_task_group() as tg:
                     stalls.start(SYSTEM_CLOCK, tg)
 

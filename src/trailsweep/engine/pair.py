@@ -1,15 +1,23 @@
 """A pair: one (account, region) of the matrix, its progress, where its written events
-end (the cursor a checkpoint stores), and the events it yields."""
+end (the cursor a checkpoint stores), the events it yields, and what its chains share
+(`PairContext`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Literal
 
+from trailsweep.aws.adaptive import AdaptiveRate
+from trailsweep.aws.client import LookupClient
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.aws.lookup_clients import LookupClients
+from trailsweep.aws.retry import RetryBudget
+from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.sanitize import clean
 from trailsweep.engine.record import ndjson_line, ndjson_lines
+from trailsweep.settings.query import Query
 
 State = Literal["pending", "running", "done", "failed"]
 
@@ -108,6 +116,42 @@ class PairState:
             "retries": self.retries,
             "error": self.error,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PairContext:
+    """What every NextToken chain of one pair shares: the pair, its LookupEvents client, its
+    one limiter (docs/design.md invariant 2) with the pace and retry budget over it, the
+    question, the clock, and what renews an expired session (None: nothing to renew).
+    `engine.pager.Pager`, `engine.slices.SlicedPager` and `engine.pair_stream.pair_source`
+    all start from one.
+
+        ctx = await PairContext.open(clients, pair, query, rate=2.0, clock=clock)
+        async for page in Pager(ctx).pages(): ...
+    """
+
+    pair: PairState
+    client: LookupClient
+    limiter: RateLimiter
+    query: Query
+    clock: Clock = SYSTEM_CLOCK
+    refresh: Callable[[], Awaitable[None]] | None = None
+    # The pair's pace (adapting to throttles) and retry budget: shared by its chains too.
+    pace: AdaptiveRate = field(init=False)
+    budget: RetryBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pace", AdaptiveRate(self.limiter))
+        object.__setattr__(self, "budget", RetryBudget())
+
+    @classmethod
+    async def open(
+        cls, clients: LookupClients, pair: PairState, query: Query, *, rate: float,
+        clock: Clock = SYSTEM_CLOCK, refresh: Callable[[], Awaitable[None]] | None = None,
+    ) -> PairContext:  # fmt: skip
+        """The pair's client (`clients.for_pair`) and a new limiter of `rate` calls/s."""
+        client = await clients.for_pair(pair.account, pair.region)
+        return cls(pair, client, RateLimiter(rate, clock=clock), query, clock, refresh)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.session import Session
 
 from trailsweep.base.errors import InputError
-from trailsweep.engine.lookup import PrintedPage
+from trailsweep.engine.single_pair import PrintedPage
 from trailsweep.output.tableformat import format_table
 from trailsweep.output.textformat import format_text
 from trailsweep.output.yamlformat import dump_yaml, dump_yaml_stream_item
