@@ -12,10 +12,10 @@ import anyio
 import typer
 
 from trailsweep.base.errors import ConfigError
+from trailsweep.cli.runner import write_stdout
 from trailsweep.cli.summary import print_summary
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.engine.sweep import SweepReport
-from trailsweep.output.sink import write_stdout
 from trailsweep.settings.config import SweepSettings, build_config, options_from_mapping, read_toml
 from trailsweep.settings.limits import check_emulator, split_list
 

@@ -15,10 +15,10 @@ import typer
 from trailsweep.aws.reach import check_reachable
 from trailsweep.base.errors import InputError
 from trailsweep.cli.logs import LogFormatOption, LogSettings, QuietOption
+from trailsweep.cli.runner import silence_stdout
 from trailsweep.cli.sweep import LOOKUP_ATTRIBUTES_HELP, WHERE_HELP, skeleton
 from trailsweep.engine.single_pair import Lookup, PrintedPage, run_lookup
 from trailsweep.output.formats import FORMATS, OutputSpec, render, resolve_output
-from trailsweep.output.sink import silence_stdout
 from trailsweep.settings.checks import check_environment
 from trailsweep.settings.config import Options, as_written, build_config, cli_input_json_with_token
 from trailsweep.settings.limits import SWEEP

@@ -15,12 +15,12 @@ import typer
 from trailsweep.aws.reach import check_reachable
 from trailsweep.base.errors import InputError
 from trailsweep.cli.logs import LogFormatOption, LogSettings, QuietOption
-from trailsweep.cli.runner import run_interruptible
+from trailsweep.cli.runner import run_interruptible, write_stdout
 from trailsweep.cli.summary_json import summary_document
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.output.safe_files import write_created
-from trailsweep.output.sink import prepare_export, run_export, write_stdout
+from trailsweep.output.sink import prepare_export, run_export
 from trailsweep.settings.checks import (
     CHECKPOINT_RESERVE,
     OUTPUT_RESERVE,
