@@ -4,7 +4,7 @@ end (the cursor a checkpoint stores), the events it yields, and what its chains 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Literal
@@ -209,6 +209,25 @@ def advance_all(events: Iterable[SweepEvent]) -> None:
 def lines(events: Iterable[SweepEvent], *, raw: bool = False) -> bytes:
     """The NDJSON lines of `events`, joined (`SweepEvent.line` of each, in one go)."""
     return ndjson_lines(events, raw=raw)
+
+
+def coverage(pair: PairState, start: float, end: float) -> float:
+    """The share of the window [start, end] that `pair` has covered, 0 to 1. A pair walks
+    the window from its end back to its start, so this is (end - oldest second written) /
+    (end - start); 1 once it is done with every event written. A failed pair keeps what it
+    reached."""
+    if pair.state == "done" and pair.finished:
+        return 1.0
+    oldest = pair.cursor.oldest
+    if oldest is None:
+        return 0.0
+    return min(1.0, max(0.0, (end - oldest) / max(1.0, end - start)))
+
+
+def window_coverage(pairs: Sequence[PairState], start: float, end: float) -> float:
+    """The share of the window [start, end] that `pairs` have covered: `coverage` averaged
+    over them, 0 with none. The progress bar and `trailsweep status` both show this."""
+    return sum(coverage(p, start, end) for p in pairs) / max(1, len(pairs))
 
 
 # The merge key of an event (newest first, then account, region, API order); attrgetter
