@@ -17,7 +17,7 @@ from trailsweep.aws.retry import Backoff, Kind, classify
 from trailsweep.aws.timeouts import timed_out_reason, timeout_phase
 from trailsweep.base.clock import Clock
 from trailsweep.base.errors import PairFailed
-from trailsweep.engine.pair import Cursor, PageRef, PairContext, PairState, SweepEvent
+from trailsweep.engine.pair import ChainSpec, PageRef, PairContext, PairState, SweepEvent
 from trailsweep.engine.spool import Batch
 from trailsweep.settings.regions import NOT_ENABLED_CODE, not_enabled_reason
 from trailsweep.settings.timeouts import MAX_TIMEOUTS
@@ -71,28 +71,6 @@ class _Tries:
     code: str = "Unknown"
     message: str = ""
     timeouts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ChainSpec:
-    """Where one NextToken chain of a pair walks, when it is not the pair's only chain.
-
-    A pair usually has one chain: `ChainSpec()`. With several values of the attribute sent
-    to the API (`--lookup-attributes` OR), `pair_stream.pair_source` runs one chain per
-    value (`index`), starting from the pair cursor's oldest written second (`by_time`)
-    rather than its NextToken. `slices.SlicedPager` runs chains on time slices: `window`
-    (StartTime, EndTime) instead of the query's, from `start` instead of the pair's
-    cursor, with merge keys from `seq_base` on, handing each page's body on with its
-    events (`keep_raw`, for its spool). Chains that share a pair leave its bookkeeping
-    (state, event count) to whatever runs them (`track=False`)."""
-
-    index: int = 0
-    start: Cursor | None = None
-    by_time: bool = False
-    window: tuple[int, int] | None = None
-    seq_base: int | None = None  # None: `index << 40` (ties: by chain, then API order)
-    track: bool = True
-    keep_raw: bool = False
 
 
 class Pager:

@@ -1,6 +1,6 @@
 """A pair: one (account, region) of the matrix, its progress, where its written events
-end (the cursor a checkpoint stores), the events it yields, and what its chains share
-(`PairContext`)."""
+end (the cursor a checkpoint stores), the events it yields, what its chains share
+(`PairContext`) and where one of them walks (`ChainSpec`)."""
 
 from __future__ import annotations
 
@@ -152,6 +152,28 @@ class PairContext:
         """The pair's client (`clients.for_pair`) and a new limiter of `rate` calls/s."""
         client = await clients.for_pair(pair.account, pair.region)
         return cls(pair, client, RateLimiter(rate, clock=clock), query, clock, refresh)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSpec:
+    """Where one NextToken chain of a pair walks, when it is not the pair's only chain.
+
+    A pair usually has one chain: `ChainSpec()`. With several values of the attribute sent
+    to the API (`--lookup-attributes` OR), `pair_stream.pair_source` runs one chain per
+    value (`index`), starting from the pair cursor's oldest written second (`by_time`)
+    rather than its NextToken. `slices.SlicedPager` runs chains on time slices: `window`
+    (StartTime, EndTime) instead of the query's, from `start` instead of the pair's
+    cursor, with merge keys from `seq_base` on, handing each page's body on with its
+    events (`keep_raw`, for its spool). Chains that share a pair leave its bookkeeping
+    (state, event count) to whatever runs them (`track=False`)."""
+
+    index: int = 0
+    start: Cursor | None = None
+    by_time: bool = False
+    window: tuple[int, int] | None = None
+    seq_base: int | None = None  # None: `index << 40` (ties: by chain, then API order)
+    track: bool = True
+    keep_raw: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from contextlib import AsyncExitStack
 from anyio.abc import TaskGroup
 
 from trailsweep.engine.merge import merge_sorted, prefetched
-from trailsweep.engine.pager import ChainSpec, Pager
-from trailsweep.engine.pair import PairContext, SweepEvent, event_key
+from trailsweep.engine.pager import Pager
+from trailsweep.engine.pair import ChainSpec, PairContext, SweepEvent, event_key
 from trailsweep.engine.slices import SlicedPager
 from trailsweep.engine.spool import Spool
 

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
-from trailsweep.engine.pager import ChainSpec, Pager
-from trailsweep.engine.pair import Cursor, PairContext, SweepEvent
+from trailsweep.engine.pager import Pager
+from trailsweep.engine.pair import ChainSpec, Cursor, PairContext, SweepEvent
 from trailsweep.engine.spool import Batch, Spool, Spooled
 from trailsweep.settings.timeparse import to_epoch
 

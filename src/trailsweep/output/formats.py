@@ -106,7 +106,7 @@ def resolve_output(flag: str | None, query: str | None, profile: str | None) -> 
 
 
 # rendering ------------------------------------------------------------------------------
-def _iso(value: Any) -> Any:
+def _iso(value: object) -> object:
     """An epoch EventTime as botocore's parser + isoformat() shows it (v2, iso8601)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC).isoformat()
