@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trailsweep.emulator import EmulatorSettings, EmulatorThread
-from trailsweep.engine.lookup import PrintedPage, event_json, write_document
+from trailsweep.engine.single_pair import PrintedPage, event_json, write_document
 from trailsweep.output.formats import OutputSpec, compile_query, render
 
 RESULTS = Path(__file__).parent / "results"

@@ -12,7 +12,12 @@ import pytest
 from trailsweep.base.errors import InputError
 from trailsweep.cli.app import main, spread_lists
 from trailsweep.emulator import EmulatorThread
-from trailsweep.engine.lookup import CURSOR_KEY, MODEL_ORDER, decode_starting_token, encode_token
+from trailsweep.engine.single_pair import (
+    CURSOR_KEY,
+    MODEL_ORDER,
+    decode_starting_token,
+    encode_token,
+)
 
 from support import NOW_EPOCH, UseEmu
 

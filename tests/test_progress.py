@@ -21,12 +21,14 @@ from trailsweep.cli.progress import (
     Sample,
     Snapshot,
     SweepProgress,
-    coverage,
     refresh_interval,
 )
-from trailsweep.engine.pair import PairState, State
+from trailsweep.cli.status import status_report
+from trailsweep.engine.pair import PairState, State, coverage
 from trailsweep.engine.sweep import SweepReport
+from trailsweep.output.checkpoint import Checkpoint
 from trailsweep.settings.query import Query
+from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.testing import ManualClock
 
 START, END = 1_790_000_000, 1_790_086_400  # one day
@@ -48,6 +50,20 @@ def test_coverage_is_the_share_of_the_window_walked_back() -> None:
     assert coverage(_pair("failed", oldest=END - day // 2, written=5), START, END) == 0.5
     assert coverage(_pair("done", oldest=END - 10, written=5), START, END) == 1.0
     assert coverage(_pair(oldest=START - 50, written=5), START, END) == 1.0
+
+
+def test_status_shows_the_coverage_the_bar_shows() -> None:
+    """`trailsweep status` and the progress bar compute the window's coverage one way: the
+    pairs' unrounded coverage averaged. Averaging the percents rounded per pair would say
+    0.1% here (0.3% and 0%), where 294 s of a day over 2 pairs is 0.17%."""
+    pairs = [_pair(oldest=END - 294, written=1), _pair()]
+    report = SweepReport(started=0.0)
+    report.pairs = pairs
+    bar = _meter(report, ManualClock()).read().covered
+    query = {"start": format_time(from_epoch(START)), "end": format_time(from_epoch(END))}
+    status = status_report(Checkpoint(spec={}, query=query, pairs=pairs))
+    assert round(100 * bar, 1) == status["progress_percent"] == 0.2
+    assert [p["reached_percent"] for p in status["pairs"]] == [0.3, 0.0]
 
 
 def _limited_calls(rate: float, seed: int, until: float) -> tuple[list[float], float]:

@@ -25,7 +25,7 @@ from trailsweep.aws.sessions import SessionPool
 from trailsweep.base.clock import SYSTEM_CLOCK
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.engine.pager import Pager
-from trailsweep.engine.pair import PairState
+from trailsweep.engine.pair import PairContext, PairState
 from trailsweep.engine.sweep import SweepReport, sweep
 from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
@@ -132,7 +132,8 @@ def test_each_sweep_has_its_own_stall_watch() -> None:
                     assert first_watch is not None
                     assert second_watch is not None
                     assert first_watch is not second_watch
-                    pager = Pager(pair, client, RateLimiter(2.0), cfg.query, watch=second_watch)
+                    ctx = PairContext(pair, client, RateLimiter(2.0), cfg.query, watch=second_watch)
+                    pager = Pager(ctx)
                     second.start_soon(stall)
                     page = await pager.call(cfg.query.api_params(None), None)
                     assert second_watch.stalled() >= 1.0  # it saw the stall: it still runs

@@ -27,7 +27,7 @@ from trailsweep.base.clock import SYSTEM_CLOCK
 from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest, Tamper
 from trailsweep.engine.pager import Pager
-from trailsweep.engine.pair import PairState
+from trailsweep.engine.pair import PairContext, PairState
 from trailsweep.engine.slices import SlicedPager
 from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
@@ -142,10 +142,8 @@ def test_a_finished_head_slice_wakes_the_chain_behind_it() -> None:
                 pair = PairState(account, "us-east-1")
                 limiter = RateLimiter(cfg.rate)
                 async with anyio.create_task_group() as tg:
-                    sliced = SlicedPager(
-                        pair, client, limiter, cfg.query, clock=SYSTEM_CLOCK, refresh=None,
-                        depth=2, task_group=tg,
-                    )  # fmt: skip
+                    ctx = PairContext(pair, client, limiter, cfg.query, clock=SYSTEM_CLOCK)
+                    sliced = SlicedPager(ctx, depth=2, task_group=tg)
                     pages = sliced.pages()
                     got.extend(e.event["EventId"] for e in await anext(pages))
                     assert len(sliced.slices) == 3  # the head was split twice at once
@@ -324,7 +322,9 @@ def test_a_stall_during_a_call_is_not_read_as_server_latency() -> None:
                 client = LeanLookup(http, await pool.credentials(account), "us-east-1", url)
                 async with anyio.create_task_group() as tg:
                     watch = stalls.start(SYSTEM_CLOCK, tg)
-                    pager = Pager(pair, client, RateLimiter(2.0), cfg.query, watch=watch)
+                    pager = Pager(
+                        PairContext(pair, client, RateLimiter(2.0), cfg.query, watch=watch)
+                    )
 
                     async def stall() -> None:
                         await anyio.to_thread.run_sync(arrived.wait, 30)

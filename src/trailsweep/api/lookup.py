@@ -7,7 +7,7 @@ one); what they say of other accounts or more regions is refused rather than dro
 that nothing a program asks for is silently ignored.
 
 Decision: it is the sweep of that one pair (engine.sweep.sweep_chunks, through
-`stream.batches`), not engine.lookup.run_lookup, which writes the AWS CLI's document:
+`stream.batches`), not engine.single_pair.run_lookup, which writes the AWS CLI's document:
 the same events, with every setting the sweep honours (rate, timeouts, raw, time slices),
 the account named by STS as in a sweep's events, and no second wiring of sessions and
 clients to keep in step. What differs from the sweep is failure: with one pair there is

@@ -1,5 +1,7 @@
-"""The aioboto3 LookupEvents client: one attempt per call, capped bodies, bounded calls,
-and each successful body parsed once with orjson instead of botocore's parser.
+"""The LookupEvents client: what the engine needs of one (`LookupClient`, met by
+`lean.LeanLookup` and by aioboto3's client set up here), and aioboto3's client set up for
+one attempt per call, capped bodies, bounded calls, and each successful body parsed once
+with orjson instead of botocore's parser.
 
 botocore's stock parser turns a 50-event page into Python objects (and every EventTime into
 a datetime) just for us to turn them back into JSON: 2.4 ms of CPU per call against 1.05 ms
@@ -8,7 +10,7 @@ with the orjson `before-parse` hook below, measured against a realistic page.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from aiobotocore.config import AioConfig
 
@@ -18,6 +20,19 @@ from trailsweep.settings.timeouts import Timeouts
 
 PAGE_KEY = "_trailsweep_page"
 RAW_KEY = "_trailsweep_raw"  # the response body PAGE_KEY was parsed from, when at hand
+
+
+class LookupClient(Protocol):
+    """What the engine needs of a LookupEvents client: one call, one attempt, answering
+    `{PAGE_KEY: page, RAW_KEY: body}` (the page as JSON from the wire, any shape until
+    `page_check.check_page` has looked at it) or raising botocore's `ClientError`.
+
+        client: LookupClient = LeanLookup(http, credentials, region, endpoint)
+        answer = await client.lookup_events(StartTime=start, EndTime=end)
+        page = answer[PAGE_KEY]
+    """
+
+    async def lookup_events(self, **params: object) -> dict[str, Any]: ...
 
 
 # One attempt per botocore call: our loop retries, so each attempt passes the limiter and

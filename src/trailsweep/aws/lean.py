@@ -26,6 +26,7 @@ from botocore.httpsession import get_cert_path
 from trailsweep.aws.body_cap import read_capped
 from trailsweep.aws.client import PAGE_KEY, RAW_KEY
 from trailsweep.aws.page_check import parse_body
+from trailsweep.aws.sessions import Credentials
 from trailsweep.aws.signer import Signer, amz_date
 from trailsweep.aws.timeouts import client_timeout
 from trailsweep.settings.timeouts import Timeouts
@@ -69,12 +70,12 @@ def http_session(
 
 class LeanLookup:
     """`lookup_events(**params)` for one pair, answering `{PAGE_KEY: page, RAW_KEY: body}`
-    like the aioboto3 client with the orjson hook does."""
+    like the aioboto3 client with the orjson hook does (a `client.LookupClient`)."""
 
     __slots__ = ("_signer", "credentials", "http", "timeouts", "url")
 
     def __init__(
-        self, http: aiohttp.ClientSession, credentials: Any, region: str, endpoint_url: str
+        self, http: aiohttp.ClientSession, credentials: Credentials, region: str, endpoint_url: str
     ) -> None:
         self.http = http
         self.credentials = credentials
@@ -82,7 +83,7 @@ class LeanLookup:
         self._signer = Signer(self.url, region, "cloudtrail", _HEADERS)
         self.timeouts = _session_timeouts(http)
 
-    async def lookup_events(self, **params: Any) -> dict[str, Any]:
+    async def lookup_events(self, **params: object) -> dict[str, Any]:
         body = orjson.dumps(params)
         frozen = await self.credentials.get_frozen_credentials()
         headers = self._signer.sign(
@@ -108,7 +109,7 @@ def _client_error(status: int, payload: bytes, error_type: str) -> ClientError:
     message = str(
         doc.get("message") or doc.get("Message") or payload[:200].decode(errors="replace")
     )
-    response: Any = {
+    response: dict[str, dict[str, object]] = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aioboto3
 import anyio
@@ -32,6 +32,28 @@ from trailsweep.base.errors import BadAnswer, CredentialsError, InputError, Serv
 from trailsweep.base.sanitize import Secrets
 from trailsweep.settings.names import is_region, shown
 from trailsweep.settings.timeouts import Timeouts
+
+
+class FrozenCredentials(Protocol):
+    """One moment's keys (botocore's ReadOnlyCredentials)."""
+
+    @property
+    def access_key(self) -> str: ...
+    @property
+    def secret_key(self) -> str: ...
+    @property
+    def token(self) -> str | None: ...
+
+
+class Credentials(Protocol):
+    """What signing a call needs of an account's credentials (botocore's, refreshable or
+    not): their keys now, renewed first when they are about to expire.
+
+        frozen = await (await pool.credentials(account)).get_frozen_credentials()
+    """
+
+    async def get_frozen_credentials(self) -> FrozenCredentials: ...
+
 
 # What `--regions all` sweeps: regions usable now (not ENABLING, DISABLING or DISABLED).
 _ENABLED_STATUSES = ("ENABLED", "ENABLED_BY_DEFAULT")
@@ -176,12 +198,13 @@ class SessionPool:
             self._sessions[account] = session
         return session
 
-    async def credentials(self, account: str) -> Any:
+    async def credentials(self, account: str) -> Credentials:
         """The account's credentials object (refreshable for assumed roles); the lean
         LookupEvents path asks it for frozen credentials before every call."""
         if account != self.caller_account:
-            return self._assumed(account)
-        creds = await self.base.get_credentials()
+            assumed: Credentials = self._assumed(account)
+            return assumed
+        creds: Credentials | None = await self.base.get_credentials()
         if creds is None:
             raise CredentialsError(
                 "no AWS credentials found; use --profile, set AWS_PROFILE, or set "
@@ -217,7 +240,7 @@ class SessionPool:
         async def refresh() -> dict[str, str]:
             if account in self._assume_timed_out:
                 raise TimedOut(self._assume_timed_out[account])
-            params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": self.session_name}
+            params = {"RoleArn": arn, "RoleSessionName": self.session_name}
             if self.external_id:
                 params["ExternalId"] = self.external_id
             what = f"STS AssumeRole into {account}"
@@ -318,7 +341,7 @@ class SessionPool:
     async def _describe_regions(self, account: str) -> list[str]:
         """EC2 DescribeRegions as the account itself (its AssumeRole credentials, one EC2
         client per call): what discovery falls back to where ListRegions is refused."""
-        keys: dict[str, Any] = {}
+        keys: dict[str, str | None] = {}
         if account != self.caller_account:
             frozen = await self._assumed(account).get_frozen_credentials()
             keys = {
@@ -332,7 +355,7 @@ class SessionPool:
         return _some(answers.region_names(resp, what), what)
 
 
-async def _remember(creds: Any, secrets: Secrets) -> None:
+async def _remember(creds: Credentials | None, secrets: Secrets) -> None:
     """Have `secrets` redact the base credentials wherever a server echoes them."""
     if creds is not None:
         frozen = await creds.get_frozen_credentials()

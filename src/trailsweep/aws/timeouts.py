@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import aiohttp
 import anyio
@@ -64,7 +63,7 @@ def timeout_phase(exc: BaseException) -> Phase | None:
     return None
 
 
-def timeouts_of(client: Any) -> Timeouts:
+def timeouts_of(client: object) -> Timeouts:
     """The limits a LookupEvents client was made with (lean or aioboto3)."""
     own = getattr(client, "timeouts", None)
     if isinstance(own, Timeouts):
@@ -77,7 +76,7 @@ def timeouts_of(client: Any) -> Timeouts:
     return Timeouts()
 
 
-def timed_out_reason(client: Any, phase: Phase, times: int) -> str:
+def timed_out_reason(client: object, phase: Phase, times: int) -> str:
     """The pair's failure line: which limit, its value, and how to change it."""
     seconds = timeouts_of(client).seconds(phase)
     flag = f"--{phase}-timeout"

@@ -2,8 +2,11 @@
 
     TrailsweepError                 base; exit_code, one-line message for the user
     ├── InputError (2)              bad flag, value, time, attribute, JSON
+    │   └── CompressedOutput (2)    an export's output named .gz, .zst, .bz2 or .xz
     ├── ConfigError (2)             unreadable or invalid config file
     ├── CheckpointError (2)         corrupt, mismatched or locked checkpoint
+    │   ├── CheckpointMismatch (2)  written by another sweep
+    │   └── CheckpointQueryInvalid (2)  its pinned question cannot be read back
     ├── CredentialsError (2)        no usable base credentials before any call
     ├── ServerFailed (1)            STS / Organizations / Account / EC2 unreachable,
     │   │                           failing (5xx) or
@@ -13,9 +16,11 @@
     ├── PairFailed (1)              one (account, region) pair could not complete
     │                               (AccessDenied, region not enabled, retry budget spent)
     └── OutputFailed (1)            the output or checkpoint could not be written during
-                                    the run (disk full, EFBIG); the last checkpoint is kept
+        │                           the run (disk full, EFBIG); the last checkpoint is kept
+        └── CheckpointNotSaved (1)  the checkpoint in particular
 
-The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
+The CLI prints ``str(error)`` (with what to do about it, `cli.app.advised`) as one line
+on stderr and exits with ``error.exit_code``.
 Messages never contain secrets.
 """
 
@@ -150,3 +155,25 @@ class OutputFailed(TrailsweepError):
     """
 
     exit_code = 1
+
+
+# What happened, said by the library; the CLI adds what to do about it (cli.app.advised).
+class CompressedOutput(InputError):
+    """An export's output named as compressed (.gz, .zst, .bz2, .xz): an export cannot be
+    resumed exactly inside a compressed stream."""
+
+
+class CheckpointMismatch(CheckpointError):
+    """The checkpoint beside `output` was written by another sweep than the one asked for."""
+
+    def __init__(self, message: str, *, output: str) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class CheckpointQueryInvalid(CheckpointError):
+    """The question pinned in a checkpoint cannot be read back."""
+
+
+class CheckpointNotSaved(OutputFailed):
+    """The checkpoint could not be saved during the run; the previous one is kept."""

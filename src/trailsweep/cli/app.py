@@ -12,7 +12,13 @@ from typing import Annotated, NoReturn
 import typer
 
 import trailsweep
-from trailsweep.base.errors import TrailsweepError
+from trailsweep.base.errors import (
+    CheckpointMismatch,
+    CheckpointNotSaved,
+    CheckpointQueryInvalid,
+    CompressedOutput,
+    TrailsweepError,
+)
 from trailsweep.base.sanitize import clean
 from trailsweep.cli.demo import demo_command
 from trailsweep.cli.emulator import emulator_command
@@ -77,6 +83,23 @@ app.command(
 _MESSAGE_LIMIT = 1000
 
 
+def advised(err: TrailsweepError) -> str:
+    """The line the CLI prints for `err`: what happened (the library's message) and, where
+    the library cannot know the command that was run, what to do about it."""
+    if isinstance(err, CompressedOutput):
+        return f"--output: {err}, so write plain NDJSON (compress it afterwards) or pipe stdout"
+    if isinstance(err, CheckpointMismatch):
+        return (
+            f"{err}; run the original command (or `trailsweep sweep --resume {err.output}`) to "
+            "finish it, or add --overwrite to start over"
+        )
+    if isinstance(err, CheckpointQueryInvalid):
+        return f"{err}; start over"
+    if isinstance(err, CheckpointNotSaved):
+        return f"{err}: make room and run the same command again to resume"
+    return str(err)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     # One line, whatever it quotes: a server's words, a path, the user's own input.
     sys.stderr.write(f"trailsweep: error: {clean(message, _MESSAGE_LIMIT)}\n")
@@ -120,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = command.main(args=argv, prog_name="trailsweep", standalone_mode=False)
     except TrailsweepError as err:
-        _fail(str(err), err.exit_code)
+        _fail(advised(err), err.exit_code)
     except BaseExceptionGroup as group:
         # Raised inside a task group, our errors arrive wrapped; unwrap the first one.
         ours = group.subgroup(lambda e: isinstance(e, TrailsweepError))
@@ -130,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         found = first if isinstance(first, TrailsweepError) else TrailsweepError(str(first))
-        _fail(str(found), found.exit_code)
+        _fail(advised(found), found.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as err:

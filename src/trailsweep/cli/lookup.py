@@ -39,9 +39,9 @@ from trailsweep.cli.options import (
     WhereOption,
     skeleton,
 )
-from trailsweep.engine.lookup import Lookup, PrintedPage, run_lookup
+from trailsweep.cli.runner import silence_stdout
+from trailsweep.engine.single_pair import Lookup, PrintedPage, run_lookup
 from trailsweep.output.formats import OutputSpec, render, resolve_output
-from trailsweep.output.sink import silence_stdout
 from trailsweep.settings.checks import check_environment, check_profile
 from trailsweep.settings.cli_input import as_written, cli_input_json_with_token
 from trailsweep.settings.config import SweepSettings

@@ -6,7 +6,8 @@ Two lines, drawn by rich's `Progress` and fitted to the terminal's width:
     12,345 events, 1,234/s · calls 30.1/s of 36.0/s quota · 3 throttled
 
 - Until the matrix is known the first line says "resolving accounts and regions…".
-- The bar is the share of the window covered (`coverage`, averaged over the pairs).
+- The bar is the share of the window covered (`engine.pair.window_coverage`, as
+  `trailsweep status` shows it).
 - calls/s is measured over the last few seconds (`RateWindow`) so that, with every call
   passing its pair's limiter, it cannot read above the quota beside it.
 - The ETA follows the slowest pair's coverage rate (`Eta`) and counts down steadily.
@@ -32,9 +33,9 @@ from rich.table import Column
 from rich.text import Text
 
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
+from trailsweep.engine.pair import coverage, window_coverage
 
 if TYPE_CHECKING:
-    from trailsweep.engine.pair import PairState
     from trailsweep.engine.sweep import SweepReport
     from trailsweep.settings.query import Query
 
@@ -52,19 +53,6 @@ def refresh_interval(env: Mapping[str, str]) -> float:
     except ValueError:
         return REFRESH
     return value if 0.01 <= value <= 10 else REFRESH
-
-
-def coverage(pair: PairState, start: float, end: float) -> float:
-    """The share of the window [start, end] that `pair` has covered, 0 to 1. A pair walks
-    the window from its end back to its start, so this is (end - oldest second written) /
-    (end - start); 1 once it is done with every event written. A failed pair keeps what it
-    reached. The progress bar and `trailsweep status` both use this."""
-    if pair.state == "done" and pair.finished:
-        return 1.0
-    oldest = pair.cursor.oldest
-    if oldest is None:
-        return 0.0
-    return min(1.0, max(0.0, (end - oldest) / max(1.0, end - start)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +257,7 @@ class Meter:
             done=sum(p.state == "done" and p.finished for p in pairs),
             failed=sum(p.state == "failed" for p in pairs),
             events=events,
-            covered=sum(covered) / len(pairs),
+            covered=window_coverage(pairs, self.start, self.end),
             events_per_s=events / max(1e-6, elapsed) if last else self.window.events_per_s(),
             calls=None if last else self.window.calls_per_s(),
             throttled=sum(p.throttled for p in pairs),

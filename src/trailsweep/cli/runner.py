@@ -1,8 +1,13 @@
-"""Running a sweep from the CLI: progress, and Ctrl-C / SIGTERM (logging: cli_logs).
+"""Running a sweep from the CLI: progress, Ctrl-C / SIGTERM (logging: cli_logs), and the
+process's stdout.
 
 The first SIGINT or SIGTERM stops calling, lets the output be flushed and checkpointed,
 prints the summary and exits 130. A second one exits at once: checkpoints are written
 by atomic rename, so the one on disk is always whole and consistent with the output.
+
+`output.sink.write_ndjson` writes to any stream and raises what happened; only the CLI,
+which owns the process, points its fd 1 elsewhere once a reader went away or stdout
+failed (`write_stdout`, `silence_stdout`).
 """
 
 from __future__ import annotations
@@ -12,14 +17,18 @@ import contextlib
 import os
 import resource
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 
 import anyio
 
+from trailsweep.base.errors import OutputFailed
 from trailsweep.cli.progress import refresh_interval, show_progress
 from trailsweep.engine.sweep import SweepReport
+from trailsweep.output.sink import write_ndjson
+from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.query import Query
 
 # Where the hard limit is unlimited: Linux refuses a soft limit above its fs.nr_open
@@ -86,3 +95,25 @@ def run_interruptible(
 
     anyio.run(main)
     return report.exit_code
+
+
+async def write_stdout(cfg: SweepSettings, report: SweepReport) -> int:
+    """Run the sweep and write its NDJSON to stdout; returns the exit code. A reader that
+    went away (`| head`) stops the sweep quietly, as any Unix filter; a stdout that cannot
+    be written (`> /dev/full`) raises OutputFailed, with stdout silenced first."""
+    try:
+        return await write_ndjson(cfg, report, sys.stdout.buffer)
+    except BrokenPipeError:
+        silence_stdout()
+    except OutputFailed:
+        silence_stdout()
+        raise
+    return report.exit_code
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null: Python would complain again when it flushes stdout at exit
+    (a closed pipe, a full disk)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

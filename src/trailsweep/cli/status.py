@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from trailsweep.base.errors import InputError
-from trailsweep.cli.progress import coverage
+from trailsweep.engine.pair import coverage, window_coverage
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.checks import check_path
 from trailsweep.settings.timeparse import parse_time
@@ -37,7 +37,9 @@ def status_report(ckpt: ckpt_mod.Checkpoint) -> dict[str, Any]:
         "pairs_failed": failed,
         "events_written": ckpt.written,
         "output_bytes": ckpt.offset,
-        "progress_percent": round(sum(p["reached_percent"] for p in pairs) / max(1, len(pairs)), 1),
+        # The pairs' unrounded coverage averaged, as the progress bar does (averaging the
+        # rounded percents could be off by 0.1).
+        "progress_percent": round(100.0 * window_coverage(ckpt.pairs, start, end), 1),
         "pairs": pairs,
     }
 

@@ -24,7 +24,7 @@ from trailsweep.cli.options import (
     WhereOption,
     skeleton,
 )
-from trailsweep.cli.runner import run_interruptible
+from trailsweep.cli.runner import run_interruptible, write_stdout
 from trailsweep.cli.summary_json import summary_document
 from trailsweep.cli.sweep_options import (
     SweepAccounts,
@@ -66,7 +66,7 @@ from trailsweep.engine.sweep import SweepReport
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.output.checkpoint_spec import options_from_spec, spec_of
 from trailsweep.output.safe_files import check_writable, write_created
-from trailsweep.output.sink import Export, prepare_export, run_export, write_stdout
+from trailsweep.output.sink import Export, prepare_export, run_export
 from trailsweep.settings.checks import (
     CHECKPOINT_RESERVE,
     OUTPUT_RESERVE,

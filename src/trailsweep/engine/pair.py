@@ -1,9 +1,10 @@
 """A pair: one (account, region) of the matrix, its progress, where its written events
-end (the cursor a checkpoint stores), and the events it yields."""
+end (the cursor a checkpoint stores), the events it yields, what its chains share
+(`PairContext`) and where one of them walks (`ChainSpec`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -11,8 +12,16 @@ from typing import Any, Literal
 
 import orjson
 
-from trailsweep.base.sanitize import clean
+from trailsweep.aws.adaptive import AdaptiveRate
+from trailsweep.aws.client import LookupClient
+from trailsweep.aws.limiter import RateLimiter
+from trailsweep.aws.lookup_clients import LookupClients
+from trailsweep.aws.retry import RetryBudget
+from trailsweep.aws.stalls import StallWatch
+from trailsweep.base.clock import SYSTEM_CLOCK, Clock
+from trailsweep.base.sanitize import Secrets, clean
 from trailsweep.engine.record import ndjson_line, ndjson_lines
+from trailsweep.settings.query import Query
 
 State = Literal["pending", "running", "done", "failed"]
 
@@ -117,6 +126,70 @@ class PairState:
 
 
 @dataclass(frozen=True, slots=True)
+class PairContext:
+    """What every NextToken chain of one pair shares: the pair, its LookupEvents client, its
+    one limiter (docs/design.md invariant 2) with the pace and retry budget over it, the
+    question, the clock, and what renews an expired session (None: nothing to renew).
+    `engine.pager.Pager`, `engine.slices.SlicedPager` and `engine.pair_stream.pair_source`
+    all start from one.
+
+        ctx = await PairContext.open(clients, pair, query, rate=2.0, clock=clock)
+        async for page in Pager(ctx).pages(): ...
+    """
+
+    pair: PairState
+    client: LookupClient
+    limiter: RateLimiter
+    query: Query
+    clock: Clock = SYSTEM_CLOCK
+    refresh: Callable[[], Awaitable[None]] | None = None
+    # The sweep's own stall watch (aws.stalls.start) and the credentials its sessions hold,
+    # redacted from the server's error text.
+    watch: StallWatch | None = None
+    secrets: Secrets | None = None
+    # The pair's pace (adapting to throttles) and retry budget: shared by its chains too.
+    pace: AdaptiveRate = field(init=False)
+    budget: RetryBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pace", AdaptiveRate(self.limiter))
+        object.__setattr__(self, "budget", RetryBudget())
+
+    @classmethod
+    async def open(
+        cls, clients: LookupClients, pair: PairState, query: Query, *, rate: float,
+        clock: Clock = SYSTEM_CLOCK, refresh: Callable[[], Awaitable[None]] | None = None,
+        watch: StallWatch | None = None, secrets: Secrets | None = None,
+    ) -> PairContext:  # fmt: skip
+        """The pair's client (`clients.for_pair`) and a new limiter of `rate` calls/s."""
+        client = await clients.for_pair(pair.account, pair.region)
+        limiter = RateLimiter(rate, clock=clock)
+        return cls(pair, client, limiter, query, clock, refresh, watch, secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSpec:
+    """Where one NextToken chain of a pair walks, when it is not the pair's only chain.
+
+    A pair usually has one chain: `ChainSpec()`. With several values of the attribute sent
+    to the API (`--lookup-attributes` OR), `pair_stream.pair_source` runs one chain per
+    value (`index`), starting from the pair cursor's oldest written second (`by_time`)
+    rather than its NextToken. `slices.SlicedPager` runs chains on time slices: `window`
+    (StartTime, EndTime) instead of the query's, from `start` instead of the pair's
+    cursor, with merge keys from `seq_base` on, handing each page's body on with its
+    events (`keep_raw`, for its spool). Chains that share a pair leave its bookkeeping
+    (state, event count) to whatever runs them (`track=False`)."""
+
+    index: int = 0
+    start: Cursor | None = None
+    by_time: bool = False
+    window: tuple[int, int] | None = None
+    seq_base: int | None = None  # None: `index << 40` (ties: by chain, then API order)
+    track: bool = True
+    keep_raw: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PageRef:
     """How a page was asked for: its NextToken (None: first page) and EndTime override;
     and what came back: how many events it served and the NextToken it returned."""
@@ -216,6 +289,25 @@ def advance_all(events: Iterable[SweepEvent]) -> None:
 def lines(events: Iterable[SweepEvent], *, raw: bool = False) -> bytes:
     """The NDJSON lines of `events`, joined (`SweepEvent.line` of each, in one go)."""
     return ndjson_lines(events, raw=raw)
+
+
+def coverage(pair: PairState, start: float, end: float) -> float:
+    """The share of the window [start, end] that `pair` has covered, 0 to 1. A pair walks
+    the window from its end back to its start, so this is (end - oldest second written) /
+    (end - start); 1 once it is done with every event written. A failed pair keeps what it
+    reached."""
+    if pair.state == "done" and pair.finished:
+        return 1.0
+    oldest = pair.cursor.oldest
+    if oldest is None:
+        return 0.0
+    return min(1.0, max(0.0, (end - oldest) / max(1.0, end - start)))
+
+
+def window_coverage(pairs: Sequence[PairState], start: float, end: float) -> float:
+    """The share of the window [start, end] that `pairs` have covered: `coverage` averaged
+    over them, 0 with none. The progress bar and `trailsweep status` both show this."""
+    return sum(coverage(p, start, end) for p in pairs) / max(1, len(pairs))
 
 
 # The merge key of an event (newest first, then account, region, API order); attrgetter

@@ -13,70 +13,40 @@ EventIds already written at it: everything newer is written, because the merge i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
-from typing import Any
 
 from anyio.abc import TaskGroup
 
-from trailsweep.aws.adaptive import AdaptiveRate
-from trailsweep.aws.limiter import RateLimiter
-from trailsweep.aws.retry import RetryBudget
-from trailsweep.aws.stalls import StallWatch
-from trailsweep.base.clock import Clock
-from trailsweep.base.sanitize import Secrets
 from trailsweep.engine.merge import merge_sorted, prefetched
 from trailsweep.engine.pager import Pager
-from trailsweep.engine.pair import PairState, SweepEvent, event_key
+from trailsweep.engine.pair import ChainSpec, PairContext, SweepEvent, event_key
+from trailsweep.engine.slices import SlicedPager
 from trailsweep.engine.spool import Spool
-from trailsweep.settings.query import Query
 
 
 def pair_source(
-    pair: PairState,
-    client: Any,
-    limiter: RateLimiter,
-    query: Query,
+    ctx: PairContext,
     *,
-    clock: Clock,
-    refresh: Callable[[], Awaitable[None]] | None,
     depth: int,
     task_group: TaskGroup,
     sliced: bool = False,
     spool: Spool | None = None,
-    watch: StallWatch | None = None,
-    secrets: Secrets | None = None,
 ) -> AsyncIterator[Sequence[SweepEvent]]:
     """The pages of one pair: its one Pager; with `sliced`, a `SlicedPager` (time slices
     when the latency needs them; it holds up to `depth` pages ahead itself, those past the
     sweep's memory budget in `spool`); or, for
     several values of the attribute sent to the API, those chains merged (`pair_pages`),
-    each with a share of `depth`. Every Pager gets the sweep's `watch` and `secrets`."""
-    chains = len(query.plan.chains)
+    each with a share of `depth`."""
+    chains = len(ctx.query.plan.chains)
     if chains == 1 and sliced:
-        from trailsweep.engine.slices import SlicedPager  # slices imports this module's neighbours
-
-        sliced_pager = SlicedPager(
-            pair, client, limiter, query, clock=clock, refresh=refresh, depth=depth,
-            task_group=task_group, spool=spool, watch=watch, secrets=secrets,
-        )  # fmt: skip
+        sliced_pager = SlicedPager(ctx, depth=depth, task_group=task_group, spool=spool)
         sliced_pager.begin()
         return sliced_pager.pages()
     if chains == 1:
-        return Pager(
-            pair, client, limiter, query, clock=clock, refresh=refresh, watch=watch,
-            secrets=secrets,
-        ).pages()  # fmt: skip
-    pace, budget = AdaptiveRate(limiter), RetryBudget()
-    pagers: list[Pager] = []
-    for i in range(chains):
-        chain = Pager(
-            pair, client, limiter, query, clock=clock, refresh=refresh,
-            chain=i, pace=pace, budget=budget, track=False, by_time=True, watch=watch,
-            secrets=secrets,
-        )  # fmt: skip
-        pagers.append(chain)
-    return pair_pages(pagers, max(1, depth // chains), task_group, query.page_size)
+        return Pager(ctx).pages()
+    pagers = [Pager(ctx, ChainSpec(index=i, track=False, by_time=True)) for i in range(chains)]
+    return pair_pages(pagers, max(1, depth // chains), task_group, ctx.query.page_size)
 
 
 async def pair_pages(

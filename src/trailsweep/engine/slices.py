@@ -35,23 +35,15 @@ pair's one limiter (docs/design.md invariant 2):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from trailsweep.aws.adaptive import AdaptiveRate
-from trailsweep.aws.limiter import RateLimiter
-from trailsweep.aws.retry import RetryBudget
-from trailsweep.aws.stalls import StallWatch
-from trailsweep.base.clock import Clock
-from trailsweep.base.sanitize import Secrets
 from trailsweep.engine.pager import Pager
-from trailsweep.engine.pair import Cursor, PairState, SweepEvent
+from trailsweep.engine.pair import ChainSpec, Cursor, PairContext, SweepEvent
 from trailsweep.engine.spool import Batch, Spool, Spooled
-from trailsweep.settings.query import Query
 from trailsweep.settings.timeparse import to_epoch
 
 MAX_CHAINS = 4
@@ -74,32 +66,21 @@ class SlicedPager:
 
     def __init__(
         self,
-        pair: PairState,
-        client: Any,
-        limiter: RateLimiter,
-        query: Query,
+        ctx: PairContext,
         *,
-        clock: Clock,
-        refresh: Callable[[], Awaitable[None]] | None,
         depth: int,
         task_group: TaskGroup,
         max_chains: int = MAX_CHAINS,
         spool: Spool | None = None,
-        watch: StallWatch | None = None,
-        secrets: Secrets | None = None,
     ) -> None:
-        self.pair = pair
-        self.client = client
-        self.limiter = limiter
-        self.query = query
-        self.clock = clock
-        self.refresh = refresh
+        self.ctx = ctx
+        self.pair = ctx.pair
+        self.query = ctx.query
         self.depth = max(0, depth)
         self.task_group = task_group
         self.max_chains = max(1, max_chains)
-        self.pace = AdaptiveRate(limiter)
-        self.budget = RetryBudget()
-        self.start = to_epoch(query.start)
+        self.pace = ctx.pace
+        self.start = to_epoch(ctx.query.start)
         self.slices: list[_Slice] = []  # newest first; [0] is being written
         self.held = 0  # pages fetched and not yet written, over every slice
         self.running = 0
@@ -113,7 +94,6 @@ class SlicedPager:
         self.empty_splits = 0  # split-off slices that held no event at all
         self.spool = spool  # where waiting pages go past the sweep's in-memory budget
         self.wanting = False  # the reader waits for the head slice's next page
-        self.watch, self.secrets = watch, secrets  # the sweep's, for every chain (Pager)
 
     # coordination ---------------------------------------------------------------------
     def _notify(self) -> None:
@@ -184,21 +164,20 @@ class SlicedPager:
         floor = sl.pager.floor
         assert floor is not None
         cut = max(sl.lo + (floor - sl.lo + 1) // 2, floor - keep + 1)
-        older = _Slice(sl.lo, cut - 1, self._pager(sl.lo, cut - 1), split=True)
+        older = _Slice(sl.lo, cut - 1, self._pager(sl.lo, cut - 1, Cursor()), split=True)
         sl.lo = sl.pager.cut = cut
         self.slices.insert(i + 1, older)
         self._start(older)
 
-    def _pager(self, lo: int, hi: int, start: Cursor | None = None) -> Pager:
-        pager = Pager(
-            self.pair, self.client, self.limiter, self.query, clock=self.clock,
-            refresh=self.refresh, pace=self.pace, budget=self.budget, track=False,
-            start=start or Cursor(), window=(lo, hi), watch=self.watch, secrets=self.secrets,
+    def _pager(self, lo: int, hi: int, start: Cursor, *, by_time: bool = False) -> Pager:
+        """A chain over [lo, hi] from `start`, under the pair's limiter, pace and budget."""
+        spec = ChainSpec(
+            start=start, by_time=by_time, window=(lo, hi),
+            seq_base=self.chains_started << 40,  # unique keys over the pair's slices
+            track=False, keep_raw=self.spool is not None,
         )  # fmt: skip
-        pager.seq_base = self.chains_started << 40  # unique keys over the pair's slices
-        pager.keep_raw = self.spool is not None
         self.chains_started += 1
-        return pager
+        return Pager(self.ctx, spec)
 
     def _start(self, sl: _Slice) -> None:
         self.running += 1
@@ -267,12 +246,10 @@ class SlicedPager:
         pair, cur = self.pair, self.pair.cursor
         pair.begin_run(self.pace.rate)
         hi = to_epoch(self.query.end) if cur.oldest is None else cur.oldest
+        start = Cursor(oldest=cur.oldest, ids=list(cur.ids))
         first = _Slice(
-            self.start,
-            hi,
-            self._pager(self.start, hi, Cursor(oldest=cur.oldest, ids=list(cur.ids))),
+            self.start, hi, self._pager(self.start, hi, start, by_time=cur.oldest is not None)
         )
-        first.pager.by_time = cur.oldest is not None
         self.slices.append(first)
         self._start(first)
 

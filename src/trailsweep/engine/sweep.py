@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trailsweep.aws import stalls
-from trailsweep.aws.client import install_fast_parser, lookup_config
 from trailsweep.aws.discovery import select_accounts
-from trailsweep.aws.lean import LeanLookup, http_session
-from trailsweep.aws.limiter import RateLimiter
+from trailsweep.aws.lookup_clients import LookupClients, lookup_clients
 from trailsweep.aws.retry import classify
 from trailsweep.aws.sessions import SessionPool
+from trailsweep.aws.stalls import StallWatch
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import TrailsweepError
 from trailsweep.engine.merge import interleave_batches, merge_chunks, prefetched
-from trailsweep.engine.pair import PairState, SweepEvent, event_key
+from trailsweep.engine.pair import PairContext, PairState, SweepEvent, event_key
 from trailsweep.engine.pair_stream import pair_source
 from trailsweep.engine.slices import MAX_CHAINS
 from trailsweep.engine.spool import Spool, auto_read_ahead
@@ -217,21 +217,11 @@ async def _run(
     lean, unordered = config.lean, config.unordered
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
-    if prefetch is not None:
-        depth = prefetch
-    elif config.read_ahead is not None:
-        depth = config.read_ahead
-    else:
-        depth = auto_read_ahead(len(active), spooled=config.slices)
-    sliced = config.slices
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
-        sources: list[AsyncIterator[Sequence[SweepEvent]]] = []
-        http = (
-            await stack.enter_async_context(
-                http_session(len(active), config.timeouts, chains=MAX_CHAINS)
+        clients = await stack.enter_async_context(
+            lookup_clients(
+                pool, pairs=len(active), timeouts=config.timeouts, chains=MAX_CHAINS, lean=lean
             )
-            if lean
-            else None
         )
         spool = Spool()
         watch = stalls.start(clock, tg)  # this sweep's: a stall is not latency
@@ -241,36 +231,14 @@ async def _run(
             spool.close()
 
         stack.callback(close_spool)
-        endpoints: dict[str, str] = {}
+        depth = _depth(config, prefetch, len(active))
+        sources = _Sources(pool, clients, config, clock, stack, tg, spool, depth, watch)
         for pair in active:
-            client: Any
-            if http is not None:
-                if pair.region not in endpoints:
-                    endpoints[pair.region] = await pool.endpoint("cloudtrail", pair.region)
-                creds = await pool.credentials(pair.account)
-                client = LeanLookup(http, creds, pair.region, endpoints[pair.region])
-            else:
-                session = pool.for_account(pair.account)
-                client = await stack.enter_async_context(
-                    pool.client(
-                        session, "cloudtrail", pair.region, config=lookup_config(config.timeouts)
-                    )
-                )
-                install_fast_parser(client)
-            limiter = RateLimiter(config.rate, clock=clock)
-            pages = pair_source(
-                pair, client, limiter, config.query, clock=clock,
-                refresh=pool.refresher(pair.account), depth=depth, task_group=tg,
-                sliced=sliced, spool=spool, watch=watch, secrets=pool.secrets,
-            )  # fmt: skip
-            if unordered or sliced:  # a SlicedPager reads ahead on its own
-                sources.append(pages)
-            else:
-                sources.append(await stack.enter_async_context(prefetched(pages, depth, tg)))
+            await sources.add(pair, ordered=not unordered)
         if unordered:
-            stream = interleave_batches(sources, tg)
+            stream = interleave_batches(sources.pages, tg)
         else:
-            stream = merge_chunks(sources, key=event_key)
+            stream = merge_chunks(sources.pages, key=event_key)
         try:
             async for chunk in stream:
                 if limit is not None and len(chunk) >= limit - report.written:
@@ -289,3 +257,44 @@ async def _run(
             # group instead of a clean close.
             pass
         tg.cancel_scope.cancel()
+
+
+def _depth(config: SweepSettings, prefetch: int | None, active: int) -> int:
+    """Pages each pair may hold ready: `prefetch`, else the settings' read-ahead, else
+    sized for `active` pairs."""
+    if prefetch is not None:
+        return prefetch
+    if config.read_ahead is not None:
+        return config.read_ahead
+    return auto_read_ahead(active, spooled=config.slices)
+
+
+@dataclass(slots=True)
+class _Sources:
+    """The page streams of a sweep's pairs, each wired by `PairContext.open`."""
+
+    pool: SessionPool
+    clients: LookupClients
+    config: SweepSettings
+    clock: Clock
+    stack: AsyncExitStack
+    tg: TaskGroup
+    spool: Spool
+    depth: int
+    watch: StallWatch | None
+    pages: list[AsyncIterator[Sequence[SweepEvent]]] = field(default_factory=list)
+
+    async def add(self, pair: PairState, *, ordered: bool) -> None:
+        """The pair's pages; ahead of the merge by `depth` (a SlicedPager reads ahead on
+        its own, and unordered output does not wait for them)."""
+        config = self.config
+        ctx = await PairContext.open(
+            self.clients, pair, config.query, rate=config.rate, clock=self.clock,
+            refresh=self.pool.refresher(pair.account), watch=self.watch, secrets=self.pool.secrets,
+        )  # fmt: skip
+        pages = pair_source(
+            ctx, depth=self.depth, task_group=self.tg, sliced=config.slices, spool=self.spool
+        )
+        if ordered and not config.slices:
+            pages = await self.stack.enter_async_context(prefetched(pages, self.depth, self.tg))
+        self.pages.append(pages)

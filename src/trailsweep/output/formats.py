@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.session import Session
 
 from trailsweep.base.errors import InputError
-from trailsweep.engine.lookup import PrintedPage
+from trailsweep.engine.single_pair import PrintedPage
 from trailsweep.output.tableformat import format_table
 from trailsweep.output.textformat import format_text
 from trailsweep.output.yamlformat import dump_yaml, dump_yaml_stream_item
@@ -106,7 +106,7 @@ def resolve_output(flag: str | None, query: str | None, profile: str | None) -> 
 
 
 # rendering ------------------------------------------------------------------------------
-def _iso(value: Any) -> Any:
+def _iso(value: object) -> object:
     """An epoch EventTime as botocore's parser + isoformat() shows it (v2, iso8601)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC).isoformat()

@@ -1,8 +1,9 @@
 """Where the events go.
 
-- stdout: NDJSON as it comes. At-least-once since the last checkpoint is all a pipe can
-  promise; a reader that goes away (`| head`) stops the sweep quietly, as any Unix filter.
-- --output FILE: exactly-once. A lock keeps other runs off the file; the output is
+- a stream (stdout): NDJSON as it comes (`write_ndjson`). At-least-once since the last
+  checkpoint is all a pipe can promise; a reader that goes away (`| head`) stops the
+  sweep (the CLI then ends quietly, as any Unix filter: `cli.stdout`).
+- a file (`--output`): exactly-once. A lock keeps other runs off the file; the output is
   flushed and fsynced, then the checkpoint records its length, its sha256 and every
   pair's cursor (docs/design.md invariant 5). Running the same command again continues from
   there: the output is checked against the checkpoint (export_guard), cut back to the
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import sys
 from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -31,7 +30,13 @@ from typing import IO, TYPE_CHECKING, Any
 import anyio
 
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
-from trailsweep.base.errors import CheckpointError, InputError, OutputFailed
+from trailsweep.base.errors import (
+    CheckpointMismatch,
+    CheckpointNotSaved,
+    CheckpointQueryInvalid,
+    CompressedOutput,
+    OutputFailed,
+)
 from trailsweep.engine.pair import PairState, SweepEvent, advance_all, lines
 from trailsweep.engine.sweep import SweepReport, sweep_chunks
 from trailsweep.output import checkpoint as ckpt_mod
@@ -84,9 +89,8 @@ def prepare_export(
     assert cfg.output is not None
     output = cfg.output
     if output.suffix in _COMPRESSED:
-        raise InputError(
-            f"--output: {output.name} is compressed; trailsweep cannot resume a compressed "
-            "file exactly, so write plain NDJSON (compress it afterwards) or pipe stdout"
+        raise CompressedOutput(
+            f"{output.name} is compressed; trailsweep cannot resume a compressed file exactly"
         )
     check_target(output)
     path = checkpoint or ckpt_mod.default_path(output)
@@ -103,10 +107,8 @@ def prepare_export(
         if previous is not None and decision == "resume":
             changed = ckpt_mod.differences(previous.spec, spec)
             if changed:
-                raise CheckpointError(
-                    f"{path} belongs to another sweep ({'; '.join(changed)}); run the original "
-                    f"command (or `trailsweep sweep --resume {output}`) to finish it, or "
-                    "add --overwrite to start over"
+                raise CheckpointMismatch(
+                    f"{path} belongs to another sweep ({'; '.join(changed)})", output=str(output)
                 )
             check_consistent(path, previous)
             digest = check_output(output, path, previous)
@@ -132,53 +134,74 @@ async def run_export(
     The checkpoint only ever records bytes that were written whole and fsynced
     (outfile.OutputFile.committed); a write or fsync that fails stops the export with
     OutputFailed (exit 1) and the last good checkpoint kept."""
-    cfg, prior = export.cfg, export.resume
-    pairs: list[PairState] | None = None
-    if prior is not None:
-        cfg = _with_query(cfg, prior.query)
-        pairs = prior.pairs
-        report.written = prior.written
+    cfg, pairs = _resumed(export, report)
     files = ExportFiles(export, report, Checkpoint(export.spec, cfg.query.describe(), []))
-
-    async def every_interval() -> None:
-        # Runs only while the writer awaits the next event, so what it saves is consistent.
-        while True:
-            await clock.sleep(interval)
-            if files.dirty:
-                files.save(finished=False)
-
     finished = failed = False
-    first = FirstWrites()
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(every_interval)
-            stream = sweep_chunks(
-                cfg, report=report, pairs=pairs, clock=clock,
-                on_matrix=lambda: files.save(finished=False),
-            )  # fmt: skip
-            async with aclosing(stream) as chunks:
-                async for chunk in chunks:
-                    # Cursors advance only once the chunk's lines are all in the file.
-                    files.write(lines(chunk, raw=cfg.raw))
-                    advance_all(chunk)
-                    if first.due(chunk, report.pairs):
-                        files.save(finished=False)
+            tg.start_soon(_save_every, files, clock, interval)
+            await _write_sweep(files, cfg, report, pairs, clock)
             tg.cancel_scope.cancel()
         finished = not report.interrupted
     except BaseException:
         failed = True
         raise
     finally:
-        try:
-            if report.pairs:
-                files.save(finished=finished)
-        except OutputFailed:
-            if not failed:  # else the first failure is the one to report
-                raise
-        finally:
-            files.close()
-            export.lock.release()
+        _close(files, finished=finished, failed=failed)
     return report.exit_code
+
+
+def _resumed(export: Export, report: SweepReport) -> tuple[SweepSettings, list[PairState] | None]:
+    """The settings and pairs a run goes on with: a resume's pinned question and its pairs'
+    cursors (and what it wrote before), else those of `export` and discovery's pairs."""
+    prior = export.resume
+    if prior is None:
+        return export.cfg, None
+    report.written = prior.written
+    return _with_query(export.cfg, prior.query), prior.pairs
+
+
+async def _save_every(files: ExportFiles, clock: Clock, interval: float) -> None:
+    """A checkpoint every `interval` seconds while something new was written. It runs only
+    while the writer awaits the next event, so what it saves is consistent."""
+    while True:
+        await clock.sleep(interval)
+        if files.dirty:
+            files.save(finished=False)
+
+
+async def _write_sweep(
+    files: ExportFiles, cfg: SweepSettings, report: SweepReport,
+    pairs: list[PairState] | None, clock: Clock,
+) -> None:  # fmt: skip
+    """The sweep's lines into the file; the matrix and the first writes checkpointed."""
+    first = FirstWrites()
+    stream = sweep_chunks(
+        cfg, report=report, pairs=pairs, clock=clock,
+        on_matrix=lambda: files.save(finished=False),
+    )  # fmt: skip
+    async with aclosing(stream) as chunks:
+        async for chunk in chunks:
+            # Cursors advance only once the chunk's lines are all in the file.
+            files.write(lines(chunk, raw=cfg.raw))
+            advance_all(chunk)
+            if first.due(chunk, report.pairs):
+                files.save(finished=False)
+
+
+def _close(files: ExportFiles, *, finished: bool, failed: bool) -> None:
+    """The last checkpoint (when there is a matrix), then the file and the lock. A failure
+    to save it is raised unless the run already failed (that first failure is the one to
+    report)."""
+    try:
+        if files.report.pairs:
+            files.save(finished=finished)
+    except OutputFailed:
+        if not failed:
+            raise
+    finally:
+        files.close()
+        files.export.lock.release()
 
 
 class ExportFiles:
@@ -228,9 +251,9 @@ class ExportFiles:
         try:
             ckpt_mod.save(self.export.checkpoint, state)
         except OSError as err:
-            raise OutputFailed(
+            raise CheckpointNotSaved(
                 f"cannot save the checkpoint {self.export.checkpoint}: {describe(err)}; the "
-                "previous one is kept: make room and run the same command again to resume"
+                "previous one is kept"
             ) from None
 
     def close(self) -> None:
@@ -271,13 +294,16 @@ def _with_query(cfg: SweepSettings, pinned: dict[str, Any]) -> SweepSettings:
     try:
         query = Query.from_describe(pinned)
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError("the checkpoint's query is not valid; start over") from None
+        raise CheckpointQueryInvalid("the checkpoint's query is not valid") from None
     return dataclasses.replace(cfg, query=query)
 
 
-async def write_stdout(cfg: SweepSettings, report: SweepReport) -> int:
-    """Run the sweep and write its NDJSON to stdout; returns the exit code."""
-    out: IO[bytes] = sys.stdout.buffer
+async def write_ndjson(
+    cfg: SweepSettings, report: SweepReport, out: IO[bytes], *, name: str = "stdout"
+) -> int:
+    """Run the sweep and write its NDJSON to the stream `out` (`name` in messages); returns
+    the exit code. A reader that went away ends the sweep with BrokenPipeError; any other
+    failure to write raises OutputFailed (a stream has nothing to resume)."""
 
     def put(data: bytes | None) -> None:
         try:
@@ -285,25 +311,13 @@ async def write_stdout(cfg: SweepSettings, report: SweepReport) -> int:
         except BrokenPipeError:
             raise
         except OSError as err:
-            # stdout on a full disk (`> file` with no room, `> /dev/full`): one line and
-            # exit 1, as for --output; a stream has nothing to resume.
-            silence_stdout()
-            raise OutputFailed(f"cannot write to stdout: {describe(err)}") from None
+            # `> file` with no room, `> /dev/full`: one line and exit 1, as for --output.
+            raise OutputFailed(f"cannot write to {name}: {describe(err)}") from None
 
-    try:
-        chunks_gen = sweep_chunks(cfg, report=report)
-        async with aclosing(chunks_gen) as chunks:
-            async for chunk in chunks:
-                put(lines(chunk, raw=cfg.raw))
-                advance_all(chunk)
-        put(None)
-    except BrokenPipeError:
-        silence_stdout()
+    chunks_gen = sweep_chunks(cfg, report=report)
+    async with aclosing(chunks_gen) as chunks:
+        async for chunk in chunks:
+            put(lines(chunk, raw=cfg.raw))
+            advance_all(chunk)
+    put(None)
     return report.exit_code
-
-
-def silence_stdout() -> None:
-    # Python would complain again when it flushes stdout at exit; point it at /dev/null.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

@@ -28,7 +28,7 @@ def terminal_width(default: int = 80) -> int:
         return default
 
 
-def text_width(text: Any) -> int:
+def text_width(text: object) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in str(text))
 
 
@@ -102,7 +102,7 @@ def format_table(title: str, value: Any, width: int | None = None) -> str:
 
 
 # building -------------------------------------------------------------------------------
-def _is_scalar(value: Any) -> bool:
+def _is_scalar(value: object) -> bool:
     return not isinstance(value, dict | list)
 
 

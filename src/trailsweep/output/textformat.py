@@ -23,7 +23,7 @@ def format_text(value: Any) -> str:
     return "".join(lines)
 
 
-def _is_scalar(value: Any) -> bool:
+def _is_scalar(value: object) -> bool:
     return not isinstance(value, dict | list)
 
 

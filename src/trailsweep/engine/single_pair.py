@@ -1,4 +1,5 @@
-"""`trailsweep lookup-events`: one account and region, printed as the AWS CLI prints it.
+"""One account and region, printed as the AWS CLI prints it (what `trailsweep
+lookup-events` runs).
 
 The document is `{"Events": [...], "NextToken": ...}`, indented as the AWS CLI v1 writes it
 (json.dumps, indent 4, UTF-8), events with their keys in the API model's order and
@@ -33,15 +34,13 @@ from typing import IO, Any
 
 import anyio
 
-from trailsweep.aws.lean import LeanLookup, http_session
-from trailsweep.aws.limiter import RateLimiter
+from trailsweep.aws.lookup_clients import lookup_clients
 from trailsweep.aws.page_check import CODE as INVALID_RESPONSE
 from trailsweep.aws.sessions import SessionPool
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import InputError, PairFailed, TrailsweepError
-from trailsweep.base.sanitize import Secrets
 from trailsweep.engine.pager import Pager, TokenRejected
-from trailsweep.engine.pair import Cursor, PageRef, PairState, SweepEvent
+from trailsweep.engine.pair import Cursor, PageRef, PairContext, PairState, SweepEvent
 from trailsweep.engine.pair_stream import pair_source
 from trailsweep.settings.query import Query
 
@@ -193,21 +192,16 @@ async def run_lookup(
                 "AWS CLI needs"
             )
         pair = PairState("", region)
-        creds = await pool.credentials("")
-        endpoint = await pool.endpoint("cloudtrail", region)
-        limiter = RateLimiter(2.0, clock=clock)
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-            async with http_session(1) as http:
-                client = LeanLookup(http, creds, region, endpoint)
+            async with lookup_clients(pool, pairs=1) as clients:
+                # The caller's own credentials (account ""), wired as the sweep wires a pair;
+                # nothing to renew them with.
+                ctx = await PairContext.open(
+                    clients, pair, lookup.query, rate=2.0, clock=clock, secrets=pool.secrets
+                )
                 log: list[PrintedPage] = [] if pages is None else pages
-                if lookup.single_call:
-                    count, token = await _single_call(
-                        lookup, pair, client, limiter, clock, spool, log, pool.secrets
-                    )
-                else:
-                    count, token = await _paginate(
-                        lookup, pair, client, limiter, clock, spool, log, pool.secrets
-                    )
+                run = _single_call if lookup.single_call else _paginate
+                count, token = await run(lookup, ctx, spool, log)
                 if not log:
                     log.append(PrintedPage(0))
             if pair.failed:
@@ -218,16 +212,15 @@ async def run_lookup(
 
 
 async def _single_call(
-    lookup: Lookup, pair: PairState, client: Any, limiter: RateLimiter, clock: Clock,
-    spool: IO[bytes], pages: list[PrintedPage], secrets: Secrets,
-) -> tuple[int, str | None]:  # fmt: skip
-    plan = lookup.query.plan
+    lookup: Lookup, ctx: PairContext, spool: IO[bytes], pages: list[PrintedPage]
+) -> tuple[int, str | None]:
+    plan, pair = lookup.query.plan, ctx.pair
     if len(plan.pushed) > 1:
         raise InputError(
             "--no-paginate (and --next-token, --max-results) make one call, which takes one "
             f"value of {plan.pushed[0].key}; drop the extra values or let trailsweep paginate"
         )
-    pager = Pager(pair, client, limiter, lookup.query, clock=clock, secrets=secrets)
+    pager = Pager(ctx)
     try:
         page = await pager.call(lookup.query.api_params(plan.chains[0]), lookup.next_token)
     except PairFailed as failed:
@@ -248,10 +241,9 @@ async def _single_call(
 
 
 async def _paginate(
-    lookup: Lookup, pair: PairState, client: Any, limiter: RateLimiter, clock: Clock,
-    spool: IO[bytes], pages: list[PrintedPage], secrets: Secrets,
-) -> tuple[int, str | None]:  # fmt: skip
-    query = lookup.query
+    lookup: Lookup, ctx: PairContext, spool: IO[bytes], pages: list[PrintedPage]
+) -> tuple[int, str | None]:
+    query, pair = lookup.query, ctx.pair
     chains = len(query.plan.chains)
     if lookup.starting_token:
         pair.cursor, is_cursor = decode_starting_token(lookup.starting_token)
@@ -266,35 +258,21 @@ async def _paginate(
         # Each chain may bring one more than asked: seeing a (limit+1)-th event after the
         # merge is how we know that more follow and a NextToken is due.
         query = dataclasses.replace(query, max_items=limit + 1)
-    count = 0
-    last: SweepEvent | None = None
-    served_by: PageRef | None = None
+        ctx = dataclasses.replace(ctx, query=query)
+    printed = _Printed(spool, pages, chains, query.page_size)
     async with anyio.create_task_group() as tg:
-        source = pair_source(
-            pair, client, limiter, query, clock=clock, refresh=None, depth=2, task_group=tg,
-            secrets=secrets,
-        )  # fmt: skip
+        source = pair_source(ctx, depth=2, task_group=tg)
         async with aclosing(_events(source)) as events:  # type: ignore[type-var]
             async for event in events:
-                if limit is not None and count == limit:
+                if limit is not None and printed.count == limit:
                     # One more event exists: the printed ones end before it.
                     tg.cancel_scope.cancel()
                     break
-                spool.write((",\n        " if count else "").encode())
-                spool.write(event_json(event.event).encode())
-                if chains > 1:
-                    if count % query.page_size == 0:
-                        pages.append(PrintedPage(0))
-                elif event.page is not served_by:
-                    served_by = event.page
-                    pages.append(PrintedPage(0, served_by.next))
-                pages[-1].count += 1
-                pair.cursor.advance(event)
-                count += 1
-                last = event
-                if limit is not None and count == limit and chains == 1:
+                printed.add(event)
+                if limit is not None and printed.count == limit and chains == 1:
                     break  # a single chain knows from its page whether more follow
         tg.cancel_scope.cancel()
+    count, last = printed.count, printed.last
     token = None
     if last is not None and limit is not None and count == limit:
         if chains > 1:
@@ -302,6 +280,33 @@ async def _paginate(
         else:
             token = resume_token(last, chains=1)
     return count, token
+
+
+@dataclass(slots=True)
+class _Printed:
+    """The events printed so far, into the spool, and the pages they are shown in."""
+
+    spool: IO[bytes]
+    pages: list[PrintedPage]
+    chains: int
+    page_size: int
+    count: int = 0
+    last: SweepEvent | None = None
+    served_by: PageRef | None = None
+
+    def add(self, event: SweepEvent) -> None:
+        self.spool.write((",\n        " if self.count else "").encode())
+        self.spool.write(event_json(event.event).encode())
+        if self.chains > 1:
+            if self.count % self.page_size == 0:
+                self.pages.append(PrintedPage(0))
+        elif event.page is not self.served_by:
+            self.served_by = event.page
+            self.pages.append(PrintedPage(0, self.served_by.next))
+        self.pages[-1].count += 1
+        event.pair.cursor.advance(event)
+        self.count += 1
+        self.last = event
 
 
 async def _events(source: AsyncIterator[Sequence[SweepEvent]]) -> AsyncIterator[SweepEvent]:
