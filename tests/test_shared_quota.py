@@ -53,7 +53,9 @@ def test_many_short_pairs_sharing_half_their_quota_are_throttled_about_once(
     assert len(throttled) == 40
     assert beyond / calls < 0.04, (beyond, calls, throttled)
     assert calls >= 40 * 4, "pairs of several pages each"
-    # The other caller really was there. Not every pair meets it: on a loaded machine
-    # answers slow down, and a pair whose one chain waits long for each page stays under
-    # what is left (at load 20, a quarter of the pairs, seen once).
-    assert sum(1 for t in throttled if t) >= 10, throttled
+    # The other caller really was there. How many pairs meet it follows the machine's
+    # load, not the client: a pair whose one chain waits a second or more for each answer
+    # never asks faster than the half quota left, so it is never throttled (10 of 40 met
+    # it on a quiet machine, 4 at load 12, 3 at load 27). Without the other caller no
+    # pair is throttled at all.
+    assert any(throttled), throttled
