@@ -28,7 +28,7 @@ from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.config import auto_read_ahead
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings, wait_for
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 READ_AHEAD = auto_read_ahead(10)  # the default for 10 pairs
@@ -64,10 +64,7 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def _kill_when(proc: subprocess.Popen[bytes], out: Path, size: int, deadline: float) -> None:
     """SIGKILL the run once the output has grown past `size` bytes (or it has ended)."""
-    end = time.monotonic() + deadline
-    while proc.poll() is None and time.monotonic() < end:
-        if out.exists() and out.stat().st_size >= size:
-            break
+    wait_for(lambda: out.exists() and out.stat().st_size >= size, timeout=deadline, proc=proc)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -277,10 +274,7 @@ def _partial(emu: EmulatorThread, tmp_path: Path) -> tuple[Path, Path, bytes]:
     out = tmp_path / "part.ndjson"
     ckpt = ckpt_mod.default_path(out)
     proc = _start(_args(out, rate="2"), aws_env(emu))
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if ckpt.exists() and ckpt_mod.load(ckpt).written > 200:
-            break
+    wait_for(lambda: ckpt.exists() and ckpt_mod.load(ckpt).written > 200, timeout=60, proc=proc)
     proc.kill()
     proc.wait(timeout=30)
     assert not ckpt_mod.load(ckpt).finished
