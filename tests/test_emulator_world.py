@@ -70,7 +70,7 @@ def test_ready_line_and_control_api() -> None:
 def test_history_is_lazy_and_cache_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """A full 90-day truth of a busy pair leaves at most the LRU cap of events cached.
     The cap is lowered to a tenth, and the pair's events with it: the same eviction, a
-    tenth of the events to generate (450,000 took 20 s of CPU)."""
+    tenth of the events to generate (450,000 took 9 s of CPU)."""
     from trailsweep.emulator import history as history_module
 
     cap = history_module._CACHE_EVENTS // 10
