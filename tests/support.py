@@ -5,16 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import orjson
+from aiohttp import web
 from botocore.config import Config
 
 from trailsweep.emulator import EmulatorSettings, EmulatorThread, Faults
+from trailsweep.emulator.tamper import Call, Honest
 
 # The data clock of every test emulator: the current hour, so "90 days back" agrees with the
 # client's real clock, and all data is fixed for the whole test run. The random draws count
@@ -118,6 +123,27 @@ def paginate(ct: Any, **params: Any) -> list[dict[str, Any]]:
     return out
 
 
+# The NDJSON line, as the tests state it (README, docs/design.md): one JSON object a line,
+# keys in this order, EventTime as ISO 8601 UTC with Z, CloudTrailEvent the parsed record
+# (the API's string with --raw), whatever the API left out left out (never null), compact.
+LINE_KEYS = ("account", "region", "EventTime", "EventId", "EventName", "EventSource",
+             "Username", "AccessKeyId", "ReadOnly", "Resources", "CloudTrailEvent")  # fmt: skip
+
+
+def expected_line(account: str, region: str, event: dict[str, Any], *, raw: bool = False) -> bytes:
+    """The NDJSON line (with its newline) a sweep must write for one LookupEvents event of
+    the emulator's truth (EventTime in epoch seconds), built from the format stated above,
+    not from the client's code."""
+    doc: dict[str, Any] = {"account": account, "region": region, **event}
+    if doc.get("EventTime") is not None:
+        when = datetime.fromtimestamp(doc["EventTime"], UTC)
+        doc["EventTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if doc.get("CloudTrailEvent") is not None and not raw:
+        doc["CloudTrailEvent"] = orjson.loads(doc["CloudTrailEvent"])
+    ordered = {k: doc[k] for k in LINE_KEYS if doc.get(k) is not None}
+    return orjson.dumps(ordered) + b"\n"
+
+
 def expected_ndjson(
     emu: EmulatorThread,
     pairs: list[tuple[str, str]],
@@ -130,8 +156,6 @@ def expected_ndjson(
 ) -> bytes:
     """The exact bytes a sweep must write: the ground truth, merged newest first, ties by
     account, region, then API order (docs/design.md invariant 3)."""
-    from trailsweep.engine.record import ndjson_line
-
     items = []
     for account, region in pairs:
         truth = emu.truth(
@@ -139,7 +163,7 @@ def expected_ndjson(
         )
         for i, e in enumerate(truth):
             items.append(
-                ((-e["EventTime"], account, region, i), ndjson_line(account, region, e, raw=raw))
+                ((-e["EventTime"], account, region, i), expected_line(account, region, e, raw=raw))
             )
     items.sort(key=lambda item: item[0])
     return b"".join(line for _, line in items)
@@ -158,3 +182,44 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+# How often `wait_for` looks: short next to what the tests wait for (pages of 10-100 ms, a
+# file growing for seconds), long enough that the look costs the 2 cores nothing.
+POLL_SECONDS = 0.01
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> bool:
+    """Whether `condition()` came to hold within `timeout` seconds (and before `proc`, if
+    given, ended). A deadline poll with a short sleep, for what no event can announce: a
+    file another process writes. What the emulator sees has an event (`LookupPages`)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if (proc is not None and proc.poll() is not None) or time.monotonic() >= deadline:
+            return condition()
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+class LookupPages:
+    """An emulator tamper (`EmulatorThread.set_tamper`) that counts the LookupEvents pages
+    it serves (answers 200) to each pair and sets `enough` once one pair has had `pages`
+    of them: a test waits on that instead of polling the emulator's stats."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.enough = threading.Event()
+        self.served: Counter[tuple[str, str]] = Counter()
+
+    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
+        response = await honest()
+        if call.operation == "LookupEvents" and response.status == 200:
+            self.served[call.account, call.region] += 1  # the emulator's thread only
+            if self.served[call.account, call.region] >= self.pages:
+                self.enough.set()
+        return response

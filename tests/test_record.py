@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from trailsweep.engine.pair import PageRef, PairState, SweepEvent
 from trailsweep.engine.record import ndjson_line, ndjson_lines
 
+from support import expected_line
+
 EVENT = {
     "EventId": "e1", "EventName": "ConsoleLogin", "ReadOnly": "false", "AccessKeyId": "AKIA1",
     "EventTime": 1793491200, "EventSource": "signin.amazonaws.com", "Username": "alice",
@@ -26,6 +28,7 @@ def test_key_order_and_values() -> None:
     assert list(doc) == ORDER
     assert doc["EventTime"] == "2026-11-01T00:00:00Z"
     assert doc["CloudTrailEvent"] == {"eventVersion": "1.09", "eventID": "e1"}
+    assert line == expected_line("111111111111", "us-east-1", EVENT)
 
 
 def test_raw_keeps_the_string() -> None:
@@ -75,10 +78,14 @@ _records = st.one_of(
     ),
     raw=st.booleans(),
 )
-def test_ndjson_lines_is_ndjson_line_joined(events: list[dict[str, object]], raw: bool) -> None:
-    """The batch writer gives exactly the bytes of ndjson_line on each event."""
+def test_ndjson_line_and_lines_give_the_stated_bytes(
+    events: list[dict[str, object]], raw: bool
+) -> None:
+    """ndjson_line on each event, and the batch writer on all, give exactly the bytes of
+    the format as support.expected_line states it."""
     pair = PairState("111111111111", "eu-west-1")
     page = PageRef(None, None)
     sweep_events = [SweepEvent((0, "", "", i), pair, e, page, i) for i, e in enumerate(events)]
-    expected = b"".join(ndjson_line(pair.account, pair.region, e, raw=raw) for e in events)
-    assert ndjson_lines(sweep_events, raw=raw) == expected
+    expected = [expected_line(pair.account, pair.region, e, raw=raw) for e in events]
+    assert [ndjson_line(pair.account, pair.region, e, raw=raw) for e in events] == expected
+    assert ndjson_lines(sweep_events, raw=raw) == b"".join(expected)

@@ -28,10 +28,13 @@ from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.testing import ManualClock
 
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings, wait_for
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 READ_AHEAD = auto_read_ahead(10)  # the default for 10 pairs
+# Runs SIGKILLed in each test below (ten, then twelve; it was twenty): each kill checks the
+# same thing again, and a process start is most of what one costs.
+KILLS = 10
 FAULTS = {
     "rate": 20.0, "burst": 20.0, "latency_ms": 15.0, "jitter_ms": 15.0,
     "error_rate": 0.03, "reset_rate": 0.01,
@@ -64,10 +67,7 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def _kill_when(proc: subprocess.Popen[bytes], out: Path, size: int, deadline: float) -> None:
     """SIGKILL the run once the output has grown past `size` bytes (or it has ended)."""
-    end = time.monotonic() + deadline
-    while proc.poll() is None and time.monotonic() < end:
-        if out.exists() and out.stat().st_size >= size:
-            break
+    wait_for(lambda: out.exists() and out.stat().st_size >= size, timeout=deadline, proc=proc)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -80,10 +80,8 @@ def faulty() -> Iterator[EmulatorThread]:
         yield emu
 
 
-def test_twenty_sigkills_then_resume_is_byte_identical(
-    faulty: EmulatorThread, tmp_path: Path
-) -> None:
-    """Killed at 20 seeded moments and resumed after each: the same sha256 as one run, and
+def test_sigkills_then_resume_is_byte_identical(faulty: EmulatorThread, tmp_path: Path) -> None:
+    """Killed at 12 seeded moments and resumed after each: the same sha256 as one run, and
     resumes re-fetch little: at most a few pages per unfinished pair per resume."""
     env = aws_env(faulty)
     ref = tmp_path / "ref.ndjson"
@@ -98,7 +96,7 @@ def test_twenty_sigkills_then_resume_is_byte_identical(
     rng = random.Random(int(os.environ.get("TRAILSWEEP_KILL_SEED", "20261124")))
     faulty.call(faulty.emulator.quota.reset)
     unfinished_per_resume = []
-    for _ in range(20):
+    for _ in range(KILLS + 2):
         if ckpt.exists():
             unfinished_per_resume.append(sum(not p.finished for p in ckpt_mod.load(ckpt).pairs))
         # a moment: a point in the output's growth from here to the end (near 0: during
@@ -116,7 +114,7 @@ def test_twenty_sigkills_then_resume_is_byte_identical(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
         ref.name, ckpt_mod.default_path(ref).name, out.name, ckpt.name
     ])  # fmt: skip
-    assert len(unfinished_per_resume) >= 10
+    assert len(unfinished_per_resume) >= (KILLS + 2) // 2
     extra = _pages(faulty) - ref_pages
     print(f"resumes {len(unfinished_per_resume)} unfinished {sum(unfinished_per_resume)} "
           f"extra pages {extra} reference pages {ref_pages}")  # fmt: skip
@@ -201,9 +199,9 @@ def _kill_early(
     return state.written, runs.discovery, round(time.monotonic() - began, 2)
 
 
-@pytest.mark.timeout(600)  # 21 processes start (each run's wait bounds a hang)
-def test_twenty_early_kills_each_move_the_export_forward(tmp_path: Path) -> None:
-    """Twenty runs, each SIGKILLed a few pages into its sweep (the first within seconds of
+@pytest.mark.timeout(600)  # 11 processes start (each run's wait bounds a hang)
+def test_early_kills_each_move_the_export_forward(tmp_path: Path) -> None:
+    """Ten runs, each SIGKILLed a few pages into its sweep (the first within seconds of
     its start, before any timed checkpoint): every run leaves more lines checkpointed than
     the one before, only the first discovers the matrix, and the last run finishes the
     same bytes as one uninterrupted run.
@@ -227,14 +225,14 @@ def test_twenty_early_kills_each_move_the_export_forward(tmp_path: Path) -> None
         runs = PagesPerRun(pages=5)
         emu.set_tamper(runs)
         try:
-            killed = [_kill_early(runs, out, env, reference) for _ in range(20)]
+            killed = [_kill_early(runs, out, env, reference) for _ in range(KILLS)]
         finally:
             emu.set_tamper(None)
         written, discovered, seconds = (list(column) for column in zip(*killed, strict=True))
         print(f"lines checkpointed after each kill {written}; seconds to each kill {seconds}")
         assert all(a < b for a, b in pairwise(written)), written
         assert written[0] > 0
-        assert discovered == [1] + [0] * 19, discovered  # the recorded matrix is used
+        assert discovered == [1] + [0] * (KILLS - 1), discovered  # the recorded matrix is used
         final = run_cli(_early_args(out), env=env)
         assert final.returncode == 0, final.stderr.decode()
         assert out.read_bytes() == reference
@@ -277,10 +275,7 @@ def _partial(emu: EmulatorThread, tmp_path: Path) -> tuple[Path, Path, bytes]:
     out = tmp_path / "part.ndjson"
     ckpt = ckpt_mod.default_path(out)
     proc = _start(_args(out, rate="2"), aws_env(emu))
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if ckpt.exists() and ckpt_mod.load(ckpt).written > 200:
-            break
+    wait_for(lambda: ckpt.exists() and ckpt_mod.load(ckpt).written > 200, timeout=60, proc=proc)
     proc.kill()
     proc.wait(timeout=30)
     assert not ckpt_mod.load(ckpt).finished
@@ -326,9 +321,9 @@ def test_corrupt_truncated_and_mismatched_checkpoints_are_refused(
 
     result = run_cli(["sweep", "--resume", str(out), "--rate", "20"], env=env)
     assert result.returncode == 0, result.stderr.decode()
-    ref = tmp_path / "ref.ndjson"
-    assert run_cli(_args(ref, rate="20"), env=env).returncode == 0
-    assert _sha(out) == _sha(ref)
+    accounts = sorted(a.id for a in slow.emulator.world.accounts)
+    pairs = [(a, r) for a in accounts for r in ("eu-west-1", "us-east-1")]
+    assert out.read_bytes() == expected_ndjson(slow, pairs, start=START, end=END)
     status = run_cli(["status", str(out), "--json"])
     doc = orjson.loads(status.stdout)
     assert doc["finished"] is True

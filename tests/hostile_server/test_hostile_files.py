@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -29,7 +28,7 @@ from trailsweep.engine.spool import BUDGET_ENV
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, UseEmu, aws_env, run_cli, settings
+from support import NOW_EPOCH, UseEmu, aws_env, run_cli, settings, wait_for
 
 START, END = NOW_EPOCH - 4 * 3600, NOW_EPOCH - 1
 FAST = {"rate": 10_000.0, "burst": 10_000.0}
@@ -355,9 +354,8 @@ def test_lock_is_keyed_on_the_output_file_not_its_spelling(
     )  # fmt: skip
     try:
         lock = tmp_path / "real.ndjson.checkpoint.json.lock"
-        deadline = time.monotonic() + 60
-        while not (lock.exists() and lock.read_text()):
-            assert first.poll() is None and time.monotonic() < deadline
+        taken = wait_for(lambda: lock.exists() and bool(lock.read_text()), timeout=60, proc=first)
+        assert taken and first.poll() is None
         for argv in (args(link), args(real, "--checkpoint", str(tmp_path / "other.json"))):
             code, err = cli(argv, capsys)
             assert code == 2, err
