@@ -6,21 +6,42 @@ fresh run, a resume and a finished export left alone (output.sink.prepare_export
 any call), then the run that writes, fsyncs and checkpoints (output.sink.run_export).
 Run it again after a crash, a cancel or a failure and it goes on where the file ends,
 byte-identical to an uninterrupted run (docs/design.md invariant 5).
+
+`trailsweep sweep` takes the same steps through the same names: `prepare` (the question
+and the lock, shared with `export`), `run_export`, and for --resume the checkpoint read
+back (`checkpoint_path`, `load_checkpoint`, `options_from_spec`); to stdout it writes
+with `write_ndjson`, which writes to any binary stream.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 from trailsweep.api.stream import unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.engine.sweep import SweepReport
-from trailsweep.output.checkpoint_spec import spec_of
+from trailsweep.output.checkpoint import Checkpoint
+from trailsweep.output.checkpoint import default_path as checkpoint_path
+from trailsweep.output.checkpoint import load as load_checkpoint
+from trailsweep.output.checkpoint_spec import options_from_spec, spec_of
 from trailsweep.output.safe_files import check_writable
-from trailsweep.output.sink import prepare_export, run_export
+from trailsweep.output.sink import Export, prepare_export, run_export, write_ndjson
 from trailsweep.settings.checks import CHECKPOINT_RESERVE, OUTPUT_RESERVE, check_path
 from trailsweep.settings.config import SweepSettings
+
+__all__ = [
+    "Checkpoint",
+    "Export",
+    "checkpoint_path",
+    "export",
+    "load_checkpoint",
+    "options_from_spec",
+    "prepare",
+    "run_export",
+    "write_ndjson",
+]
 
 
 async def export(
@@ -49,7 +70,7 @@ async def export(
     if checkpoint is not None:
         ckpt = check_path(os.fspath(checkpoint), "export checkpoint", reserve=CHECKPOINT_RESERVE)
     cfg = dataclasses.replace(settings, output=output)
-    job = prepare_export(cfg, spec_of(cfg), ckpt)
+    job = prepare(cfg, ckpt)
     if job.complete is not None and job.resume is not None:  # finished: leave it be
         job.lock.release()
         done = job.resume
@@ -58,3 +79,19 @@ async def export(
     with unwrapped():
         await run_export(job, report, clock=clock, interval=interval)
     return report
+
+
+def prepare(
+    settings: SweepSettings,
+    checkpoint: Path | None = None,
+    *,
+    summary: Path | None = None,
+    overwrite: bool = False,
+) -> Export:
+    """The export to `settings.output`, checked and locked before any call: the question
+    it answers (stored in its checkpoint) and the choice between a fresh run, a resume and
+    a finished export (`Export.complete`). `summary`: a file the run writes beside it,
+    refused if it collides with the output or the checkpoint; `overwrite`: start over."""
+    return prepare_export(
+        settings, spec_of(settings), checkpoint, summary=summary, overwrite=overwrite
+    )

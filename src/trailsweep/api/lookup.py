@@ -13,6 +13,11 @@ the account named by STS as in a sweep's events, and no second wiring of session
 clients to keep in step. What differs from the sweep is failure: with one pair there is
 no other to go on with, so its failure is raised (PairFailed) after the events that came
 before it.
+
+`trailsweep lookup-events` prints the AWS CLI's own document instead, byte for byte as
+`aws cloudtrail lookup-events` does: `run_lookup` writes it for a `Lookup`, and
+`resolve_output` and `render` turn it into the other formats (FORMATS), --query and ISO
+timestamps; they are named here so that the CLI reaches them through this layer.
 """
 
 from __future__ import annotations
@@ -24,8 +29,21 @@ from trailsweep.api.stream import batches, unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import InputError, PairFailed
 from trailsweep.engine.pair import SweepEvent
+from trailsweep.engine.single_pair import Lookup, PrintedPage, run_lookup
 from trailsweep.engine.sweep import SweepReport
+from trailsweep.output.formats import FORMATS, OutputSpec, render, resolve_output
 from trailsweep.settings.config import SweepSettings
+
+__all__ = [
+    "FORMATS",
+    "Lookup",
+    "OutputSpec",
+    "PrintedPage",
+    "lookup_events",
+    "render",
+    "resolve_output",
+    "run_lookup",
+]
 
 
 async def lookup_events(

@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import anyio
 import typer
 
+from trailsweep import SweepReport
 from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.cli.runner import write_stdout
 from trailsweep.cli.summary import print_summary
 from trailsweep.emulator.settings import EmulatorSettings, SettingsError
-from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.limits import check_emulator, split_list
 from trailsweep.settings.options import Options, options_from_mapping, read_toml

@@ -14,6 +14,7 @@ import anyio
 import orjson
 import typer
 
+from trailsweep.api.preflight import atomic_write, check_writable
 from trailsweep.base.errors import InputError
 from trailsweep.emulator.settings import (
     DEFAULT_REGIONS,
@@ -22,7 +23,6 @@ from trailsweep.emulator.settings import (
     SettingsError,
     is_loopback,
 )
-from trailsweep.output.safe_files import atomic_write, check_writable
 from trailsweep.settings.checks import check_path
 from trailsweep.settings.limits import EMULATOR, check_emulator, split_list
 from trailsweep.settings.names import shown

@@ -28,9 +28,9 @@ from typing import Annotated, Any, TextIO
 import orjson
 import typer
 
+from trailsweep import SweepReport
 from trailsweep.base.errors import InputError
 from trailsweep.cli.summary import print_summary
-from trailsweep.engine.sweep import SweepReport
 
 LOG_FORMATS = ("text", "json")
 

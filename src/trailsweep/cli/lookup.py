@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 
 import anyio
 
-from trailsweep.aws.reach import check_reachable
+from trailsweep.api.lookup import (
+    Lookup,
+    OutputSpec,
+    PrintedPage,
+    render,
+    resolve_output,
+    run_lookup,
+)
+from trailsweep.api.preflight import check_reachable
 from trailsweep.base.errors import InputError
 from trailsweep.cli.logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.cli.lookup_options import (
@@ -40,8 +48,6 @@ from trailsweep.cli.options import (
     skeleton,
 )
 from trailsweep.cli.runner import silence_stdout
-from trailsweep.engine.single_pair import Lookup, PrintedPage, run_lookup
-from trailsweep.output.formats import OutputSpec, render, resolve_output
 from trailsweep.settings.checks import check_environment, check_profile
 from trailsweep.settings.cli_input import as_written, cli_input_json_with_token
 from trailsweep.settings.config import SweepSettings

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from trailsweep.output.formats import FORMATS
+from trailsweep.api.lookup import FORMATS
 
 LookupStartTime = Annotated[
     str | None,

@@ -32,11 +32,11 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgres
 from rich.table import Column
 from rich.text import Text
 
+from trailsweep.api.coverage import coverage, window_coverage
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
-from trailsweep.engine.pair import coverage, window_coverage
 
 if TYPE_CHECKING:
-    from trailsweep.engine.sweep import SweepReport
+    from trailsweep import SweepReport
     from trailsweep.settings.query import Query
 
 REFRESH = 0.25  # seconds between frames (`show_progress(interval=...)`)

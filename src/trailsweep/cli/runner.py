@@ -5,7 +5,7 @@ The first SIGINT or SIGTERM stops calling, lets the output be flushed and checkp
 prints the summary and exits 130. A second one exits at once: checkpoints are written
 by atomic rename, so the one on disk is always whole and consistent with the output.
 
-`output.sink.write_ndjson` writes to any stream and raises what happened; only the CLI,
+`api.exporting.write_ndjson` writes to any stream and raises what happened; only the CLI,
 which owns the process, points its fd 1 elsewhere once a reader went away or stdout
 failed (`write_stdout`, `silence_stdout`).
 """
@@ -24,10 +24,10 @@ from types import FrameType
 
 import anyio
 
+from trailsweep import SweepReport
+from trailsweep.api.exporting import write_ndjson
 from trailsweep.base.errors import OutputFailed
 from trailsweep.cli.progress import refresh_interval, show_progress
-from trailsweep.engine.sweep import SweepReport
-from trailsweep.output.sink import write_ndjson
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.query import Query
 

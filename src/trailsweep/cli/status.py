@@ -8,14 +8,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from trailsweep.api.coverage import coverage, window_coverage
+from trailsweep.api.exporting import Checkpoint, checkpoint_path, load_checkpoint
 from trailsweep.base.errors import InputError
-from trailsweep.engine.pair import coverage, window_coverage
-from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.checks import check_path
 from trailsweep.settings.timeparse import parse_time
 
 
-def status_report(ckpt: ckpt_mod.Checkpoint) -> dict[str, Any]:
+def status_report(ckpt: Checkpoint) -> dict[str, Any]:
     """Per pair: state, events written, how far back in the window it reached (percent)."""
     from datetime import UTC, datetime
 
@@ -52,10 +52,10 @@ def status_command(
     the window it reached, failures; and the overall progress. Reads only the checkpoint."""
     path = check_path(target, "status")
     if not path.name.endswith(".checkpoint.json"):
-        path = ckpt_mod.default_path(path)
+        path = checkpoint_path(path)
     if not path.exists():
         raise InputError(f"no checkpoint at {path}; was the export run with --output {target}?")
-    report = status_report(ckpt_mod.load(path))
+    report = status_report(load_checkpoint(path))
     if json:
         sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
         return

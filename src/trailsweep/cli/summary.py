@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from trailsweep.engine.sweep import SweepReport
+from trailsweep import SweepReport
 
 
 def print_summary(report: SweepReport, stream: TextIO) -> None:

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from trailsweep.engine.pair import PairState
-from trailsweep.engine.sweep import SweepReport
+from trailsweep import SweepReport
+from trailsweep.api.coverage import PairState
 from trailsweep.settings.config import SweepSettings
 
 SCHEMA_VERSION = 1

@@ -15,7 +15,16 @@ from pathlib import Path
 import orjson
 import typer
 
-from trailsweep.aws.reach import check_reachable
+from trailsweep import SweepReport
+from trailsweep.api.exporting import (
+    Export,
+    checkpoint_path,
+    load_checkpoint,
+    options_from_spec,
+    prepare,
+    run_export,
+)
+from trailsweep.api.preflight import check_reachable, check_writable, write_created
 from trailsweep.base.errors import InputError
 from trailsweep.cli.logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.cli.options import (
@@ -62,11 +71,6 @@ from trailsweep.cli.sweep_options import (
     SweepUnordered,
     SweepVerbose,
 )
-from trailsweep.engine.sweep import SweepReport
-from trailsweep.output import checkpoint as ckpt_mod
-from trailsweep.output.checkpoint_spec import options_from_spec, spec_of
-from trailsweep.output.safe_files import check_writable, write_created
-from trailsweep.output.sink import Export, prepare_export, run_export
 from trailsweep.settings.checks import (
     CHECKPOINT_RESERVE,
     OUTPUT_RESERVE,
@@ -247,9 +251,8 @@ def _prepare(f: SweepFlags, settings: SweepSettings, checkpoint: str | None) -> 
         if f.overwrite:
             raise InputError("--overwrite goes with --output FILE; stdout is never overwritten")
         return None
-    return prepare_export(
+    return prepare(
         settings,
-        spec_of(settings),
         Path(checkpoint) if checkpoint else None,
         summary=Path(f.summary_json) if f.summary_json else None,
         overwrite=f.overwrite,
@@ -268,7 +271,7 @@ def _resume_options(target: str, flags: Options, checkpoint: str | None) -> tupl
     if path.name.endswith(".checkpoint.json"):
         ckpt_path, output = path, path.with_name(path.name.removesuffix(".checkpoint.json"))
     else:
-        ckpt_path, output = Path(checkpoint) if checkpoint else ckpt_mod.default_path(path), path
+        ckpt_path, output = Path(checkpoint) if checkpoint else checkpoint_path(path), path
     if not ckpt_path.exists():
         raise InputError(f"--resume: no checkpoint at {ckpt_path}; nothing to resume")
     given = [name for name in _QUESTION_FLAGS if getattr(flags, name) is not None]
@@ -277,7 +280,7 @@ def _resume_options(target: str, flags: Options, checkpoint: str | None) -> tupl
             f"--resume: --{given[0].replace('_', '-')} would change the stored question; "
             "resume without it, or start a new export"
         )
-    stored = ckpt_mod.load(ckpt_path)
+    stored = load_checkpoint(ckpt_path)
     opts = options_from_spec(stored.spec).overlay(flags)
     # "./" kept: a resumed export named `json` is a file, not checks.AWS_CLI_FORMATS' word.
     opts.output = str(output) if output.is_absolute() else f"./{output}"
