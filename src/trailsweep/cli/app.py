@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 
 import trailsweep
+from trailsweep.api.stream import unwrapped
 from trailsweep.base.errors import (
     CheckpointMismatch,
     CheckpointNotSaved,
@@ -141,19 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     argv = spread_lists(sys.argv[1:] if argv is None else argv)
     try:
-        rc = command.main(args=argv, prog_name="trailsweep", standalone_mode=False)
+        with unwrapped():  # raised inside a task group, our errors arrive wrapped
+            rc = command.main(args=argv, prog_name="trailsweep", standalone_mode=False)
     except TrailsweepError as err:
         _fail(advised(err), err.exit_code)
-    except BaseExceptionGroup as group:
-        # Raised inside a task group, our errors arrive wrapped; unwrap the first one.
-        ours = group.subgroup(lambda e: isinstance(e, TrailsweepError))
-        if ours is None:
-            raise
-        first: BaseException = ours
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        found = first if isinstance(first, TrailsweepError) else TrailsweepError(str(first))
-        _fail(advised(found), found.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as err:
