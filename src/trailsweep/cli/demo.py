@@ -11,8 +11,8 @@ import anyio
 import typer
 
 from trailsweep.base.errors import ConfigError, InputError
+from trailsweep.cli.logs import print_summary
 from trailsweep.cli.runner import write_stdout
-from trailsweep.cli.summary import print_summary
 from trailsweep.emulator.settings import EmulatorSettings, SettingsError
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.settings.config import SweepSettings
