@@ -12,8 +12,8 @@ import typer
 
 from trailsweep import SweepReport
 from trailsweep.base.errors import ConfigError, InputError
+from trailsweep.cli.logs import print_summary
 from trailsweep.cli.runner import write_stdout
-from trailsweep.cli.summary import print_summary
 from trailsweep.emulator.settings import EmulatorSettings, SettingsError
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.limits import check_emulator, split_list

@@ -28,61 +28,85 @@ from trailsweep.settings.limits import EMULATOR, check_emulator, split_list
 from trailsweep.settings.names import shown
 from trailsweep.settings.timeparse import parse_time
 
+EmulatorPort = Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")]
+EmulatorHost = Annotated[
+    str, typer.Option(help="Address to listen on; beyond loopback needs --allow-remote.")
+]
+EmulatorAllowRemote = Annotated[
+    bool,
+    typer.Option(help="Let --host be an address other machines reach (keys and all)."),
+]
+EmulatorControlToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TRAILSWEEP_EMULATOR_TOKEN",
+        show_envvar=True,
+        help="Bearer token of the control API (the env var keeps it out of ps). "
+        "Default: a random one, in the ready line.",
+    ),
+]
+EmulatorSeed = Annotated[int, typer.Option(help="Same seed, same organization and events.")]
+EmulatorNow = Annotated[
+    str | None,
+    typer.Option(help="Pin the data clock (ISO 8601, UTC). Default: the start time."),
+]
+EmulatorRealtime = Annotated[bool, typer.Option(help="Let the data clock advance.")]
+EmulatorMembers = Annotated[int, typer.Option(help="Member accounts besides management.")]
+EmulatorSuspended = Annotated[int, typer.Option(help="How many members are SUSPENDED.")]
+REGIONS_DEFAULT = ",".join(DEFAULT_REGIONS)  # what --help shows as the default
+EmulatorRegions = Annotated[
+    str, typer.Option(help="Comma-separated regions enabled in every account.")
+]
+EmulatorEventsPerDay = Annotated[float, typer.Option(help="Mean events/day of a normal pair.")]
+EmulatorSkew = Annotated[float, typer.Option(help="Busiest over quietest pair volume.")]
+EmulatorRate = Annotated[float, typer.Option(help="LookupEvents quota, calls/s per pair.")]
+EmulatorBurst = Annotated[float, typer.Option(help="Quota bucket size, calls.")]
+EmulatorLatencyMs = Annotated[float, typer.Option(help="Added latency per call.")]
+EmulatorJitterMs = Annotated[float, typer.Option(help="Random extra latency 0..N ms.")]
+EmulatorErrorRate = Annotated[float, typer.Option(help="Share of calls answered 5xx.")]
+EmulatorResetRate = Annotated[float, typer.Option(help="Share of calls reset.")]
+EmulatorTokenTtl = Annotated[float, typer.Option(help="NextToken lifetime, seconds.")]
+EmulatorCredentialTtl = Annotated[float, typer.Option(help="AssumeRole lifetime, seconds.")]
+EmulatorPrintEnv = Annotated[
+    bool,
+    typer.Option(
+        "--print-env",
+        help="Print `export AWS_...` lines for the management account on stdout, ready "
+        "to source, instead of the JSON ready line (which goes to stderr).",
+    ),
+]
+EmulatorEnvFile = Annotated[
+    str | None,
+    typer.Option(
+        help="Write the same lines to this file (mode 0600, whole: written beside it and "
+        "renamed) once listening, before the ready line.",
+    ),
+]
+
 
 def emulator_command(
-    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 0,
-    host: Annotated[
-        str, typer.Option(help="Address to listen on; beyond loopback needs --allow-remote.")
-    ] = "127.0.0.1",
-    allow_remote: Annotated[
-        bool,
-        typer.Option(help="Let --host be an address other machines reach (keys and all)."),
-    ] = False,
-    control_token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="TRAILSWEEP_EMULATOR_TOKEN",
-            show_envvar=True,
-            help="Bearer token of the control API (the env var keeps it out of ps). "
-            "Default: a random one, in the ready line.",
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Same seed, same organization and events.")] = 7,
-    now: Annotated[
-        str | None,
-        typer.Option(help="Pin the data clock (ISO 8601, UTC). Default: the start time."),
-    ] = None,
-    realtime: Annotated[bool, typer.Option(help="Let the data clock advance.")] = False,
-    members: Annotated[int, typer.Option(help="Member accounts besides management.")] = 5,
-    suspended: Annotated[int, typer.Option(help="How many members are SUSPENDED.")] = 1,
-    regions: Annotated[
-        str, typer.Option(help="Comma-separated regions enabled in every account.")
-    ] = ",".join(DEFAULT_REGIONS),
-    events_per_day: Annotated[float, typer.Option(help="Mean events/day of a normal pair.")] = 200,
-    skew: Annotated[float, typer.Option(help="Busiest over quietest pair volume.")] = 100,
-    rate: Annotated[float, typer.Option(help="LookupEvents quota, calls/s per pair.")] = 2.0,
-    burst: Annotated[float, typer.Option(help="Quota bucket size, calls.")] = 2.0,
-    latency_ms: Annotated[float, typer.Option(help="Added latency per call.")] = 0.0,
-    jitter_ms: Annotated[float, typer.Option(help="Random extra latency 0..N ms.")] = 0.0,
-    error_rate: Annotated[float, typer.Option(help="Share of calls answered 5xx.")] = 0.0,
-    reset_rate: Annotated[float, typer.Option(help="Share of calls reset.")] = 0.0,
-    token_ttl: Annotated[float, typer.Option(help="NextToken lifetime, seconds.")] = 3600.0,
-    credential_ttl: Annotated[float, typer.Option(help="AssumeRole lifetime, seconds.")] = 3600.0,
-    print_env: Annotated[
-        bool,
-        typer.Option(
-            "--print-env",
-            help="Print `export AWS_...` lines for the management account on stdout, ready "
-            "to source, instead of the JSON ready line (which goes to stderr).",
-        ),
-    ] = False,
-    env_file: Annotated[
-        str | None,
-        typer.Option(
-            help="Write the same lines to this file (mode 0600, whole: written beside it and "
-            "renamed) once listening, before the ready line.",
-        ),
-    ] = None,
+    port: EmulatorPort = 0,
+    host: EmulatorHost = "127.0.0.1",
+    allow_remote: EmulatorAllowRemote = False,
+    control_token: EmulatorControlToken = None,
+    seed: EmulatorSeed = 7,
+    now: EmulatorNow = None,
+    realtime: EmulatorRealtime = False,
+    members: EmulatorMembers = 5,
+    suspended: EmulatorSuspended = 1,
+    regions: EmulatorRegions = REGIONS_DEFAULT,
+    events_per_day: EmulatorEventsPerDay = 200,
+    skew: EmulatorSkew = 100,
+    rate: EmulatorRate = 2.0,
+    burst: EmulatorBurst = 2.0,
+    latency_ms: EmulatorLatencyMs = 0.0,
+    jitter_ms: EmulatorJitterMs = 0.0,
+    error_rate: EmulatorErrorRate = 0.0,
+    reset_rate: EmulatorResetRate = 0.0,
+    token_ttl: EmulatorTokenTtl = 3600.0,
+    credential_ttl: EmulatorCredentialTtl = 3600.0,
+    print_env: EmulatorPrintEnv = False,
+    env_file: EmulatorEnvFile = None,
 ) -> None:
     """Serve a CloudTrail LookupEvents emulator (with STS, Organizations, EC2 DescribeRegions
     and Account ListRegions) on one port, until Ctrl-C.
@@ -99,6 +123,26 @@ def emulator_command(
     with the header "Authorization: Bearer <control_token>"; /world?secrets=1 adds the
     secret key. It listens on 127.0.0.1 unless --host and --allow-remote say otherwise.
     """
+    faults = Faults(
+        rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
+        error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
+        credential_ttl=credential_ttl,
+    )  # fmt: skip
+    settings = _settings(
+        seed=seed, now=now, realtime=realtime, members=members, suspended=suspended,
+        regions=regions, events_per_day=events_per_day, skew=skew, host=host, port=port,
+        allow_remote=allow_remote, control_token=control_token, faults=faults,
+        env_file=env_file,
+    )  # fmt: skip
+    _serve_until_stopped(settings, Ready(print_env=print_env, env_file=env_file))
+
+
+def _settings(
+    *, seed: int, now: str | None, realtime: bool, members: int, suspended: int, regions: str,
+    events_per_day: float, skew: float, host: str, port: int, allow_remote: bool,
+    control_token: str | None, faults: Faults, env_file: str | None,
+) -> EmulatorSettings:  # fmt: skip
+    """The emulator's settings from the flags, every flag checked first (exit 2 on a bad one)."""
     pinned = (
         parse_time(now, now=datetime.now(UTC), option="--now")
         if now
@@ -110,28 +154,28 @@ def emulator_command(
         check_writable(check_path(env_file, "--env-file", reserve=ENV_FILE_RESERVE), "--env-file")
     numbers = {
         "seed": seed, "members": members, "suspended": suspended,
-        "events_per_day": events_per_day, "skew": skew, "rate": rate, "burst": burst,
-        "latency_ms": latency_ms, "jitter_ms": jitter_ms, "error_rate": error_rate,
-        "reset_rate": reset_rate, "token_ttl": token_ttl, "credential_ttl": credential_ttl,
+        "events_per_day": events_per_day, "skew": skew, "rate": faults.rate,
+        "burst": faults.burst, "latency_ms": faults.latency_ms, "jitter_ms": faults.jitter_ms,
+        "error_rate": faults.error_rate, "reset_rate": faults.reset_rate,
+        "token_ttl": faults.token_ttl, "credential_ttl": faults.credential_ttl,
     }  # fmt: skip
     check_emulator(numbers, "--")  # ranges and reasons: limits.EMULATOR
     if suspended > members:
         raise InputError(f"--suspended: {suspended} is more than --members ({members})")
     try:
-        settings = EmulatorSettings(
+        return EmulatorSettings(
             seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
             regions=region_list, events_per_day=events_per_day, skew=skew, host=host,
-            port=port, allow_remote=allow_remote, control_token=control_token,
-            faults=Faults(
-                rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
-                error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
-                credential_ttl=credential_ttl,
-            ),
+            port=port, allow_remote=allow_remote, control_token=control_token, faults=faults,
         )  # fmt: skip
     except SettingsError as err:  # the emulator's own words: bad input, exit 2
         raise InputError(str(err)) from None
+
+
+def _serve_until_stopped(settings: EmulatorSettings, ready: Ready) -> None:
+    """Serve until Ctrl-C; a port or host the system refuses is bad input (exit 2)."""
     try:
-        anyio.run(_serve, settings, Ready(print_env=print_env, env_file=env_file))
+        anyio.run(_serve, settings, ready)
     except KeyboardInterrupt:
         # Ctrl-C is how the emulator is meant to end (it serves "until Ctrl-C"): a
         # stop as documented is a success, said in one line, as servers such as uvicorn do.
@@ -140,7 +184,7 @@ def emulator_command(
     except (OSError, UnicodeError) as err:  # UnicodeError: a host name IDNA refuses
         reason = err.strerror if isinstance(err, OSError) else "not a valid host name"
         raise InputError(
-            f"emulator: cannot listen on {shown(host)}:{port} ({reason}); "
+            f"emulator: cannot listen on {shown(settings.host)}:{settings.port} ({reason}); "
             "check --host, or choose another --port (0 picks a free one)"
         ) from None
 

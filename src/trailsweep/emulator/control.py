@@ -80,9 +80,32 @@ def _guarded(emu: Controlled, handler: Handler) -> Handler:
 
 
 def control_routes(emu: Controlled) -> list[web.RouteDef]:
-    async def world(request: web.Request) -> web.Response:
+    """The routes of the control API, each behind the control token."""
+    api = _ControlApi(emu)
+
+    def guarded(handler: Handler) -> Handler:
+        return _guarded(emu, handler)
+
+    return [
+        web.get("/_emulator/world", guarded(api.world)),
+        web.get("/_emulator/stats", guarded(api.stats)),
+        web.post("/_emulator/stats/reset", guarded(api.reset)),
+        web.get("/_emulator/faults", guarded(api.faults)),
+        web.post("/_emulator/faults", guarded(api.faults)),
+        web.get("/_emulator/truth", guarded(api.truth)),
+    ]
+
+
+class _ControlApi:
+    """The handlers of the control API, one per route, over one emulator."""
+
+    def __init__(self, emu: Controlled) -> None:
+        self.emu = emu
+
+    async def world(self, request: web.Request) -> web.Response:
         # The secret key only when asked: a dump of /world pasted into a bug report or a
         # log carries the key id (which names the account), not the means to sign.
+        emu = self.emu
         info = emu.ready_info() if request.query.get("secrets") == "1" else emu.public_info()
         info.pop("control_token", None)  # the caller holds it already
         return _json(
@@ -103,25 +126,25 @@ def control_routes(emu: Controlled) -> list[web.RouteDef]:
             }
         )
 
-    async def stats(_: web.Request) -> web.Response:
-        return _json(emu.quota.as_dict())
+    async def stats(self, _: web.Request) -> web.Response:
+        return _json(self.emu.quota.as_dict())
 
-    async def reset(_: web.Request) -> web.Response:
-        emu.quota.reset()
+    async def reset(self, _: web.Request) -> web.Response:
+        self.emu.quota.reset()
         return _json({"reset": True})
 
-    async def faults(request: web.Request) -> web.Response:
+    async def faults(self, request: web.Request) -> web.Response:
         if request.method == "POST":
             try:
                 patch = orjson.loads(await request.read())
                 if not isinstance(patch, dict):
                     raise SettingsError("the body must be a JSON object of fault settings")
-                emu.faults.update(patch)
+                self.emu.faults.update(patch)
             except (orjson.JSONDecodeError, SettingsError) as err:
                 return _json({"error": str(err)}, 400)
-        return _json(emu.faults.as_dict())
+        return _json(self.emu.faults.as_dict())
 
-    async def truth(request: web.Request) -> web.Response:
+    async def truth(self, request: web.Request) -> web.Response:
         q = request.query
         try:
             account, region = q["account"], q["region"]
@@ -130,20 +153,8 @@ def control_routes(emu: Controlled) -> list[web.RouteDef]:
         except (KeyError, ValueError):
             return _json({"error": "truth needs account, region and integer start/end"}, 400)
         attribute = (q["key"], q.get("value", "")) if "key" in q else None
-        events = emu.truth(
+        events = self.emu.truth(
             account, region, start=start, end=end, attribute=attribute,
             insight=q.get("category") == "insight",
         )  # fmt: skip
         return _json({"Events": events})
-
-    def guarded(handler: Handler) -> Handler:
-        return _guarded(emu, handler)
-
-    return [
-        web.get("/_emulator/world", guarded(world)),
-        web.get("/_emulator/stats", guarded(stats)),
-        web.post("/_emulator/stats/reset", guarded(reset)),
-        web.get("/_emulator/faults", guarded(faults)),
-        web.post("/_emulator/faults", guarded(faults)),
-        web.get("/_emulator/truth", guarded(truth)),
-    ]

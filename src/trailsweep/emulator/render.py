@@ -112,10 +112,12 @@ def _identity(account: str, ev: Event, rng: _Bits) -> dict[str, Any]:
 
 
 def record(account: str, region: str, ev: Event) -> dict[str, Any]:
-    """The full CloudTrail record of an event, as CloudTrailEvent carries it."""
+    """The full CloudTrail record of an event, as CloudTrailEvent carries it.
+
+    The random draws are made in a fixed order (identity, then the fields below in the
+    order they appear), so the same event always renders to the same bytes."""
     rng = _Bits(ev.detail)
     t = ev.template
-    service = t.source.split(".")[0]
     rec: dict[str, Any] = {
         "eventVersion": "1.09" if not ev.insight else "1.08",
         "userIdentity": _identity(account, ev, rng),
@@ -125,33 +127,48 @@ def record(account: str, region: str, ev: Event) -> dict[str, Any]:
         "awsRegion": region,
     }
     if ev.insight:
-        rec |= {
-            "eventID": ev.event_id,
-            "eventType": "AwsCloudTrailInsight",
-            "recipientAccountId": account,
-            "sharedEventID": f"{stable_hash(ev.event_id) % 16**12:012x}-insight",
-            "insightDetails": {
-                "state": "Start",
-                "eventSource": t.source,
-                "eventName": t.name,
-                "insightType": "ApiCallRateInsight",
-                "insightContext": {
-                    "statistics": {
-                        "baseline": {"average": round(rng.uniform(0.01, 2), 4)},
-                        "insight": {"average": round(rng.uniform(5, 80), 4)},
-                    }
-                },
+        return rec | _insight_fields(account, ev, rng)
+    return rec | _call_fields(account, region, ev, rng, rec["userIdentity"]["type"])
+
+
+def _insight_fields(account: str, ev: Event, rng: _Bits) -> dict[str, Any]:
+    """The rest of an Insights record, after its common head."""
+    t = ev.template
+    return {
+        "eventID": ev.event_id,
+        "eventType": "AwsCloudTrailInsight",
+        "recipientAccountId": account,
+        "sharedEventID": f"{stable_hash(ev.event_id) % 16**12:012x}-insight",
+        "insightDetails": {
+            "state": "Start",
+            "eventSource": t.source,
+            "eventName": t.name,
+            "insightType": "ApiCallRateInsight",
+            "insightContext": {
+                "statistics": {
+                    "baseline": {"average": round(rng.uniform(0.01, 2), 4)},
+                    "insight": {"average": round(rng.uniform(5, 80), 4)},
+                }
             },
-            "eventCategory": "Insight",
-        }
-        return rec
+        },
+        "eventCategory": "Insight",
+    }
+
+
+def _call_fields(
+    account: str, region: str, ev: Event, rng: _Bits, identity_type: str
+) -> dict[str, Any]:
+    """The rest of a management event's record, after its common head."""
+    t = ev.template
+    # The address is drawn even for AWS services (which show their own name instead), so
+    # every later draw of the event stays where it was.
     ip = (
         f"{rng.randrange(3, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
     )
-    if rec["userIdentity"]["type"] == "AWSService":
-        ip = t.source
-    rec["sourceIPAddress"] = ip
-    rec["userAgent"] = USER_AGENTS[rng.randrange(len(USER_AGENTS))]
+    rec: dict[str, Any] = {
+        "sourceIPAddress": t.source if identity_type == "AWSService" else ip,
+        "userAgent": USER_AGENTS[rng.randrange(len(USER_AGENTS))],
+    }
     if rng.random() < 0.04:
         code, message = ERROR_CODES[rng.randrange(len(ERROR_CODES))]
         rec["errorCode"], rec["errorMessage"] = code, message
@@ -159,6 +176,7 @@ def record(account: str, region: str, ev: Event) -> dict[str, Any]:
         {"resourceName": ev.resources[0][1], "maxResults": 1000} if ev.resources else None
     )
     rec["responseElements"] = None if t.read_only else {"requestId": f"{rng.getrandbits(64):016x}"}
+    service = t.source.split(".")[0]
     rec |= {
         "requestID": _uuid_like(rng),
         "eventID": ev.event_id,

@@ -122,7 +122,7 @@ def _refuse_slips(text: str, path: str, op: str, value: str) -> None:
 
 class PathsSeen:
     """Which `--where` paths appeared (present, even null) in some record a sweep read:
-    one that never did is most likely a typo, which the summary names (summary.py). Each
+    one that never did is most likely a typo, which the summary names (cli/logs.py). Each
     sweep makes its own (sweep.sweep_chunks); a path is looked for only until found."""
 
     __slots__ = ("missing", "records")
