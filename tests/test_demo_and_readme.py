@@ -3,6 +3,7 @@ command has --help."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,12 @@ def test_demo_prints_ordered_ndjson_from_several_accounts_and_regions() -> None:
     assert times == sorted(times, reverse=True)
     assert all(e["CloudTrailEvent"]["eventID"] == e["EventId"] for e in events)
     assert "0 failed" in result.stderr.decode()
+    # It is configs/demo.toml's organization: its regions, and every ACTIVE account (the
+    # members and the management account, less the suspended ones) in each of them.
+    emu = tomllib.loads((ROOT / "configs" / "demo.toml").read_text())["emulator"]
+    assert {e["region"] for e in events} <= set(emu["regions"])
+    pairs = (emu["members"] + 1 - emu["suspended"]) * len(emu["regions"])
+    assert f"trailsweep: {pairs} pairs," in result.stderr.decode()
 
 
 @pytest.mark.parametrize("command", [[], ["sweep"], ["emulator"], ["demo"]])

@@ -19,7 +19,7 @@ from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.limits import check_emulator, split_list
 from trailsweep.settings.options import Options, options_from_mapping, read_toml
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.toml"
 _DEMO_DEFAULTS: dict[str, Any] = {
     "accounts": "org", "regions": "all", "start_time": "2h", "max_items": 25,
     "emulator": {"diurnal": False, "idle_day_share": 0.0},
