@@ -29,7 +29,7 @@ from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
 
 from hostile import answer, json_answer, rewrite_pages
-from support import NOW_EPOCH, UseEmu, expected_ndjson, settings
+from support import LINE_KEYS, NOW_EPOCH, UseEmu, expected_ndjson, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 GOOD, BAD = "us-east-1", "eu-west-1"  # the tampers lie to BAD only
@@ -40,19 +40,6 @@ WINDOW = [
     "--end-time",
     format_time(from_epoch(END)),
 ]
-KEYS = {
-    "account",
-    "region",
-    "EventTime",
-    "EventId",
-    "EventName",
-    "EventSource",
-    "Username",
-    "AccessKeyId",
-    "ReadOnly",
-    "Resources",
-    "CloudTrailEvent",
-}
 
 Page = dict[str, Any]
 
@@ -304,7 +291,7 @@ def _check_lines(emu: EmulatorThread, out: bytes, *, raw: bool = False) -> None:
     assert _truth(emu, BAD, raw=raw).startswith(bad)
     for line in out.splitlines():
         doc = orjson.loads(line)
-        assert set(doc) <= KEYS
+        assert set(doc) <= set(LINE_KEYS)
         assert isinstance(doc["CloudTrailEvent"], str if raw else dict)
 
 
