@@ -42,6 +42,7 @@ if _typing.TYPE_CHECKING:
         OutputFailed,
         PairFailed,
         ServerFailed,
+        StateError,
         TimedOut,
         TrailsweepError,
     )
@@ -65,6 +66,7 @@ _HOMES = {
     "OutputFailed": _ERRORS,
     "PairFailed": _ERRORS,
     "ServerFailed": _ERRORS,
+    "StateError": _ERRORS,
     "SweepEvent": "trailsweep.engine.pair",
     "SweepIterator": "trailsweep.api.threaded",
     "SweepReport": "trailsweep.engine.sweep",
@@ -87,6 +89,7 @@ __all__ = [
     "OutputFailed",
     "PairFailed",
     "ServerFailed",
+    "StateError",
     "SweepEvent",
     "SweepIterator",
     "SweepReport",

@@ -7,6 +7,8 @@
     ├── CheckpointError (2)         corrupt, mismatched or locked checkpoint
     │   ├── CheckpointMismatch (2)  written by another sweep
     │   └── CheckpointQueryInvalid (2)  its pinned question cannot be read back
+    ├── StateError (2)              an incremental run's state file: corrupt, foreign,
+    │                               or of another question
     ├── CredentialsError (2)        no usable base credentials before any call
     ├── ServerFailed (1)            STS / Organizations / Account / EC2 unreachable,
     │   │                           failing (5xx) or
@@ -84,6 +86,16 @@ class CheckpointError(InputError):
             await trailsweep.export(settings, "events.ndjson")
         except trailsweep.CheckpointError as err:
             print(err)  # what to run instead
+    """
+
+
+class StateError(InputError):
+    """The state file of incremental runs (`--state`) is corrupt, of another version, of
+    another question (other lookup attributes or filters), or names a run that must be
+    finished first; nothing is called or written::
+
+        except trailsweep.StateError as err:
+            print(err)  # the file, what is wrong, what to do
     """
 
 

@@ -76,6 +76,9 @@ def summary_document(report: SweepReport, cfg: SweepSettings) -> dict[str, Any]:
     totals = report.as_dict()
     del totals["failures"]  # written below in the shape of `pairs`
     totals["pairs_total"] = totals.pop("pairs")
+    extra: dict[str, Any] = {}
+    if report.increment is not None:  # only for --state runs: other documents stay as were
+        extra["incremental"] = report.increment.as_dict()
     return {
         "schema": SCHEMA_VERSION,
         "trailsweep_version": _version(),
@@ -85,4 +88,5 @@ def summary_document(report: SweepReport, cfg: SweepSettings) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "pairs": [_pair(p, report) for p in report.pairs],
         "failures": [_pair(p, report) for p in report.failed],
+        **extra,
     }

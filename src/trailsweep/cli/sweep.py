@@ -24,6 +24,7 @@ from trailsweep.api.exporting import (
     prepare,
     run_export,
 )
+from trailsweep.api.incremental import StateRun, open_state, state_line
 from trailsweep.api.preflight import check_reachable, check_writable, write_created
 from trailsweep.base.errors import InputError
 from trailsweep.cli.logs import LogFormatOption, LogSettings, QuietOption
@@ -50,6 +51,7 @@ from trailsweep.cli.sweep_options import (
     SweepFlags,
     SweepGenerateCliSkeleton,
     SweepLean,
+    SweepLookback,
     SweepMaxItems,
     SweepOutput,
     SweepOverwrite,
@@ -67,6 +69,7 @@ from trailsweep.cli.sweep_options import (
     SweepSessionName,
     SweepSlices,
     SweepStartTime,
+    SweepState,
     SweepSummaryJson,
     SweepUnordered,
     SweepVerbose,
@@ -121,6 +124,8 @@ def sweep_command(
     lean: SweepLean = True,
     slices: SweepSlices = True,
     read_ahead: SweepReadAhead = None,
+    state: SweepState = None,
+    lookback: SweepLookback = None,
     verbose: SweepVerbose = False,
     quiet: QuietOption = False,
     log_format: LogFormatOption = "text",
@@ -148,18 +153,39 @@ def run_sweep(f: SweepFlags) -> int:
     logs = LogSettings.of(verbose=f.verbose, quiet=f.quiet, log_format=f.log_format)
     settings, checkpoint = _settings(f)
     export = _prepare(f, settings, checkpoint)
+    try:
+        state = open_state(settings, export) if settings.state is not None else None
+    except BaseException:
+        if export is not None:
+            export.lock.release()
+        raise
+    try:
+        return _run(f, logs, settings, export, state)
+    finally:
+        if state is not None:
+            state.close()
+
+
+def _run(
+    f: SweepFlags, logs: LogSettings, settings: SweepSettings, export: Export | None,
+    state: StateRun | None,
+) -> int:  # fmt: skip
     if export is not None and export.complete is not None:  # a finished export run again
         export.lock.release()
+        if state is not None:
+            state.commit_finished(export)
         sys.stderr.write(export.complete.message)
         return export.complete.exit_code
     try:
         check_reachable(settings)  # a refused endpoint: one line in a second (reach.py)
+        report = SweepReport()
+        if state is not None:  # before any call: a file's run is pending from here on
+            report.increment = state.start(export)
     except BaseException:
         if export is not None:
             export.lock.release()
         raise
     logs.setup(sys.stderr)
-    report = SweepReport()
     show = sys.stderr.isatty() and not f.quiet if f.progress is None else f.progress
 
     async def work() -> None:
@@ -172,7 +198,11 @@ def run_sweep(f: SweepFlags) -> int:
         work, report, progress=(settings.query, bool(f.progress)) if show else None,
         checkpoint=export.checkpoint if export is not None else None,
     )  # fmt: skip
+    if state is not None:
+        state.commit(report, to_file=export is not None)
     logs.summary(report, sys.stderr)
+    if state is not None and not f.quiet:
+        sys.stderr.write(state_line(report, state))
     if f.summary_json:
         summary = orjson.dumps(summary_document(report, settings), option=orjson.OPT_INDENT_2)
         write_created(Path(f.summary_json), summary, settings.file_mode)
@@ -193,6 +223,7 @@ def _given(f: SweepFlags) -> Options:
         event_category=f.event_category, max_items=f.max_items, page_size=f.page_size,
         rate=f.rate, output=f.output, raw=f.raw, unordered=f.unordered,
         connect_timeout=f.connect_timeout, read_timeout=f.read_timeout, file_mode=f.file_mode,
+        state=f.state, lookback=f.lookback,
     )  # fmt: skip
 
 

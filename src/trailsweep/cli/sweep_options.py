@@ -204,6 +204,25 @@ SweepReadAhead = Annotated[
     ),
 ]
 
+SweepState = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        help="Incremental runs: this file remembers where each account/region ended, so "
+        "the next run with it writes only events no earlier run wrote (each run looks "
+        "again over --lookback for events CloudTrail delivered late). Created if missing.",
+    ),
+]
+
+SweepLookback = Annotated[
+    str | None,
+    typer.Option(
+        help="With --state: how far before the last run's end each run looks again for "
+        "late events (90s, 20m, 2h; 60 s to 7 days). Default 20m: CloudTrail delivers "
+        "most events within about 5 minutes, some up to 15.",
+    ),
+]
+
 SweepVerbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
 ]
@@ -248,6 +267,8 @@ class SweepFlags:
     lean: bool
     slices: bool
     read_ahead: int | None
+    state: str | None
+    lookback: str | None
     verbose: bool
     quiet: bool
     log_format: str

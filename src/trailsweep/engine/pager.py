@@ -6,7 +6,7 @@ that stops the sweep). The client it calls is set up in `aws.client`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ class Pager:
         self.max_attempts = max_attempts
         plan = ctx.query.plan
         self.attribute = plan.chains[spec.index]
-        self.accept = plan.predicate()
+        self.accept = _without_seen(plan.predicate(), ctx.pair)
         self.seq_base = spec.index << 40 if spec.seq_base is None else spec.seq_base
         self.track = spec.track
         self.by_time = spec.by_time
@@ -386,3 +386,24 @@ def _log(pair: PairState, started: float, clock: Clock, outcome: str) -> None:
             "%s %.0fms %s (rate %.2f/s)", pair.name, ms, outcome, pair.rate,
             extra={"fields": fields},  # cli_logs.JsonFormatter puts them beside msg
         )  # fmt: skip
+
+
+def _without_seen(
+    accept: Callable[[dict[str, Any]], bool] | None, pair: PairState
+) -> Callable[[dict[str, Any]], bool] | None:
+    """`accept` that also drops what an earlier incremental run wrote (`PairState.seen`,
+    `PairState.spans`)."""
+    seen, spans = pair.seen, pair.spans
+    if not seen and not spans:
+        return accept
+
+    def fresh(e: dict[str, Any]) -> bool:
+        if e.get("EventId") in seen:
+            return False
+        if spans:
+            when = int(e["EventTime"])
+            if any(lo < when < hi for lo, hi in spans):
+                return False
+        return accept is None or accept(e)
+
+    return fresh

@@ -79,6 +79,15 @@ class PairState:
     # How its events are written: CloudTrailEvent kept as the API's string (the sweep's
     # `raw` setting, set by engine.sweep.sweep_chunks; what SweepEvent.ndjson follows).
     raw: bool = False
+    # An incremental run's own window for this pair (output.state, output.increment): its
+    # StartTime in epoch seconds (None: the query's), and what earlier runs already wrote
+    # inside it: EventIds, and spans of seconds (open intervals) written whole. Its pagers
+    # skip those as a client-side filter does (looked at, not counted as events). None of
+    # it is checkpointed: a resumed run reads the same state file again, which does not
+    # change until the run is over.
+    since: int | None = None
+    seen: frozenset[str] = frozenset()
+    spans: tuple[tuple[int, int], ...] = ()
 
     @property
     def name(self) -> str:

@@ -18,7 +18,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -39,8 +40,22 @@ from trailsweep.engine.slices import MAX_CHAINS
 from trailsweep.engine.spool import Spool, auto_read_ahead
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.filters import PathsSeen
+from trailsweep.settings.query import RETENTION, Query
 
 _DISCOVERY_CONCURRENCY = 16
+
+
+class Increment(Protocol):
+    """What an incremental run (`output.state.Increment`) learns from its sweep."""
+
+    def begin(self, pairs: list[PairState], query: Query) -> None:
+        """The pairs, before any call: set each one's `since` and `seen`."""
+
+    def written(self, chunk: Sequence[SweepEvent]) -> None:
+        """`chunk` is written (in the file, on stdout), in order."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the summary says of it."""
 
 
 @dataclass(slots=True)
@@ -66,6 +81,9 @@ class SweepReport:
     spooled: int = 0  # pages that waited on disk rather than in memory (spool.py)
     limited: bool = False  # stopped at --max-items (exit 0: what was asked for)
     where_seen: PathsSeen | None = None  # which --where paths the records read held
+    # An incremental run's bookkeeping (output.state.Increment): the sweep gives it the
+    # pairs before any call and every chunk once written.
+    increment: Increment | None = None
 
     @property
     def stopped(self) -> list[PairState]:
@@ -204,6 +222,8 @@ async def sweep_chunks(
             report.pairs = pairs
         for pair in report.pairs:
             pair.raw = config.raw
+        if report.increment is not None:
+            report.increment.begin(report.pairs, config.query)
         async with aclosing(_run(pool, config, report, clock, prefetch)) as run:
             async for chunk in run:
                 yield chunk
@@ -247,16 +267,23 @@ async def _run(
                     chunk = chunk[: max(1, limit - report.written)]
                     report.limited = True
                     yield chunk
-                    report.written += len(chunk)
+                    _written(report, chunk)
                     break
                 yield chunk
-                report.written += len(chunk)
+                _written(report, chunk)
         except GeneratorExit:
             # The consumer stopped early (aclose, a closed pipe). Stop the pagers and end
             # normally: re-raising inside the task group would come out as an exception
             # group instead of a clean close.
             pass
         tg.cancel_scope.cancel()
+
+
+def _written(report: SweepReport, chunk: Sequence[SweepEvent]) -> None:
+    """The consumer asked for the next chunk: `chunk` is written."""
+    report.written += len(chunk)
+    if report.increment is not None:
+        report.increment.written(chunk)
 
 
 def _depth(config: SweepSettings, prefetch: int | None, active: int) -> int:
@@ -289,7 +316,7 @@ class _Sources:
         its own, and unordered output does not wait for them)."""
         config = self.config
         ctx = await PairContext.open(
-            self.clients, pair, config.query, rate=config.rate, clock=self.clock,
+            self.clients, pair, pair_query(config.query, pair), rate=config.rate, clock=self.clock,
             refresh=self.pool.refresher(pair.account), watch=self.watch, secrets=self.pool.secrets,
         )  # fmt: skip
         pages = pair_source(
@@ -298,3 +325,13 @@ class _Sources:
         if ordered and not config.slices:
             pages = await self.stack.enter_async_context(prefetched(pages, self.depth, self.tg))
         self.pages.append(pages)
+
+
+def pair_query(query: Query, pair: PairState) -> Query:
+    """The question `pair` asks: the sweep's, from the pair's own start when an incremental
+    run gave it one (`PairState.since`: earlier or later than the sweep's start, within
+    CloudTrail's 90 days before the end)."""
+    if pair.since is None:
+        return query
+    since = datetime.fromtimestamp(pair.since, UTC)
+    return dataclasses.replace(query, start=min(max(since, query.end - RETENTION), query.end))

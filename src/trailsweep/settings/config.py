@@ -37,9 +37,17 @@ from trailsweep.settings.query import Query, QueryInput, build_query
 from trailsweep.settings.regions import check_known
 from trailsweep.settings.selection import exclusions, parse_accounts
 from trailsweep.settings.timeouts import Timeouts
+from trailsweep.settings.timeparse import parse_duration
 from trailsweep.settings.yaml_input import load_cli_input_yaml
 
 __all__ = ["Options", "SweepSettings", "build_config"]
+
+
+# How far before each pair's mark an incremental run looks again (output/state.py): AWS
+# says CloudTrail delivers "within an average of about 5 minutes", some events up to 15;
+# the emulator's lag model tops out at 15 minutes, and 20 leaves 5 to spare.
+DEFAULT_LOOKBACK = 20 * 60
+MAX_LOOKBACK = 7 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,10 @@ class SweepSettings:
     # resumed export asks the same question; the window they pinned is query.start/end.
     start_time: str | None = None
     end_time: str | None = None
+    # Incremental runs (output/state.py): the state file, and how far before each pair's
+    # mark a run looks again for events delivered late (seconds).
+    state: Path | None = None
+    lookback: int = DEFAULT_LOOKBACK
 
     @classmethod
     def build(
@@ -116,6 +128,7 @@ class SweepSettings:
         raw: bool = False, unordered: bool = False,
         lean: bool = True, slices: bool = True, read_ahead: int | None = None,
         access_key_id: str | None = None, secret_access_key: str | None = None,
+        state: str | Path | None = None, lookback: str | int | None = None,
         now: datetime | None = None,
     ) -> SweepSettings:  # fmt: skip
         """Settings from keywords, each as a user gives it (a flag's value, or the Python
@@ -138,6 +151,7 @@ class SweepSettings:
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             output=None if output is None else str(output),
             file_mode=file_mode if not isinstance(file_mode, int) else _octal(file_mode),
+            state=None if state is None else str(state), lookback=lookback,
             raw=raw, unordered=unordered,
         )  # fmt: skip
         return cls.from_options(
@@ -287,6 +301,9 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         timeouts=Timeouts.of(opts.connect_timeout, opts.read_timeout),
         file_mode=0o600 if opts.file_mode is None else parse_file_mode(opts.file_mode),
         start_time=opts.start_time, end_time=opts.end_time,
+        state=None if opts.state is None else check_path(opts.state, "--state", reserve=8),
+        lookback=DEFAULT_LOOKBACK if opts.lookback is None
+        else parse_duration(opts.lookback, "--lookback", least=60, most=MAX_LOOKBACK),
     )  # fmt: skip
 
 

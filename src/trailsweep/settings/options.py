@@ -31,6 +31,7 @@ from trailsweep.settings.limits import SWEEP, split_list
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
+    "lookback",
 )  # fmt: skip
 # The config keys that are numbers, and the flag whose range (limits.SWEEP) they share.
 _NUMBERS = {
@@ -66,6 +67,8 @@ class Options:
     connect_timeout: float | None = None  # seconds per AWS call (timeouts.py)
     read_timeout: float | None = None
     file_mode: str | None = None  # octal, as typed ("640")
+    state: str | None = None  # the state file of incremental runs (output/state.py)
+    lookback: str | int | None = None  # "20m", or seconds
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""

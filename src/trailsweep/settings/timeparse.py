@@ -71,3 +71,27 @@ def to_epoch(dt: datetime) -> int:
 def from_epoch(seconds: float) -> datetime:
     """The UTC datetime of epoch seconds (fractions kept to the microsecond)."""
     return _EPOCH_ZERO + timedelta(seconds=seconds)
+
+
+_DURATION = re.compile(r"([0-9]{1,9})([smhd]?)", re.ASCII | re.IGNORECASE)
+
+
+def parse_duration(text: str | float, option: str, *, least: float = 1, most: float) -> int:
+    """Whole seconds from "90s", "20m", "2h", "1d" or plain seconds ("1200", 1200);
+    InputError naming `option` unless `least` <= value <= `most`."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    elif isinstance(text, str) and (m := _DURATION.fullmatch(text.strip())):
+        seconds = float(int(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
+    else:
+        shown = str(text)[:_SHOWN]
+        raise InputError(
+            f"{option}: cannot read {shown!r} as a duration; give seconds (1200) or an "
+            "amount with a unit (90s, 20m, 2h, 1d)"
+        )
+    if not least <= seconds <= most:
+        raise InputError(
+            f"{option}: {text} is out of range; give {int(least)} s to {int(most)} s "
+            f"({int(most) // 60} minutes)"
+        )
+    return int(seconds)

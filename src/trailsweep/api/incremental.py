@@ -1,0 +1,196 @@
+"""Incremental runs (`sweep --state FILE`): the state read and checked before any call,
+given to the sweep, and saved once the output it accounts for is durable.
+
+    run = open_state(settings, export)   # StateError (exit 2) before any call
+    report.increment = run.start(export)
+    ... run_export(export, report) or write_ndjson(...) ...
+    run.commit(report)                    # after the output is durable
+    run.close()
+
+Exactly once across runs and crashes (docs/design.md invariant 5, carried over runs):
+
+- to a file (`--output`): before its first call the run writes its output's name into
+  the state as `pending`. Killed, the same command resumes the file from its checkpoint,
+  with the same state, and the EventIds it had written are read back from the file.
+  The state is saved after the export's last checkpoint; a run killed between the two
+  is committed by the next run, from its finished file.
+  Decision: a run with another `--output` refuses while the pending one is unfinished
+  (one line naming it), rather than silently re-writing what the killed run wrote.
+- to stdout: nothing can be resumed; the state is saved at the end with what was
+  written, whatever the exit (an interrupted run's pairs keep their marks). A run killed
+  outright writes its events again next time: at least once, as for any pipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trailsweep.base.errors import CheckpointError, StateError
+from trailsweep.engine.sweep import SweepReport
+from trailsweep.output import checkpoint as ckpt_mod
+from trailsweep.output.increment import Increment
+from trailsweep.output.safe_files import Lock
+from trailsweep.output.sink import Export
+from trailsweep.output.state import State, load, refuse_other_question, save, state_spec
+from trailsweep.settings.config import SweepSettings
+from trailsweep.settings.query import Query
+from trailsweep.settings.timeparse import to_epoch
+
+
+def spec_of_state(settings: SweepSettings) -> dict[str, object]:
+    query = settings.query
+    return state_spec(
+        [a.to_api() for a in query.attributes],
+        [w.text for w in query.where],
+        "insight" if query.insight else None,
+    )
+
+
+@dataclass(slots=True)
+class StateRun:
+    """The state file of one run, locked from `open_state` to `close`."""
+
+    path: Path
+    state: State
+    lock: Lock
+    lookback: int
+    increment: Increment | None = None
+
+    def start(self, export: Export | None) -> Increment:
+        """The run's Increment (for `SweepReport.increment`); for a file, the state says
+        the run is pending before any call, and a resumed file's lines are read back."""
+        inc = self.increment = Increment(self.state, self.lookback)
+        if export is None:
+            return inc
+        if self.state.pending is None or self.state.pending["output"] != str(export.output):
+            self.state.pending = {
+                "output": str(export.output),
+                "checkpoint": str(export.checkpoint),
+            }
+            self._save(self.state)
+        prior = export.resume
+        if prior is not None:
+            end = to_epoch(Query.from_describe(prior.query).end)
+            inc.recover(_lines(export.output, prior.offset), end)
+        return inc
+
+    def commit_finished(self, export: Export) -> None:
+        """A finished file whose run was killed before its state was saved: commit it."""
+        if self.state.pending is None or self.state.pending["output"] != str(export.output):
+            return
+        assert export.resume is not None
+        _commit_file(self, export.output, export.resume)
+
+    def commit(self, report: SweepReport, *, to_file: bool) -> None:
+        """Save the state this run leaves: always for stdout; for a file, only once its
+        export finished (an interrupted or failed file is resumed, not committed)."""
+        inc = self.increment
+        if inc is None or not inc.pairs:
+            return
+        if to_file and (report.interrupted or report.finished is None):
+            return
+        self._save(inc.commit())
+
+    def _save(self, state: State) -> None:
+        try:
+            save(self.path, state)
+        except OSError as err:
+            raise StateError(f"cannot write state file {self.path}: {err.strerror}") from None
+        self.state = state
+
+    def close(self) -> None:
+        self.lock.release()
+
+
+def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
+    """The state file of `settings.state`, locked, checked against the question and the
+    run in progress; a fresh State when there is none yet (saved at the run's end)."""
+    path = settings.state
+    assert path is not None
+    lock = Lock(path)
+    lock.acquire()
+    try:
+        spec = spec_of_state(settings)
+        state = load(path) if path.exists() else State(spec=spec, lookback=settings.lookback)
+        refuse_other_question(path, state, spec)
+        run = StateRun(path, state, lock, settings.lookback)
+        pending = state.pending
+        output = None if export is None else str(export.output)
+        if pending is not None and pending["output"] != output:
+            _settle_other(run, pending)
+    except BaseException:
+        lock.release()
+        raise
+    return run
+
+
+def _settle_other(run: StateRun, pending: dict[str, str]) -> None:
+    """Another output's run is pending: commit it if its file is finished, else refuse."""
+    output, checkpoint = Path(pending["output"]), Path(pending["checkpoint"])
+    prior = None
+    if checkpoint.exists():
+        try:
+            prior = ckpt_mod.load(checkpoint)
+        except CheckpointError:
+            prior = None
+    if prior is None or not prior.finished:
+        raise StateError(
+            f"state file {run.path}: the run writing {output} did not finish; run the same "
+            f"command with --output {output} to finish it (it resumes), then go on"
+        )
+    _commit_file(run, output, prior)
+
+
+def _commit_file(run: StateRun, output: Path, prior: ckpt_mod.Checkpoint) -> None:
+    inc = Increment(run.state, run.lookback)
+    query = Query.from_describe(prior.query)
+    inc.begin(prior.pairs, query)
+    inc.recover(_lines(output, prior.offset), to_epoch(query.end))
+    run._save(inc.commit())
+
+
+def _lines(path: Path, offset: int) -> Iterator[bytes]:
+    """The whole lines of the file's first `offset` bytes."""
+    with path.open("rb") as f:
+        left = offset
+        for line in f:
+            if left <= 0:
+                return
+            left -= len(line)
+            if line.endswith(b"\n") and left >= 0:
+                yield line
+
+
+def _span(seconds: int) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def state_line(report: SweepReport, run: StateRun) -> str:
+    """What the summary says of the state: saved or pending, pairs that came and went,
+    and the late events the look-back caught (a warning when they come near it)."""
+    inc = run.increment
+    if inc is None or not inc.pairs:
+        return f"state {run.path}: not changed\n"
+    if run.state.pending is not None:
+        return f"state {run.path}: not saved yet; the same command resumes this run\n"
+    parts = [f"state {run.path}: saved (run {run.state.runs})"]
+    if inc.added:
+        parts.append(f"{len(inc.added)} new account/region pairs swept from their start")
+    if inc.removed:
+        parts.append(f"{len(inc.removed)} pairs no longer in the sweep (their marks kept)")
+    late = inc.late
+    if late.caught:
+        parts.append(
+            f"{late.caught} events delivered late caught by the {_span(inc.lookback)} "
+            f"look-back (the latest at least {_span(late.most)} late)"
+        )
+    line = "; ".join(parts) + "\n"
+    if late.most * 5 >= inc.lookback * 4:
+        line += (
+            f"warning: an event arrived at least {_span(late.most)} late, within a fifth of "
+            f"--lookback {_span(inc.lookback)}; later ones would be missed: make it longer\n"
+        )
+    return line
