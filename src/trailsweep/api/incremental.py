@@ -69,7 +69,7 @@ class StateRun:
                 "output": str(export.output),
                 "checkpoint": str(export.checkpoint),
             }
-            self._save(self.state)
+            self.save(self.state)
         prior = export.resume
         if prior is not None:
             end = to_epoch(Query.from_describe(prior.query).end)
@@ -91,9 +91,10 @@ class StateRun:
             return
         if to_file and (report.interrupted or report.finished is None):
             return
-        self._save(inc.commit())
+        self.save(inc.commit())
 
-    def _save(self, state: State) -> None:
+    def save(self, state: State) -> None:
+        """Write `state` to the file (atomically); it is the state from now on."""
         try:
             save(self.path, state)
         except OSError as err:
@@ -102,6 +103,11 @@ class StateRun:
 
     def close(self) -> None:
         self.lock.release()
+
+
+def fresh_state(settings: SweepSettings) -> State:
+    """The state of a first run of `settings` (kept in memory when there is no --state)."""
+    return State(spec=spec_of_state(settings), lookback=settings.lookback)
 
 
 def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
@@ -148,7 +154,7 @@ def _commit_file(run: StateRun, output: Path, prior: ckpt_mod.Checkpoint) -> Non
     query = Query.from_describe(prior.query)
     inc.begin(prior.pairs, query)
     inc.recover(_lines(output, prior.offset), to_epoch(query.end))
-    run._save(inc.commit())
+    run.save(inc.commit())
 
 
 def _lines(path: Path, offset: int) -> Iterator[bytes]:

@@ -27,6 +27,7 @@ from trailsweep.api.exporting import (
 from trailsweep.api.incremental import StateRun, open_state, state_line
 from trailsweep.api.preflight import check_reachable, check_writable, write_created
 from trailsweep.base.errors import InputError
+from trailsweep.cli.follow import run_follow
 from trailsweep.cli.logs import LogFormatOption, LogSettings, QuietOption
 from trailsweep.cli.options import (
     EventCategoryOption,
@@ -49,6 +50,7 @@ from trailsweep.cli.sweep_options import (
     SweepExternalId,
     SweepFileMode,
     SweepFlags,
+    SweepFollow,
     SweepGenerateCliSkeleton,
     SweepLean,
     SweepLookback,
@@ -56,6 +58,7 @@ from trailsweep.cli.sweep_options import (
     SweepOutput,
     SweepOverwrite,
     SweepPageSize,
+    SweepPollInterval,
     SweepProfile,
     SweepProgress,
     SweepRate,
@@ -67,6 +70,7 @@ from trailsweep.cli.sweep_options import (
     SweepResume,
     SweepRoleName,
     SweepSessionName,
+    SweepSettle,
     SweepSlices,
     SweepStartTime,
     SweepState,
@@ -126,6 +130,9 @@ def sweep_command(
     read_ahead: SweepReadAhead = None,
     state: SweepState = None,
     lookback: SweepLookback = None,
+    follow: SweepFollow = None,
+    poll_interval: SweepPollInterval = None,
+    settle: SweepSettle = None,
     verbose: SweepVerbose = False,
     quiet: QuietOption = False,
     log_format: LogFormatOption = "text",
@@ -160,6 +167,8 @@ def run_sweep(f: SweepFlags) -> int:
             export.lock.release()
         raise
     try:
+        if settings.follow:
+            return run_follow(settings, state, logs, verbose=f.verbose, quiet=f.quiet)
         return _run(f, logs, settings, export, state)
     finally:
         if state is not None:
@@ -223,7 +232,8 @@ def _given(f: SweepFlags) -> Options:
         event_category=f.event_category, max_items=f.max_items, page_size=f.page_size,
         rate=f.rate, output=f.output, raw=f.raw, unordered=f.unordered,
         connect_timeout=f.connect_timeout, read_timeout=f.read_timeout, file_mode=f.file_mode,
-        state=f.state, lookback=f.lookback,
+        state=f.state, lookback=f.lookback, follow=f.follow, poll_interval=f.poll_interval,
+        settle=f.settle,
     )  # fmt: skip
 
 

@@ -223,6 +223,29 @@ SweepLookback = Annotated[
     ),
 ]
 
+SweepFollow = Annotated[
+    bool | None,
+    typer.Option(
+        "--follow",
+        help="Catch up, then poll every account/region every --poll-interval and write new "
+        "events as they arrive, until Ctrl-C or SIGTERM (then exit 0, --state saved).",
+    ),
+]
+
+SweepPollInterval = Annotated[
+    str | None,
+    typer.Option(help="With --follow: time between polls of each pair (30s, 2m). Default 30s."),
+]
+
+SweepSettle = Annotated[
+    bool | None,
+    typer.Option(
+        "--settle",
+        help="With --follow: hold each event until it is older than --lookback, then write "
+        "oldest first across all pairs, like a log. Default: as soon as seen.",
+    ),
+]
+
 SweepVerbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
 ]
@@ -269,6 +292,9 @@ class SweepFlags:
     read_ahead: int | None
     state: str | None
     lookback: str | None
+    follow: bool | None
+    poll_interval: str | None
+    settle: bool | None
     verbose: bool
     quiet: bool
     log_format: str

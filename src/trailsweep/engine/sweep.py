@@ -198,21 +198,20 @@ async def sweep_chunks(
     prefetch: int | None = None,
     pairs: list[PairState] | None = None,
     on_matrix: Callable[[], None] | None = None,
+    pool: SessionPool | None = None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:
     """`sweep`'s events in order, in lists (each list is counted in `report.written` once
     the consumer asks for the next one). `on_matrix` is called once a discovered matrix
-    is in `report.pairs`, before any LookupEvents call (an export checkpoints it there)."""
+    is in `report.pairs`, before any LookupEvents call (an export checkpoints it there).
+    `pool`: sessions already open (kept open), instead of the sweep's own."""
     report = report if report is not None else SweepReport()
     if config.query.where:  # this sweep's own record of the --where paths it met
         report.where_seen = PathsSeen(config.query.where)
         query = dataclasses.replace(config.query, seen=report.where_seen)
         config = dataclasses.replace(config, query=query)
-    async with SessionPool(
-        profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
-        role_name=config.role_name, external_id=config.external_id,
-        session_name=config.session_name, access_key_id=config.access_key_id,
-        secret_access_key=config.secret_access_key, timeouts=config.timeouts,
-    ) as pool:  # fmt: skip
+    async with AsyncExitStack() as stack:
+        if pool is None:
+            pool = await stack.enter_async_context(open_pool(config))
         if pairs is None:
             report.pairs = await resolve_matrix(pool, config)
             if on_matrix is not None:
@@ -228,6 +227,17 @@ async def sweep_chunks(
             async for chunk in run:
                 yield chunk
     report.finished = time.monotonic()
+
+
+def open_pool(config: SweepSettings) -> SessionPool:
+    """The sessions of a sweep (`async with`): its base credentials and assumed roles.
+    `sweep_chunks(pool=...)` runs in one already open (a follower's polls share one)."""
+    return SessionPool(
+        profile=config.profile, region=config.region, endpoint_url=config.endpoint_url,
+        role_name=config.role_name, external_id=config.external_id,
+        session_name=config.session_name, access_key_id=config.access_key_id,
+        secret_access_key=config.secret_access_key, timeouts=config.timeouts,
+    )  # fmt: skip
 
 
 async def _run(

@@ -106,6 +106,11 @@ class SweepSettings:
     # mark a run looks again for events delivered late (seconds).
     state: Path | None = None
     lookback: int = DEFAULT_LOOKBACK
+    # Follow mode (api/follow.py): poll every pair every `poll_interval` seconds until
+    # stopped; `settle`: hold events until older than the look-back, then oldest first.
+    follow: bool = False
+    poll_interval: int = 30
+    settle: bool = False
 
     @classmethod
     def build(
@@ -129,6 +134,7 @@ class SweepSettings:
         lean: bool = True, slices: bool = True, read_ahead: int | None = None,
         access_key_id: str | None = None, secret_access_key: str | None = None,
         state: str | Path | None = None, lookback: str | int | None = None,
+        follow: bool = False, poll_interval: str | int | None = None, settle: bool = False,
         now: datetime | None = None,
     ) -> SweepSettings:  # fmt: skip
         """Settings from keywords, each as a user gives it (a flag's value, or the Python
@@ -137,7 +143,9 @@ class SweepSettings:
         UTC), an attribute as `Key=...,AttributeValue=...`, JSON or a mapping, the file
         mode as octal text ("640") or a number (0o640). `now` pins the window (default:
         this moment); the rest are the flags of `trailsweep sweep`."""
-        _check_kinds(raw=raw, unordered=unordered, lean=lean, slices=slices)
+        _check_kinds(
+            raw=raw, unordered=unordered, lean=lean, slices=slices, follow=follow, settle=settle
+        )
         opts = Options(
             accounts=_listed("--accounts", accounts),
             exclude_accounts=_listed("--exclude-accounts", exclude_accounts),
@@ -152,6 +160,7 @@ class SweepSettings:
             output=None if output is None else str(output),
             file_mode=file_mode if not isinstance(file_mode, int) else _octal(file_mode),
             state=None if state is None else str(state), lookback=lookback,
+            follow=follow or None, poll_interval=poll_interval, settle=settle or None,
             raw=raw, unordered=unordered,
         )  # fmt: skip
         return cls.from_options(
@@ -287,6 +296,7 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         check_known([opts.region], "--region")
     if opts.endpoint_url is not None:
         check_endpoint(opts.endpoint_url, "--endpoint-url")
+    _check_follow(opts)
     output = None
     if opts.output is not None and opts.output != "-":
         refuse_format_name(opts.output)
@@ -304,7 +314,29 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         state=None if opts.state is None else check_path(opts.state, "--state", reserve=8),
         lookback=DEFAULT_LOOKBACK if opts.lookback is None
         else parse_duration(opts.lookback, "--lookback", least=60, most=MAX_LOOKBACK),
+        follow=bool(opts.follow), settle=bool(opts.settle),
+        poll_interval=30 if opts.poll_interval is None
+        else parse_duration(opts.poll_interval, "--poll-interval", least=1, most=3600),
     )  # fmt: skip
+
+
+def _check_follow(opts: Options) -> None:
+    """The flags of incremental runs and following, each only where it means something."""
+    if opts.lookback is not None and not (opts.state or opts.follow):
+        raise InputError("--lookback goes with --state or --follow; add one, or drop it")
+    if not opts.follow:
+        for name, value in (("--poll-interval", opts.poll_interval), ("--settle", opts.settle)):
+            if value:
+                raise InputError(f"{name} goes with --follow; add --follow, or drop it")
+        return
+    if opts.output is not None and opts.output != "-":
+        raise InputError(
+            "--follow writes to stdout (a file holds one sweep: --output FILE); pipe it, "
+            "or drop --follow for an incremental run with --state"
+        )
+    for name, value in (("--end-time", opts.end_time), ("--max-items", opts.max_items)):
+        if value is not None:
+            raise InputError(f"{name} ends a sweep; a follower runs until stopped: drop it")
 
 
 def _names(given: list[str] | None, everything: str, pattern: re.Pattern[str], problem: str) -> Any:

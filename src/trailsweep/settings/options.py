@@ -31,7 +31,7 @@ from trailsweep.settings.limits import SWEEP, split_list
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
-    "lookback",
+    "lookback", "follow", "poll_interval", "settle",
 )  # fmt: skip
 # The config keys that are numbers, and the flag whose range (limits.SWEEP) they share.
 _NUMBERS = {
@@ -69,6 +69,9 @@ class Options:
     file_mode: str | None = None  # octal, as typed ("640")
     state: str | None = None  # the state file of incremental runs (output/state.py)
     lookback: str | int | None = None  # "20m", or seconds
+    follow: bool | None = None  # keep polling (api/follow.py)
+    poll_interval: str | int | None = None  # "30s", or seconds
+    settle: bool | None = None  # a follower writes events once older than the look-back
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -132,7 +135,7 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in _NUMBERS:
             SWEEP[_NUMBERS[key]].check(f"--config: {path}: {key}", value)
-        elif key in ("raw", "unordered") and not isinstance(value, bool):
+        elif key in ("raw", "unordered", "follow", "settle") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
             raise ConfigError(f"--config: {path}: {key} must be a string")

@@ -1,0 +1,59 @@
+"""`trailsweep sweep --follow`: the follower (api/follow.py) on stdout, its periodic line
+on stderr, and a stop by Ctrl-C or SIGTERM that flushes, saves --state and exits 0."""
+
+from __future__ import annotations
+
+import sys
+
+from trailsweep import SweepReport
+from trailsweep.api.follow import Follower
+from trailsweep.api.incremental import StateRun, fresh_state
+from trailsweep.api.preflight import check_reachable
+from trailsweep.cli.logs import LogSettings
+from trailsweep.cli.runner import run_interruptible, silence_stdout
+from trailsweep.settings.config import SweepSettings
+
+_LINE_EVERY = 60.0  # seconds between periodic lines (every poll with --verbose)
+
+
+def run_follow(
+    settings: SweepSettings, state: StateRun | None, logs: LogSettings, *, verbose: bool,
+    quiet: bool,
+) -> int:  # fmt: skip
+    """Follow until stopped; the exit code (0 when stopped by a signal)."""
+    check_reachable(settings)
+    logs.setup(sys.stderr)
+    follower = Follower(settings, state.state if state is not None else fresh_state(settings))
+    if state is not None:
+        follower.save = state.save
+    last = [float("-inf")]
+
+    def periodic(f: Follower) -> None:
+        now = f.clock.monotonic()
+        if not quiet and (verbose or now - last[0] >= _LINE_EVERY):
+            last[0] = now
+            sys.stderr.write(f.line())
+
+    follower.on_poll = periodic
+    out = sys.stdout.buffer
+    stop = SweepReport()  # what run_interruptible marks when a signal comes
+
+    def write(data: bytes) -> None:
+        out.write(data)
+
+    async def work() -> None:
+        try:
+            await follower.run(write, out.flush)
+        except BrokenPipeError:  # the reader went away: stop as any Unix filter
+            silence_stdout()
+
+    code = run_interruptible(work, stop, checkpoint=settings.state)
+    try:
+        out.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    if state is not None:
+        state.save(follower.commit())
+    if not quiet:
+        sys.stderr.write(follower.line())
+    return 0 if stop.interrupted else code
