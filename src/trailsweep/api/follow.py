@@ -35,7 +35,13 @@ from typing import Any
 from trailsweep.api.lag import LagStats, span
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.engine.pair import PairState, SweepEvent, advance_all, lines
-from trailsweep.engine.sweep import SweepReport, open_pool, resolve_matrix, sweep_chunks
+from trailsweep.engine.sweep import (
+    SweepReport,
+    open_clients,
+    open_pool,
+    resolve_matrix,
+    sweep_chunks,
+)
 from trailsweep.output.increment import Increment
 from trailsweep.output.state import State
 from trailsweep.settings.config import SweepSettings
@@ -106,6 +112,7 @@ class Follower:
     calls: int = 0
     throttled: int = 0
     newest: int | None = None  # the newest EventTime written
+    last_end: int | None = None  # the pinned end of the last poll that finished
     failing: dict[str, tuple[int, float]] = field(default_factory=dict)  # tries, next try
     current: Increment | None = None
     _held: _Held = field(default_factory=_Held)
@@ -117,7 +124,7 @@ class Follower:
         state to `save` (when given)."""
         cfg, clock = self.settings, self.clock
         window = cfg.query.end - cfg.query.start  # a new pair's first window
-        async with open_pool(cfg) as pool:
+        async with open_pool(cfg) as pool, open_clients(pool, cfg, 64) as clients:
             while True:
                 begun = clock.monotonic()
                 if self._found_at is None or begun - self._found_at >= _REDISCOVER:
@@ -127,13 +134,13 @@ class Follower:
                 now = datetime.fromtimestamp(int(clock.wall()), UTC)
                 query = dataclasses.replace(cfg.query, start=now - window, end=now)
                 poll = dataclasses.replace(cfg, query=query)
-                await self._poll(poll, pool, write, flush)
+                await self._poll(poll, pool, clients, write, flush)
                 ended = clock.monotonic()
                 gap = max(cfg.poll_interval - (ended - begun), 1.0 / cfg.rate)
                 await clock.sleep(gap)
 
     async def _poll(
-        self, cfg: SweepSettings, pool: Any, write: Callable[[bytes], None],
+        self, cfg: SweepSettings, pool: Any, clients: Any, write: Callable[[bytes], None],
         flush: Callable[[], None],
     ) -> None:  # fmt: skip
         inc = self.current = Increment(self.state, cfg.lookback)
@@ -142,11 +149,14 @@ class Follower:
         pairs = self._due()
         seen_at = int(cfg.query.end.timestamp())
         async with aclosing(
-            sweep_chunks(cfg, report=report, pairs=pairs, clock=self.clock, pool=pool)
+            sweep_chunks(
+                cfg, report=report, pairs=pairs, clock=self.clock, pool=pool, clients=clients
+            )
         ) as chunks:
             async for chunk in chunks:
                 if cfg.settle:
                     self._measure(self._held.add(chunk), seen_at)
+                    advance_all(chunk)  # handed over: the pair can finish its poll
                 else:
                     self._measure(chunk, seen_at)
                     write(lines(chunk, raw=cfg.raw))
@@ -159,6 +169,7 @@ class Follower:
                 inc.written(settled)
                 self._wrote(settled)
         flush()
+        self.last_end = seen_at
         self._after(report)
         self.state = inc.commit()
         self.current = None
@@ -210,7 +221,9 @@ class Follower:
     def commit(self) -> State:
         """The state as far as written: the running poll's pairs that finished marked at
         its end, the others keeping their marks (a stop between polls: the last poll's)."""
-        if self.current is not None and self.current.pairs:
+        # With --settle a poll's events are held, not written: a stop mid-poll keeps the
+        # last poll's state, which accounts for every event written.
+        if self.current is not None and self.current.pairs and not self.settings.settle:
             self.state = self.current.commit()
             self.current = None
         return self.state

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -199,17 +199,20 @@ async def sweep_chunks(
     pairs: list[PairState] | None = None,
     on_matrix: Callable[[], None] | None = None,
     pool: SessionPool | None = None,
+    clients: LookupClients | None = None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:
     """`sweep`'s events in order, in lists (each list is counted in `report.written` once
     the consumer asks for the next one). `on_matrix` is called once a discovered matrix
     is in `report.pairs`, before any LookupEvents call (an export checkpoints it there).
-    `pool`: sessions already open (kept open), instead of the sweep's own."""
+    `pool` and `clients`: sessions and clients already open (kept open), instead of the
+    sweep's own."""
     report = report if report is not None else SweepReport()
     if config.query.where:  # this sweep's own record of the --where paths it met
         report.where_seen = PathsSeen(config.query.where)
         query = dataclasses.replace(config.query, seen=report.where_seen)
         config = dataclasses.replace(config, query=query)
     async with AsyncExitStack() as stack:
+        given = pool is not None  # its caller has asked who it is already
         if pool is None:
             pool = await stack.enter_async_context(open_pool(config))
         if pairs is None:
@@ -217,13 +220,15 @@ async def sweep_chunks(
             if on_matrix is not None:
                 on_matrix()
         else:
-            await pool.identify()
+            if not given:
+                await pool.identify()
             report.pairs = pairs
         for pair in report.pairs:
             pair.raw = config.raw
         if report.increment is not None:
             report.increment.begin(report.pairs, config.query)
-        async with aclosing(_run(pool, config, report, clock, prefetch)) as run:
+        run_ = _run(pool, config, report, clock, prefetch, clients)
+        async with aclosing(run_) as run:
             async for chunk in run:
                 yield chunk
     report.finished = time.monotonic()
@@ -240,19 +245,26 @@ def open_pool(config: SweepSettings) -> SessionPool:
     )  # fmt: skip
 
 
+def open_clients(
+    pool: SessionPool, config: SweepSettings, pairs: int
+) -> AbstractAsyncContextManager[LookupClients]:
+    """The LookupEvents clients of a sweep of `pairs` pairs (`async with`);
+    `sweep_chunks(clients=...)` uses ones already open (a follower's polls share them)."""
+    return lookup_clients(
+        pool, pairs=pairs, timeouts=config.timeouts, chains=MAX_CHAINS, lean=config.lean
+    )
+
+
 async def _run(
     pool: SessionPool, config: SweepSettings, report: SweepReport, clock: Clock,
-    prefetch: int | None,
+    prefetch: int | None, clients: LookupClients | None = None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:  # fmt: skip
-    lean, unordered = config.lean, config.unordered
+    unordered = config.unordered
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
-        clients = await stack.enter_async_context(
-            lookup_clients(
-                pool, pairs=len(active), timeouts=config.timeouts, chains=MAX_CHAINS, lean=lean
-            )
-        )
+        if clients is None:
+            clients = await stack.enter_async_context(open_clients(pool, config, len(active)))
         spool = Spool()
         watch = stalls.start(clock, tg)  # this sweep's: a stall is not latency
 

@@ -1,0 +1,207 @@
+"""Follow mode: a follower (trailsweep.api.follow.Follower) against an emulator whose data
+clock is the follower's own virtual clock, so an hour of polling runs in seconds and the
+same way on a busy machine: the emulator runs `realtime` on a shared ManualClock, and each
+of the follower's sleeps (its limiter's, its wait between polls) moves both."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from trailsweep import SweepSettings
+from trailsweep.api.follow import Follower
+from trailsweep.api.incremental import fresh_state
+from trailsweep.output.state import load, save
+from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
+
+from support import NOW_EPOCH, expected_line, run_cli
+
+# Where the virtual clocks begin: this hour (the client checks the credentials the
+# emulator stamps against the real clock, so virtual time starts at real time).
+START = NOW_EPOCH
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+@pytest.fixture
+def clocked() -> Iterator[tuple[RunningEmulator, ManualClock]]:
+    """An emulator whose data clock runs on a ManualClock that starts at START."""
+    clock = ManualClock(wall=START)
+    now = datetime.fromtimestamp(START, UTC)
+    with running_emulator(
+        seed=11, now=now, clock=clock, realtime=True, members=2, suspended=0,
+        regions=REGIONS, events_per_day=3000.0, faults={"credential_ttl": 3 * 86400.0},
+    ) as emu:  # fmt: skip
+        yield emu, clock
+
+
+def follow_settings(emu: RunningEmulator, clock: ManualClock, **kw: Any) -> SweepSettings:
+    return SweepSettings.build(
+        accounts="org", regions=",".join(REGIONS), start_time="30m", follow=True,
+        now=datetime.fromtimestamp(clock.wall(), UTC), **emu.connection, **kw,
+    )  # fmt: skip
+
+
+def pairs_of(emu: RunningEmulator) -> list[tuple[str, str]]:
+    return [(a, r) for a in emu.accounts for r in REGIONS]
+
+
+def run_polls(
+    follower: Follower, polls: int, on_poll: Callable[[Follower], None] | None = None
+) -> list[bytes]:
+    """Run `follower` for `polls` polls; what it wrote, one bytes per poll (each flush)."""
+    written: list[bytes] = []
+    current: list[bytes] = []
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+
+            def after(f: Follower) -> None:
+                if on_poll is not None:
+                    on_poll(f)
+                if f.polls >= polls:
+                    tg.cancel_scope.cancel()
+
+            def flush() -> None:
+                written.append(b"".join(current))
+                current.clear()
+
+            follower.on_poll = after
+            tg.start_soon(follower.run, current.append, flush)
+
+    anyio.run(main)
+    return written
+
+
+def truth_lines(
+    emu: RunningEmulator, start: int, end: int, *, arrived: bool = True
+) -> Counter[bytes]:
+    out: Counter[bytes] = Counter()
+    for account, region in pairs_of(emu):
+        for e in emu.truth(account, region, start=start, end=end):
+            out[expected_line(account, region, e)] += 1
+    return out
+
+
+def event_times(chunk: bytes) -> list[tuple[int, str, str]]:
+    """(EventTime, account, region) of each line, as the format states them."""
+    out = []
+    for line in chunk.splitlines():
+        doc = orjson.loads(line)
+        when = int(datetime.strptime(doc["EventTime"], "%Y-%m-%dT%H:%M:%SZ")
+                   .replace(tzinfo=UTC).timestamp())  # fmt: skip
+        out.append((when, doc["account"], doc["region"]))
+    return out
+
+
+def test_a_follower_writes_each_event_once_newest_first_within_each_poll(
+    clocked: tuple[RunningEmulator, ManualClock],
+) -> None:
+    emu, clock = clocked
+    settings = follow_settings(emu, clock)
+    first = START - 30 * 60
+    follower = Follower(settings, fresh_state(settings), clock=clock)
+    polls = run_polls(follower, 120)  # an hour at 30 s
+    assert follower.last_end is not None and follower.last_end >= START + 119 * 30
+    lines = Counter(line + b"\n" for poll in polls for line in poll.splitlines())
+    assert lines == truth_lines(emu, first, follower.last_end)
+    assert max(lines.values()) == 1
+    for poll in polls:  # one ordered sweep per poll: newest first, ties by account, region
+        keys = [(-t, a, r) for t, a, r in event_times(poll)]
+        assert keys == sorted(keys)
+    assert sum(1 for p in polls[1:] if p) > 60  # events kept coming as the clock moved
+
+
+def test_an_idle_pair_costs_one_call_a_poll(
+    clocked: tuple[RunningEmulator, ManualClock],
+) -> None:
+    emu, clock = clocked
+    settings = follow_settings(
+        emu, clock, lookup_attributes=["AttributeKey=EventName,AttributeValue=NoSuchEvent"]
+    )
+    follower = Follower(settings, fresh_state(settings), clock=clock)
+    run_polls(follower, 20)
+    stats = emu.thread.stats()
+    calls = {k: v["calls"] for k, v in stats["pairs"].items()}
+    assert len(calls) == len(pairs_of(emu))
+    assert set(calls.values()) == {20}  # one empty page a poll, each pair
+    assert stats["totals"]["throttled"] == 0
+
+
+def test_with_settle_events_come_oldest_first_once_older_than_the_look_back(
+    clocked: tuple[RunningEmulator, ManualClock],
+) -> None:
+    emu, clock = clocked
+    settings = follow_settings(emu, clock, settle=True, lookback="5m")
+    follower = Follower(settings, fresh_state(settings), clock=clock)
+    polls = run_polls(follower, 60)
+    assert follower.last_end is not None
+    out = b"".join(polls)
+    keys = event_times(out)
+    assert [t for t, _, _ in keys] == sorted(t for t, _, _ in keys)  # like a log
+    lines = Counter(line + b"\n" for line in out.splitlines())
+    expected = truth_lines(emu, START - 30 * 60, follower.last_end - 5 * 60 - 1)
+    assert lines == expected
+
+
+def test_a_follower_restarted_from_its_state_goes_on_exactly_once(
+    clocked: tuple[RunningEmulator, ManualClock], tmp_path: Path
+) -> None:
+    emu, clock = clocked
+    path = tmp_path / "follow.state"
+    settings = follow_settings(emu, clock)
+    one = Follower(settings, fresh_state(settings), clock=clock)
+    one.save = lambda state: save(path, state)
+    out = run_polls(one, 40)
+    clock.advance(300)  # stopped for five minutes
+    settings = follow_settings(emu, clock)  # a new process: its own window
+    two = Follower(settings, load(path), clock=clock)
+    out += run_polls(two, 40)
+    assert two.last_end is not None
+    lines = Counter(line + b"\n" for poll in out for line in poll.splitlines())
+    assert lines == truth_lines(emu, START - 30 * 60, two.last_end)
+
+
+def test_a_failing_pair_is_retried_and_loses_nothing(
+    clocked: tuple[RunningEmulator, ManualClock],
+) -> None:
+    emu, clock = clocked
+    member = emu.accounts[1]
+    emu.thread.set_faults(deny_accounts=[member])
+    settings = follow_settings(emu, clock)
+    follower = Follower(settings, fresh_state(settings), clock=clock)
+    seen_failing: list[int] = []
+
+    def lift(f: Follower) -> None:
+        seen_failing.append(len(f.failing))
+        if f.polls == 10:
+            emu.thread.set_faults(deny_accounts=[])
+
+    polls = run_polls(follower, 60, lift)
+    assert seen_failing[0] == len(REGIONS) and seen_failing[-1] == 0
+    assert follower.last_end is not None
+    lines = Counter(line + b"\n" for poll in polls for line in poll.splitlines())
+    assert lines == truth_lines(emu, START - 30 * 60, follower.last_end)
+
+
+def test_follow_with_an_output_file_is_refused_before_any_call(tmp_path: Path) -> None:
+    for args, word in (
+        (["--follow", "-o", str(tmp_path / "x.ndjson")], "--follow writes to stdout"),
+        (["--settle"], "--settle goes with --follow"),
+        (["--poll-interval", "5s"], "--poll-interval goes with --follow"),
+        (["--follow", "--poll-interval", "0"], "--poll-interval"),
+        (["--follow", "--max-items", "5"], "--max-items ends a sweep"),
+        (["--lookback", "5m"], "--lookback goes with --state or --follow"),
+    ):
+        done = run_cli(["sweep", *args], env={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "x"})
+        assert done.returncode == 2, (args, done.stderr)
+        err = done.stderr.decode()
+        assert word in err and err.count("\n") == 1, (args, err)
+        assert done.stdout == b""
+        assert not (tmp_path / "x.ndjson").exists()
