@@ -5,6 +5,9 @@ of the follower's sleeps (its limiter's, its wait between polls) moves both."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -205,3 +208,44 @@ def test_follow_with_an_output_file_is_refused_before_any_call(tmp_path: Path) -
         assert word in err and err.count("\n") == 1, (args, err)
         assert done.stdout == b""
         assert not (tmp_path / "x.ndjson").exists()
+
+
+def test_sigterm_stops_a_follower_with_exit_0_its_events_written_and_state_saved(
+    tmp_path: Path,
+) -> None:
+    """The CLI as cron or systemd runs it: real clocks, a pinned emulator; the test waits
+    for the follower's second periodic line (--verbose writes one each poll), then stops
+    it as systemd would."""
+    with running_emulator(seed=5, members=1, suspended=0, regions=REGIONS) as emu:
+        state = tmp_path / "follow.state"
+        args = [
+            sys.executable, "-m", "trailsweep", "sweep", "--accounts", "org", "--regions",
+            ",".join(REGIONS), "--start-time", str(emu.now - 7200), "--follow",
+            "--poll-interval", "1s",
+            "--state", str(state), "--verbose", "--summary-json", str(tmp_path / "s.json"),
+        ]  # fmt: skip
+        out_path = tmp_path / "out.ndjson"
+        with out_path.open("wb") as sink:  # a file: a full pipe would stall the follower
+            proc = subprocess.Popen(
+                args, env=emu.env(), stdout=sink, stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        assert proc.stderr is not None
+        polls = 0
+        for raw in proc.stderr:  # blocks until the follower says something
+            if raw.startswith(b"trailsweep: following"):
+                polls += 1
+                if polls == 2:
+                    break
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        out = out_path.read_bytes()
+        end = emu.now
+        lines = Counter(out.splitlines(keepends=True))
+        assert lines == truth_lines(emu, end - 7200, end)
+        saved = load(state)
+        assert saved.pending is None and saved.runs >= 2
+        assert {f"{a}/{r}" for a, r in pairs_of(emu)} == set(saved.marks)
+        summary = orjson.loads((tmp_path / "s.json").read_bytes())
+        assert summary["follow"]["events"] == len(out.splitlines())

@@ -4,11 +4,14 @@ on stderr, and a stop by Ctrl-C or SIGTERM that flushes, saves --state and exits
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import orjson
 
 from trailsweep import SweepReport
 from trailsweep.api.follow import Follower
 from trailsweep.api.incremental import StateRun, fresh_state
-from trailsweep.api.preflight import check_reachable
+from trailsweep.api.preflight import check_reachable, write_created
 from trailsweep.cli.logs import LogSettings
 from trailsweep.cli.runner import run_interruptible, silence_stdout
 from trailsweep.settings.config import SweepSettings
@@ -18,7 +21,7 @@ _LINE_EVERY = 60.0  # seconds between periodic lines (every poll with --verbose)
 
 def run_follow(
     settings: SweepSettings, state: StateRun | None, logs: LogSettings, *, verbose: bool,
-    quiet: bool,
+    quiet: bool, summary_json: str | None = None,
 ) -> int:  # fmt: skip
     """Follow until stopped; the exit code (0 when stopped by a signal)."""
     check_reachable(settings)
@@ -56,4 +59,9 @@ def run_follow(
         state.save(follower.commit())
     if not quiet:
         sys.stderr.write(follower.line())
+    if summary_json:
+        doc = {"follow": follower.as_dict(), "lookback_seconds": settings.lookback}
+        write_created(
+            Path(summary_json), orjson.dumps(doc, option=orjson.OPT_INDENT_2), settings.file_mode
+        )
     return 0 if stop.interrupted else code

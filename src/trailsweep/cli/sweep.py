@@ -168,7 +168,10 @@ def run_sweep(f: SweepFlags) -> int:
         raise
     try:
         if settings.follow:
-            return run_follow(settings, state, logs, verbose=f.verbose, quiet=f.quiet)
+            return run_follow(
+                settings, state, logs, verbose=f.verbose, quiet=f.quiet,
+                summary_json=f.summary_json,
+            )  # fmt: skip
         return _run(f, logs, settings, export, state)
     finally:
         if state is not None:
