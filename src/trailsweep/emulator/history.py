@@ -29,6 +29,7 @@ from trailsweep.emulator.catalog import (
     resource_name,
 )
 from trailsweep.emulator.event import Event
+from trailsweep.emulator.lag import Lag, draw_of
 from trailsweep.emulator.render import render_event
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.emulator.world import stable_hash
@@ -141,6 +142,8 @@ class History:
                     resources=res,
                     insight=insight,
                     detail=detail,
+                    # a hash, not a draw of `rng`: every other value stays as it was
+                    lag_draw=draw_of(stable_hash("lag", seed, i)),
                 )
             )
         return tuple(events)
@@ -178,8 +181,14 @@ class History:
         insight: bool = False,
         attribute: tuple[str, str] | None = None,
         after: tuple[int, int] | None = None,
+        arrived_by: int | None = None,
+        lag: Lag | None = None,
     ) -> Iterator[Event]:
-        """Events with start <= time <= end, newest first, from position `after` on (inclusive)."""
+        """Events with start <= time <= end, newest first, from position `after` on
+        (inclusive); with `arrived_by`, only those that arrived by then under `lag` (the
+        one visibility rule, of LookupEvents and of the ground truth alike)."""
+        late = lag if lag is not None and not lag.off and arrived_by is not None else None
+        deadline = arrived_by or 0  # read only with `late`
         hour = end // HOUR
         first_rank = 0
         if after is not None:
@@ -191,6 +200,8 @@ class History:
                     continue
                 if ev.time < start:
                     return
+                if late is not None and ev.time + late.delay(ev.lag_draw) > deadline:
+                    continue  # not delivered yet (lag.py)
                 if attribute is None or ev.matches(*attribute):
                     yield ev
             hour -= 1
