@@ -51,11 +51,11 @@ def draw_of(hashed: int) -> float:
 def lag_problem(median: float, tail_share: float, tail_max: float) -> tuple[str, str] | None:
     """What is wrong with these lag settings, as (setting, reason), or None."""
     if not 0.0 <= tail_share <= 1.0:
-        return "lag_tail_share", f"must be a share between 0 and 1, not {tail_share}"
+        return "lag_tail_share", f"must be a share between 0 and 1, not {tail_share:g}"
     if tail_max < median:
         return "lag_tail_max", (
-            f"must be at least lag_median ({median} s), not {tail_max}: no event is "
-            "later than the maximum"
+            f"must be at least the median delay ({median:g} s), not {tail_max:g}: no "
+            "event arrives later than the maximum"
         )
     return None
 
