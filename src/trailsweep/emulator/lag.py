@@ -33,7 +33,7 @@ none takes longer, so a look-back of 15 minutes or more misses nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The lag settings (fields of `Faults`) that model AWS's stated delivery times.
 AWS_LAG: dict[str, float] = {"lag_median": 270.0, "lag_tail_share": 0.05, "lag_tail_max": 900.0}
@@ -50,6 +50,9 @@ def draw_of(hashed: int) -> float:
 
 def lag_problem(median: float, tail_share: float, tail_max: float) -> tuple[str, str] | None:
     """What is wrong with these lag settings, as (setting, reason), or None."""
+    for name, value in (("lag_median", median), ("lag_tail_max", tail_max)):
+        if not 0.0 <= value < math.inf:
+            return name, f"must be a number of seconds >= 0, not {value:g}"
     if not 0.0 <= tail_share <= 1.0:
         return "lag_tail_share", f"must be a share between 0 and 1, not {tail_share:g}"
     if tail_max < median:
@@ -67,6 +70,26 @@ class Lag:
     median: float = 0.0
     tail_share: float = 0.0
     tail_max: float = 0.0
+    # Derived once, read per event (`delay` runs for every event a lagged query scans).
+    _body_share: float = field(init=False, repr=False, compare=False)
+    _body_scale: float = field(init=False, repr=False, compare=False)
+    _body_end: float = field(init=False, repr=False, compare=False)
+    _tail_scale: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problem = lag_problem(self.median, self.tail_share, self.tail_max)
+        if problem is not None:
+            raise ValueError(f"{problem[0]} {problem[1]}")
+        body_end = min(2.0 * self.median, self.tail_max)
+        body_share = 1.0 - self.tail_share
+        derived = {
+            "_body_share": body_share,
+            "_body_scale": 2.0 * self.median / body_share if body_share > 0 else 0.0,
+            "_body_end": body_end,
+            "_tail_scale": (self.tail_max - body_end) / self.tail_share if self.tail_share else 0.0,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def off(self) -> bool:
@@ -75,14 +98,9 @@ class Lag:
 
     def delay(self, u: float) -> int:
         """The delay, in whole seconds, of the event whose draw is `u` (in [0, 1))."""
-        if self.off:
-            return 0
-        body_end = min(2.0 * self.median, self.tail_max)
-        body_share = 1.0 - self.tail_share
-        if u < body_share:
-            return min(math.floor(2.0 * self.median * u / body_share), math.floor(body_end))
-        v = (u - body_share) / self.tail_share  # in [0, 1): tail_share > 0 here
-        return math.floor(body_end + v * (self.tail_max - body_end))
+        if u < self._body_share:
+            return math.floor(min(u * self._body_scale, self._body_end))
+        return math.floor(self._body_end + (u - self._body_share) * self._tail_scale)
 
     def arrival(self, time: int, u: float) -> int:
         """When an event of EventTime `time` and draw `u` arrives (epoch seconds)."""
