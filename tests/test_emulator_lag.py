@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from trailsweep.emulator import AWS_LAG, Emulator, EmulatorSettings, EmulatorThread, Faults
+from trailsweep.emulator import AWS_LAG, LAG_OFF, Emulator, EmulatorSettings, EmulatorThread, Faults
 from trailsweep.emulator.settings import SettingsError
 from trailsweep.testing import ManualClock
 
@@ -87,7 +87,7 @@ def test_delays_are_the_same_in_every_run_and_change_no_event() -> None:
     """Two emulators of one seed give every event the same arrival; with the lag on, the
     events themselves (everything) are those of the same seed without lag."""
     one, two = Emulator(_lagged()), Emulator(_lagged())
-    off = Emulator(_lagged(faults=dict.fromkeys(AWS_LAG, 0.0)))
+    off = Emulator(_lagged(faults=dict(LAG_OFF)))
     account = one.world.management.id
     day: dict[str, Any] = {"start": NOW_EPOCH - 86400}
     arrivals = one.arrivals(account, MANAGEMENT_REGION, everything=True, **day)

@@ -189,11 +189,13 @@ def _lag_flags(
 ) -> dict[str, float]:
     """The lag settings the flags ask for: none (no lag) unless --lag or one of the
     --lag-* flags is given; then AWS_LAG with the ones given in its place."""
-    given = {"lag_median": median, "lag_tail_share": tail_share, "lag_tail_max": tail_max}
-    chosen = {k: v for k, v in given.items() if v is not None}
-    if not on and not chosen:
+    if not on and median is None and tail_share is None and tail_max is None:
         return {}
-    return {**AWS_LAG, **chosen}
+    return {
+        "lag_median": AWS_LAG["lag_median"] if median is None else median,
+        "lag_tail_share": AWS_LAG["lag_tail_share"] if tail_share is None else tail_share,
+        "lag_tail_max": AWS_LAG["lag_tail_max"] if tail_max is None else tail_max,
+    }
 
 
 def _faults(values: dict[str, Any]) -> Faults:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trailsweep.emulator.lag import AWS_LAG, Lag
+from trailsweep.emulator.lag import AWS_LAG, LAG_OFF, Lag, LagSettings
 from trailsweep.emulator.settings import EmulatorSettings, Faults, SettingsError
 
 if TYPE_CHECKING:
@@ -30,10 +30,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AWS_LAG",
+    "LAG_OFF",
     "Emulator",
     "EmulatorSettings",
     "EmulatorThread",
     "Faults",
     "Lag",
+    "LagSettings",
     "SettingsError",
 ]

@@ -34,11 +34,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TypedDict
 
-# The lag settings (fields of `Faults`) that model AWS's stated delivery times.
-AWS_LAG: dict[str, float] = {"lag_median": 270.0, "lag_tail_share": 0.05, "lag_tail_max": 900.0}
+
+class LagSettings(TypedDict):
+    """The lag fields of `Faults`, by name: `Faults(**AWS_LAG)`, `faults.update(AWS_LAG)`."""
+
+    lag_median: float
+    lag_tail_share: float
+    lag_tail_max: float
+
+
+# The lag settings that model AWS's stated delivery times (see the module's docstring).
+AWS_LAG: LagSettings = {"lag_median": 270.0, "lag_tail_share": 0.05, "lag_tail_max": 900.0}
 # No lag at all: the defaults of `Faults`.
-LAG_OFF: dict[str, float] = {"lag_median": 0.0, "lag_tail_share": 0.0, "lag_tail_max": 0.0}
+LAG_OFF: LagSettings = {"lag_median": 0.0, "lag_tail_share": 0.0, "lag_tail_max": 0.0}
 
 _DRAW_SCALE = 2.0**-64  # a 64-bit hash to a uniform draw in [0, 1)
 

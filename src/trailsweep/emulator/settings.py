@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -77,7 +78,7 @@ class Faults:
     lag_tail_share: float = 0.0
     lag_tail_max: float = 0.0
 
-    def update(self, changes: dict[str, Any]) -> None:
+    def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a JSON patch of fields, all or nothing: an unknown field, a wrong type or
         a value out of range (`_check_numbers`) is a SettingsError and changes nothing."""
         names = {f.name: f for f in dataclasses.fields(self)}
