@@ -155,18 +155,12 @@ def emulator_command(
     AWS_SESSION_TOKEN), and the ready line goes to stderr; --env-file writes them to a file.
     Source them and any AWS client (boto3, the AWS CLI, trailsweep) talks to the emulator.
 
-    Data is generated from the seed and the pinned clock, so the same flags always serve
-    the same events. Control API for tests: GET <url>/_emulator/world, /stats, /faults,
-    /truth, /clock with the header "Authorization: Bearer <control_token>"; /world?secrets=1
-    adds the secret key. It listens on 127.0.0.1 unless --host and --allow-remote say
-    otherwise.
-
-    Delivery lag and the data clock: --lag delays each event's delivery as CloudTrail
-    does (about 5 minutes, some up to 15); --lag-median, --lag-tail-share and
-    --lag-tail-max change one part of that model (and turn it on). The data clock stands
-    at --now until stepped (POST /_emulator/clock {"advance": 60}) unless --clock-speed
-    runs it: `trailsweep emulator --lag --clock-speed 60` serves an hour of late-arriving
-    events a minute; `--lag --lag-tail-max 1800` lets some arrive half an hour late.
+    The same flags serve the same events: from the seed and the data clock (--now, moved
+    by --clock-speed or POST /_emulator/clock). --lag delays delivery as CloudTrail does;
+    `--lag --clock-speed 60` serves an hour of late-arriving events a minute. Control API:
+    GET <url>/_emulator/world (?secrets=1 adds the secret key), /stats, /faults, /truth,
+    /clock with "Authorization: Bearer <control_token>". Listens on 127.0.0.1 unless
+    --host and --allow-remote say otherwise.
     """
     faults: dict[str, Any] = dict(
         rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
@@ -176,10 +170,9 @@ def emulator_command(
     )  # fmt: skip
     settings = _settings(
         seed=seed, now=now, realtime=realtime, clock_speed=clock_speed, members=members,
-        suspended=suspended,
-        regions=regions, events_per_day=events_per_day, skew=skew, host=host, port=port,
-        allow_remote=allow_remote, control_token=control_token, faults=faults,
-        env_file=env_file,
+        suspended=suspended, regions=regions, events_per_day=events_per_day, skew=skew,
+        host=host, port=port, allow_remote=allow_remote, control_token=control_token,
+        faults=faults, env_file=env_file,
     )  # fmt: skip
     _serve_until_stopped(settings, Ready(print_env=print_env, env_file=env_file))
 
@@ -211,9 +204,8 @@ def _faults(values: dict[str, Any]) -> Faults:
 
 def _settings(
     *, seed: int, now: str | None, realtime: bool, clock_speed: float | None, members: int,
-    suspended: int, regions: str,
-    events_per_day: float, skew: float, host: str, port: int, allow_remote: bool,
-    control_token: str | None, faults: dict[str, Any], env_file: str | None,
+    suspended: int, regions: str, events_per_day: float, skew: float, host: str, port: int,
+    allow_remote: bool, control_token: str | None, faults: dict[str, Any], env_file: str | None,
 ) -> EmulatorSettings:  # fmt: skip
     """The emulator's settings from the flags, every flag checked first (exit 2 on a bad one)."""
     pinned = (
