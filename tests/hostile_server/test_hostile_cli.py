@@ -417,6 +417,10 @@ PAST_RANGE: dict[tuple[str, str], list[str]] = {
     ("emulator", "--reset-rate"): ["-0.1", "1.1", "nan"],
     ("emulator", "--token-ttl"): ["0", "31536001", "nan", "inf"],
     ("emulator", "--credential-ttl"): ["0", "31536001", "nan"],
+    ("emulator", "--clock-speed"): ["-1", "86401", "nan", "inf"],
+    ("emulator", "--lag-median"): ["-1", "nan", "inf"],  # above --lag-tail-max: that one's
+    ("emulator", "--lag-tail-share"): ["-0.1", "1.1", "nan"],
+    ("emulator", "--lag-tail-max"): ["-1", "nan", "inf"],
 }  # fmt: skip
 
 

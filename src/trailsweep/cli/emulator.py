@@ -16,6 +16,7 @@ import typer
 
 from trailsweep.api.preflight import atomic_write, check_writable
 from trailsweep.base.errors import InputError
+from trailsweep.emulator.lag import AWS_LAG
 from trailsweep.emulator.settings import (
     DEFAULT_REGIONS,
     EmulatorSettings,
@@ -26,6 +27,7 @@ from trailsweep.emulator.settings import (
 from trailsweep.settings.checks import check_path
 from trailsweep.settings.limits import EMULATOR, check_emulator, split_list
 from trailsweep.settings.names import shown
+from trailsweep.settings.regions import check_known
 from trailsweep.settings.timeparse import parse_time
 
 EmulatorPort = Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")]
@@ -50,7 +52,37 @@ EmulatorNow = Annotated[
     str | None,
     typer.Option(help="Pin the data clock (ISO 8601, UTC). Default: the start time."),
 ]
-EmulatorRealtime = Annotated[bool, typer.Option(help="Let the data clock advance.")]
+EmulatorRealtime = Annotated[
+    bool, typer.Option(help="Let the data clock advance with the wall clock (--clock-speed 1).")
+]
+EmulatorClockSpeed = Annotated[
+    float | None,
+    typer.Option(
+        help="Data-clock seconds per wall-clock second: 60 runs an hour of events a "
+        "minute; 0 holds it still (step it: POST /_emulator/clock). Default: 0, or 1 "
+        "with --realtime.",
+    ),
+]
+EmulatorLag = Annotated[
+    bool,
+    typer.Option(
+        "--lag",
+        help="Delay each event's delivery as CloudTrail does (median 270 s, one event in "
+        "twenty later, up to 900 s): LookupEvents shows it once the data clock passes its arrival.",
+    ),
+]
+EmulatorLagMedian = Annotated[
+    float | None,
+    typer.Option(help="Median delivery delay, seconds (turns the lag on; default 270)."),
+]
+EmulatorLagTailShare = Annotated[
+    float | None,
+    typer.Option(help="Share 0..1 of events in the late tail (turns the lag on; default 0.05)."),
+]
+EmulatorLagTailMax = Annotated[
+    float | None,
+    typer.Option(help="Latest delivery, seconds after the call (turns the lag on; default 900)."),
+]
 EmulatorMembers = Annotated[int, typer.Option(help="Member accounts besides management.")]
 EmulatorSuspended = Annotated[int, typer.Option(help="How many members are SUSPENDED.")]
 REGIONS_DEFAULT = ",".join(DEFAULT_REGIONS)  # what --help shows as the default
@@ -92,6 +124,11 @@ def emulator_command(
     seed: EmulatorSeed = 7,
     now: EmulatorNow = None,
     realtime: EmulatorRealtime = False,
+    clock_speed: EmulatorClockSpeed = None,
+    lag: EmulatorLag = False,
+    lag_median: EmulatorLagMedian = None,
+    lag_tail_share: EmulatorLagTailShare = None,
+    lag_tail_max: EmulatorLagTailMax = None,
     members: EmulatorMembers = 5,
     suspended: EmulatorSuspended = 1,
     regions: EmulatorRegions = REGIONS_DEFAULT,
@@ -118,29 +155,57 @@ def emulator_command(
     AWS_SESSION_TOKEN), and the ready line goes to stderr; --env-file writes them to a file.
     Source them and any AWS client (boto3, the AWS CLI, trailsweep) talks to the emulator.
 
-    Data is generated from the seed and the pinned clock, so the same flags always serve
-    the same events. Control API for tests: GET <url>/_emulator/world, /stats, /faults, /truth
-    with the header "Authorization: Bearer <control_token>"; /world?secrets=1 adds the
-    secret key. It listens on 127.0.0.1 unless --host and --allow-remote say otherwise.
+    The same flags serve the same events: from the seed and the data clock (--now, moved
+    by --clock-speed or POST /_emulator/clock). --lag delays delivery as CloudTrail does;
+    `--lag --clock-speed 60` serves an hour of late-arriving events a minute. Control API:
+    GET <url>/_emulator/world (?secrets=1 adds the secret key), /stats, /faults, /truth,
+    /clock with "Authorization: Bearer <control_token>". Listens on 127.0.0.1 unless
+    --host and --allow-remote say otherwise.
     """
-    faults = Faults(
+    faults: dict[str, Any] = dict(
         rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
         error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
         credential_ttl=credential_ttl,
+        **_lag_flags(lag, median=lag_median, tail_share=lag_tail_share, tail_max=lag_tail_max),
     )  # fmt: skip
     settings = _settings(
-        seed=seed, now=now, realtime=realtime, members=members, suspended=suspended,
-        regions=regions, events_per_day=events_per_day, skew=skew, host=host, port=port,
-        allow_remote=allow_remote, control_token=control_token, faults=faults,
-        env_file=env_file,
+        seed=seed, now=now, realtime=realtime, clock_speed=clock_speed, members=members,
+        suspended=suspended, regions=regions, events_per_day=events_per_day, skew=skew,
+        host=host, port=port, allow_remote=allow_remote, control_token=control_token,
+        faults=faults, env_file=env_file,
     )  # fmt: skip
     _serve_until_stopped(settings, Ready(print_env=print_env, env_file=env_file))
 
 
+def _lag_flags(
+    on: bool, *, median: float | None, tail_share: float | None, tail_max: float | None
+) -> dict[str, float]:
+    """The lag settings the flags ask for: none (no lag) unless --lag or one of the
+    --lag-* flags is given; then AWS_LAG with the ones given in its place."""
+    if not on and median is None and tail_share is None and tail_max is None:
+        return {}
+    return {
+        "lag_median": AWS_LAG["lag_median"] if median is None else median,
+        "lag_tail_share": AWS_LAG["lag_tail_share"] if tail_share is None else tail_share,
+        "lag_tail_max": AWS_LAG["lag_tail_max"] if tail_max is None else tail_max,
+    }
+
+
+def _faults(values: dict[str, Any]) -> Faults:
+    """The faults of the flags; one the emulator cannot take is bad input, named by its
+    flag (exit 2)."""
+    try:
+        return Faults(**values)
+    except SettingsError as err:
+        if err.setting is None:
+            raise InputError(str(err)) from None
+        raise InputError(f"--{err.setting.replace('_', '-')}: {err.reason}") from None
+
+
 def _settings(
-    *, seed: int, now: str | None, realtime: bool, members: int, suspended: int, regions: str,
-    events_per_day: float, skew: float, host: str, port: int, allow_remote: bool,
-    control_token: str | None, faults: Faults, env_file: str | None,
+    *, seed: int, now: str | None, realtime: bool, clock_speed: float | None, members: int,
+    suspended: int, regions: str, events_per_day: float, skew: float, host: str, port: int,
+    allow_remote: bool, control_token: str | None, faults: dict[str, Any], env_file: str | None,
 ) -> EmulatorSettings:  # fmt: skip
     """The emulator's settings from the flags, every flag checked first (exit 2 on a bad one)."""
     pinned = (
@@ -149,27 +214,45 @@ def _settings(
         else datetime.now(UTC).replace(microsecond=0)
     )
     region_list = tuple(r.strip() for r in split_list("--regions", regions))
+    check_known(region_list, "--regions")  # the emulator serves real region names only
+    speed = _clock_speed(realtime, clock_speed)
     _check_listen(host, port)
     if env_file is not None:
         check_writable(check_path(env_file, "--env-file", reserve=ENV_FILE_RESERVE), "--env-file")
     numbers = {
         "seed": seed, "members": members, "suspended": suspended,
-        "events_per_day": events_per_day, "skew": skew, "rate": faults.rate,
-        "burst": faults.burst, "latency_ms": faults.latency_ms, "jitter_ms": faults.jitter_ms,
-        "error_rate": faults.error_rate, "reset_rate": faults.reset_rate,
-        "token_ttl": faults.token_ttl, "credential_ttl": faults.credential_ttl,
+        "events_per_day": events_per_day, "skew": skew, **faults,
     }  # fmt: skip
     check_emulator(numbers, "--")  # ranges and reasons: limits.EMULATOR
     if suspended > members:
         raise InputError(f"--suspended: {suspended} is more than --members ({members})")
+    made = _faults(faults)  # the lag flags' ranges: Faults's own checks
     try:
         return EmulatorSettings(
-            seed=seed, now=pinned, realtime=realtime, members=members, suspended=suspended,
+            seed=seed, now=pinned, clock_speed=speed, members=members, suspended=suspended,
             regions=region_list, events_per_day=events_per_day, skew=skew, host=host,
-            port=port, allow_remote=allow_remote, control_token=control_token, faults=faults,
+            port=port, allow_remote=allow_remote, control_token=control_token, faults=made,
         )  # fmt: skip
     except SettingsError as err:  # the emulator's own words: bad input, exit 2
         raise InputError(str(err)) from None
+
+
+def _clock_speed(realtime: bool, clock_speed: float | None) -> float:
+    """The data clock's speed from --realtime (1) or --clock-speed, not both."""
+    if clock_speed is None:
+        return 1.0 if realtime else 0.0
+    if realtime:
+        raise InputError("--realtime is --clock-speed 1: give one of them, not both")
+    if not 0 <= clock_speed <= MAX_CLOCK_SPEED:
+        raise InputError(
+            f"--clock-speed: {clock_speed:g} is out of range; give data seconds per wall "
+            f"second from 0 (still until stepped) to {MAX_CLOCK_SPEED:g} (a day a second)"
+        )
+    return clock_speed
+
+
+# A day of data a wall-clock second: beyond it a poller sees only hour-long jumps.
+MAX_CLOCK_SPEED = 86_400.0
 
 
 def _serve_until_stopped(settings: EmulatorSettings, ready: Ready) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from trailsweep.emulator.lag import AWS_LAG, LAG_OFF, Lag, LagSettings
 from trailsweep.emulator.settings import EmulatorSettings, Faults, SettingsError
 
 if TYPE_CHECKING:
@@ -27,4 +28,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Emulator", "EmulatorSettings", "EmulatorThread", "Faults", "SettingsError"]
+__all__ = [
+    "AWS_LAG",
+    "LAG_OFF",
+    "Emulator",
+    "EmulatorSettings",
+    "EmulatorThread",
+    "Faults",
+    "Lag",
+    "LagSettings",
+    "SettingsError",
+]

@@ -5,6 +5,14 @@ NextTokens are stateless: they name the position of the next event, a hash of th
 they belong to and when they were issued, sealed with an HMAC. A token used with other
 attributes, times or category, for another pair, after its time to live, or tampered with
 gets InvalidNextTokenException.
+
+Delivery lag (lag.py): a page holds only events that have arrived by the data clock's
+now (`History.events`, the rule the ground truth uses too). Positions do not move with
+arrivals, so a NextToken stays valid; an event not yet arrived is skipped, not
+reserved. Decision: a token is read at the data time it is used, not the one it was
+issued at: events older than its position that arrived in between show on the later
+pages, while those newer than its position show only to a new query (from the top), as
+a paginated walk of a store that keeps receiving late events would see them.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import orjson
 
 from trailsweep.emulator.attributes import attribute_problem
 from trailsweep.emulator.history import History
+from trailsweep.emulator.lag import Lag
 from trailsweep.emulator.protocol import ApiError
 
 _INVALID_TOKEN = "InvalidNextTokenException"  # noqa: S105 - an error code, not a secret
@@ -40,7 +49,7 @@ class LookupEvents:
 
     def __call__(
         self, account: str, region: str, req: dict[str, Any], *, data_now: int, wall: float,
-        token_ttl: float, retention_days: int,
+        token_ttl: float, retention_days: int, lag: Lag | None = None,
     ) -> Page:  # fmt: skip
         max_results = req.get("MaxResults", 50)
         if type(max_results) is not int or not 1 <= max_results <= 50:
@@ -80,7 +89,7 @@ class LookupEvents:
         if start <= end:
             for ev in self.history.events(
                 account, region, start=start, end=end, insight=insight,
-                attribute=attribute, after=after,
+                attribute=attribute, after=after, arrived_by=data_now, lag=lag,
             ):  # fmt: skip
                 found.append(ev)
                 if len(found) == wanted:

@@ -13,7 +13,15 @@ GET  /_emulator/world         accounts, regions, the management access key id, t
 GET  /_emulator/stats         per-pair counters;  POST /_emulator/stats/reset
 GET  /_emulator/faults        current limits and faults;  POST a JSON patch to change them
 GET  /_emulator/truth?account=&region=[&start=&end=&key=&value=&category=insight]
-                              exactly what a complete LookupEvents query returns
+                    [&as_of=T][&everything=1][&arrivals=1]
+                              exactly what a complete LookupEvents query returns now
+                              (or once the data clock reads T; everything=1: every
+                              event that has happened, arrived or not); arrivals=1
+                              adds "Arrivals", each event's arrival time, in order
+GET  /_emulator/clock         the data clock: {"now": epoch seconds, "speed": data
+                              seconds per wall second}
+POST /_emulator/clock         step it: {"advance": seconds} or {"now": epoch seconds},
+                              and/or {"speed": s}; never backwards (400)
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
+from trailsweep.emulator.dataclock import DataClock, check_speed
 from trailsweep.emulator.quota import Quota
 from trailsweep.emulator.settings import Faults, SettingsError
+from trailsweep.emulator.truth import TruthQuery
 from trailsweep.emulator.world import World
 
 
@@ -38,6 +48,7 @@ class Controlled(Protocol):
     world: World
     quota: Quota
     faults: Faults
+    data_clock: DataClock
 
     def ready_info(self) -> dict[str, Any]: ...
 
@@ -45,10 +56,7 @@ class Controlled(Protocol):
 
     def data_now(self) -> int: ...
 
-    def truth(
-        self, account: str, region: str, *, start: int | None = None, end: int | None = None,
-        attribute: tuple[str, str] | None = None, insight: bool = False,
-    ) -> list[dict[str, Any]]: ...  # fmt: skip
+    def truth_document(self, q: TruthQuery, *, arrivals: bool) -> dict[str, Any]: ...
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -93,6 +101,8 @@ def control_routes(emu: Controlled) -> list[web.RouteDef]:
         web.get("/_emulator/faults", guarded(api.faults)),
         web.post("/_emulator/faults", guarded(api.faults)),
         web.get("/_emulator/truth", guarded(api.truth)),
+        web.get("/_emulator/clock", guarded(api.clock)),
+        web.post("/_emulator/clock", guarded(api.clock)),
     ]
 
 
@@ -148,13 +158,47 @@ class _ControlApi:
         q = request.query
         try:
             account, region = q["account"], q["region"]
-            start = int(q["start"]) if "start" in q else None
-            end = int(q["end"]) if "end" in q else None
+            start, end, as_of = (int(q[k]) if k in q else None for k in ("start", "end", "as_of"))
         except (KeyError, ValueError):
-            return _json({"error": "truth needs account, region and integer start/end"}, 400)
+            return _json({"error": "truth needs account, region and integer start/end/as_of"}, 400)
+        flags = {k: q.get(k, "0") for k in ("everything", "arrivals")}
+        if any(v not in ("0", "1") for v in flags.values()):
+            return _json({"error": "truth's everything and arrivals take 0 or 1"}, 400)
         attribute = (q["key"], q.get("value", "")) if "key" in q else None
-        events = self.emu.truth(
-            account, region, start=start, end=end, attribute=attribute,
-            insight=q.get("category") == "insight",
+        query = TruthQuery(
+            account, region, start, end, attribute, q.get("category") == "insight", as_of,
+            everything=flags["everything"] == "1",
         )  # fmt: skip
-        return _json({"Events": events})
+        return _json(self.emu.truth_document(query, arrivals=flags["arrivals"] == "1"))
+
+    async def clock(self, request: web.Request) -> web.Response:
+        """The data clock; a POST steps it ("advance" or "now") and/or sets its "speed"."""
+        clock = self.emu.data_clock
+        if request.method == "POST":
+            try:
+                step = orjson.loads(await request.read())
+                if not isinstance(step, dict) or not step or set(step) - _CLOCK_KEYS:
+                    raise SettingsError(
+                        'the body must be a JSON object of "advance" (seconds) or "now" '
+                        '(epoch seconds), and/or "speed" (data seconds per wall second)'
+                    )
+                if "advance" in step and "now" in step:
+                    raise SettingsError('give "advance" or "now", not both')
+                _step(clock, step)
+            except (orjson.JSONDecodeError, SettingsError) as err:
+                return _json({"error": str(err)}, 400)
+        return _json(clock.as_dict())
+
+
+_CLOCK_KEYS = frozenset({"advance", "now", "speed"})
+
+
+def _step(clock: DataClock, step: dict[str, Any]) -> None:
+    """Apply a checked clock step: every value checked before any changes the clock."""
+    speed = check_speed(step["speed"]) if "speed" in step else None
+    if "advance" in step:
+        clock.advance(step["advance"])
+    elif "now" in step:
+        clock.set(step["now"])
+    if speed is not None:
+        clock.set_speed(speed)

@@ -23,6 +23,9 @@ class Event:
     resources: tuple[tuple[str, str], ...]
     insight: bool
     detail: int  # seed for the parts only the rendered record needs
+    # Uniform in [0, 1), a hash of the event's identity: its delivery delay under the lag
+    # settings of the moment is `Lag.delay(lag_draw)` (lag.py).
+    lag_draw: float = 0.0
 
     def matches(self, key: str, value: str) -> bool:
         """Whether a LookupEvents attribute selects this event."""

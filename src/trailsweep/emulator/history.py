@@ -29,6 +29,7 @@ from trailsweep.emulator.catalog import (
     resource_name,
 )
 from trailsweep.emulator.event import Event
+from trailsweep.emulator.lag import Lag, draw_of
 from trailsweep.emulator.render import render_event
 from trailsweep.emulator.settings import EmulatorSettings
 from trailsweep.emulator.world import stable_hash
@@ -123,6 +124,7 @@ class History:
             templates, weights = self._regional, self._regional_w
         events = []
         for rank, i in enumerate(order):
+            identity = stable_hash("id", seed, i)
             t = rng.choices(templates, cum_weights=weights)[0]
             detail = rng.getrandbits(62)
             user, akid = _identity(account, detail, t, insight)
@@ -134,13 +136,17 @@ class History:
                     time=hour * HOUR + seconds[i],
                     hour=hour,
                     rank=rank,
-                    event_id=_uuid(seed, stable_hash("id", seed, i)),
+                    event_id=_uuid(seed, identity),
                     template=t,
                     username=user,
                     access_key_id=akid,
                     resources=res,
                     insight=insight,
                     detail=detail,
+                    # The hash the id is made from (the id is a hash of it, so the two
+                    # look unrelated), not a draw of `rng`: every other value stays as it
+                    # was, and it costs no extra hash.
+                    lag_draw=draw_of(identity),
                 )
             )
         return tuple(events)
@@ -178,8 +184,14 @@ class History:
         insight: bool = False,
         attribute: tuple[str, str] | None = None,
         after: tuple[int, int] | None = None,
+        arrived_by: int | None = None,
+        lag: Lag | None = None,
     ) -> Iterator[Event]:
-        """Events with start <= time <= end, newest first, from position `after` on (inclusive)."""
+        """Events with start <= time <= end, newest first, from position `after` on
+        (inclusive); with `arrived_by`, only those that arrived by then under `lag` (the
+        one visibility rule, of LookupEvents and of the ground truth alike)."""
+        late = lag if lag is not None and not lag.off and arrived_by is not None else None
+        deadline = arrived_by or 0  # read only with `late`
         hour = end // HOUR
         first_rank = 0
         if after is not None:
@@ -191,6 +203,8 @@ class History:
                     continue
                 if ev.time < start:
                     return
+                if late is not None and ev.time + late.delay(ev.lag_draw) > deadline:
+                    continue  # not delivered yet (lag.py)
                 if attribute is None or ev.matches(*attribute):
                     yield ev
             hour -= 1

@@ -30,6 +30,7 @@ from trailsweep.emulator import organizations, services
 from trailsweep.emulator.clock import REAL_CLOCK, Clock
 from trailsweep.emulator.cloudtrail import LookupEvents
 from trailsweep.emulator.control import control_routes
+from trailsweep.emulator.dataclock import DataClock
 from trailsweep.emulator.history import History
 from trailsweep.emulator.protocol import (
     ApiError,
@@ -49,6 +50,7 @@ from trailsweep.emulator.sigv4 import (
     signature_matches,
 )
 from trailsweep.emulator.tamper import Call, Tamper
+from trailsweep.emulator.truth import GroundTruth, TruthQuery
 from trailsweep.emulator.world import Principal, World, stable_hash
 
 CLOUDTRAIL = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
@@ -68,7 +70,10 @@ class Emulator:
         self.quota = Quota(self.faults)
         self.lookup = LookupEvents(self.history, b"%d" % stable_hash("tokens", self.settings.seed))
         self._rng = random.Random(self.settings.seed)
-        self._wall0 = clock.wall()
+        self.data_clock = DataClock(
+            self.settings.now.timestamp(), self.settings.data_speed, clock.wall
+        )
+        self._truth = GroundTruth(self.settings, self.world, self.history, self.faults)
         self._runner: web.AppRunner | None = None
         self.port = self.settings.port
         self.requests = 0  # every AWS request received, whatever its outcome
@@ -128,36 +133,41 @@ class Emulator:
         return info
 
     def data_now(self) -> int:
-        """The emulator's "now" for what events exist: pinned, or advancing in realtime mode."""
-        now = self.settings.now.timestamp()
-        if self.settings.realtime:
-            now += self.clock.wall() - self._wall0
-        return int(now)
+        """The emulator's "now" for which events exist and have arrived (dataclock.py):
+        pinned at `settings.now` unless it runs (`clock_speed`, `realtime`) or is stepped."""
+        return self.data_clock.now()
 
-    # ground truth ------------------------------------------------------------------
+    # ground truth (truth.py) -----------------------------------------------------------
     def truth(
-        self,
-        account: str,
-        region: str,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        attribute: tuple[str, str] | None = None,
-        insight: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Exactly what a complete LookupEvents query returns, in API order (newest first)."""
-        if not self.world.region_enabled(account, region) or account not in self.world.by_id:
-            return []
-        data_now = self.data_now()
-        oldest = data_now - self.settings.retention_days * 86400
-        lo = oldest if start is None else max(start, oldest)
-        hi = data_now if end is None else min(end, data_now)
-        if lo > hi:
-            return []
-        events = self.history.events(
-            account, region, start=lo, end=hi, insight=insight, attribute=attribute
-        )
-        return [orjson.loads(self.history.rendered(account, region, e)) for e in events]
+        self, account: str, region: str, *, start: int | None = None, end: int | None = None,
+        attribute: tuple[str, str] | None = None, insight: bool = False,
+        as_of: int | None = None, everything: bool = False,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Exactly what a complete LookupEvents query returns, in API order (newest first):
+        now, or once the data clock reads `as_of`; with `everything`, every event that has
+        happened by then, arrived or not (see truth.py)."""
+        q = TruthQuery(account, region, start, end, attribute, insight, as_of, everything)
+        return self._truth.rendered(q, self._truth.events(q, self.data_now()))
+
+    def arrivals(
+        self, account: str, region: str, *, start: int | None = None, end: int | None = None,
+        attribute: tuple[str, str] | None = None, insight: bool = False,
+        as_of: int | None = None, everything: bool = False,
+    ) -> dict[str, int]:  # fmt: skip
+        """EventId -> arrival time (epoch seconds) of each event `truth` would return with
+        the same arguments, in the same order."""
+        q = TruthQuery(account, region, start, end, attribute, insight, as_of, everything)
+        events = self._truth.events(q, self.data_now())
+        return dict(zip((e.event_id for e in events), self._truth.arrivals(events), strict=True))
+
+    def truth_document(self, q: TruthQuery, *, arrivals: bool) -> dict[str, Any]:
+        """What GET /_emulator/truth answers: {"Events": [...]}, and with `arrivals` a list
+        "Arrivals" of their arrival times in the same order, from one reading of the clock."""
+        events = self._truth.events(q, self.data_now())
+        document: dict[str, Any] = {"Events": self._truth.rendered(q, events)}
+        if arrivals:
+            document["Arrivals"] = self._truth.arrivals(events)
+        return document
 
     # requests ----------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -320,6 +330,7 @@ class Emulator:
             page = self.lookup(
                 account, region, req, data_now=self.data_now(), wall=self.clock.wall(),
                 token_ttl=f.token_ttl, retention_days=self.settings.retention_days,
+                lag=f.lag(),
             )  # fmt: skip
         except ApiError as err:
             stats.errors[err.code] += 1

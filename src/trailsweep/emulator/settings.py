@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from trailsweep.emulator.lag import Lag, lag_problem
 
 
 class SettingsError(ValueError):
     """A setting the emulator cannot take; the message names it and what it takes, in one
     line. The emulator is its own package (it imports nothing of trailsweep outside
     itself): the `trailsweep emulator` and `trailsweep demo` commands turn this into
-    their bad-input exit (2), the control API into HTTP 400."""
+    their bad-input exit (2), the control API into HTTP 400. `setting` and `reason`, when
+    set, are the field at fault and what is wrong with it, for a caller (the CLI) that
+    names the field its own way (a flag)."""
+
+    def __init__(self, message: str, *, setting: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.reason = reason
 
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
@@ -60,28 +71,68 @@ class Faults:
     hang_calls: list[str] = field(default_factory=list)
     # Control-plane calls answered HTTP 500 InternalFailure, named the same way.
     fail_calls: list[str] = field(default_factory=list)
+    # CloudTrail's delivery lag (lag.py): the median delay of most events, the share of
+    # events in the late tail, and the latest any event arrives, in data-clock seconds.
+    # All 0 (the default): no lag. `lag.AWS_LAG` holds AWS's stated times.
+    lag_median: float = 0.0
+    lag_tail_share: float = 0.0
+    lag_tail_max: float = 0.0
 
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a JSON patch of fields; unknown fields or wrong types are a SettingsError."""
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply a JSON patch of fields, all or nothing: an unknown field, a wrong type or
+        a value out of range (`_check_numbers`) is a SettingsError and changes nothing."""
         names = {f.name: f for f in dataclasses.fields(self)}
+        merged = self.as_dict()
         for key, value in changes.items():
             if key not in names:
                 raise SettingsError(f"unknown fault setting {key!r}; known: {', '.join(names)}")
             current = getattr(self, key)
-            if isinstance(current, float) and isinstance(value, int | float):
+            if isinstance(current, float) and type(value) in (int, float):
                 value = float(value)
             elif type(value) is not type(current):
                 raise SettingsError(f"fault setting {key!r} takes a {type(current).__name__}")
             if key in ("hang_calls", "fail_calls"):
                 _check_calls(key, value)
-            setattr(self, key, value)
+            merged[key] = value
+        _check_numbers(merged)
+        for key in changes:
+            setattr(self, key, merged[key])
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def lag(self) -> Lag:
+        """The delivery-lag settings of the moment."""
+        return Lag(self.lag_median, self.lag_tail_share, self.lag_tail_max)
+
     def __post_init__(self) -> None:
         _check_calls("hang_calls", self.hang_calls)
         _check_calls("fail_calls", self.fail_calls)
+        _check_numbers(self.as_dict())
+
+
+# Fields of `Faults` that are shares (0..1); every other number must be finite and >= 0.
+# Decision: 0 is allowed everywhere (rate 0: after the burst every call is throttled;
+# token_ttl 0: every NextToken has expired), as trouble a test may want; negatives,
+# NaN and infinities mean nothing and are refused.
+_SHARES = frozenset({"other_caller_share", "error_rate", "reset_rate", "lag_tail_share"})
+
+
+def _check_numbers(values: dict[str, Any]) -> None:
+    """Each number of a `Faults` (as a dict) in its range, and the lag settings coherent."""
+    for key, value in values.items():
+        if type(value) not in (int, float):
+            continue
+        if not math.isfinite(value) or value < 0 or (key in _SHARES and value > 1):
+            wanted = "a share between 0 and 1" if key in _SHARES else "a number >= 0"
+            _refuse(key, f"must be {wanted}, not {value}")
+    problem = lag_problem(values["lag_median"], values["lag_tail_share"], values["lag_tail_max"])
+    if problem is not None:
+        _refuse(*problem)
+
+
+def _refuse(key: str, reason: str) -> None:
+    raise SettingsError(f"fault setting {key!r} {reason}", setting=key, reason=reason)
 
 
 def _check_calls(key: str, calls: list[Any]) -> None:
@@ -111,6 +162,9 @@ class EmulatorSettings:
     seed: int = 7
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     realtime: bool = False  # False: the data clock is pinned at `now`; True: it advances
+    # Data-clock seconds per wall-clock second (dataclock.py); 0: it moves only when
+    # stepped (POST /_emulator/clock). `realtime` is speed 1; give one or the other.
+    clock_speed: float = 0.0
     # Hours are numbered from here for the random draws (how many events, which bursts);
     # None: from the Unix epoch. The tests pin it to `now`, so what the window "the last N
     # hours" holds is the same whatever hour the suite runs in (from the epoch, test_lean
@@ -136,6 +190,11 @@ class EmulatorSettings:
     control_token: str | None = field(default=None, repr=False)
     faults: Faults = field(default_factory=Faults)
 
+    @property
+    def data_speed(self) -> float:
+        """How fast the data clock runs at start: `clock_speed`, or 1 when `realtime`."""
+        return float(self.clock_speed) or (1.0 if self.realtime else 0.0)
+
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
             raise SettingsError("emulator --now needs a time zone, e.g. 2026-11-01T00:00:00Z")
@@ -145,6 +204,16 @@ class EmulatorSettings:
             raise SettingsError("emulator: members must be >= 0 and suspended <= members")
         if not self.regions:
             raise SettingsError("emulator: at least one region must be enabled")
+        speed = self.clock_speed
+        if type(speed) not in (int, float) or not 0 <= speed < math.inf:
+            raise SettingsError(
+                f"emulator: clock_speed must be a number >= 0 (data seconds per wall "
+                f"second; 0: stepped only), not {speed!r}"
+            )
+        if self.realtime and speed not in (0, 1):
+            raise SettingsError(
+                "emulator: realtime is clock speed 1; give realtime or clock_speed, not both"
+            )
         if self.events_per_day < 0 or self.skew < 1:
             raise SettingsError("emulator: events_per_day must be >= 0 and skew >= 1")
         if not self.allow_remote and not is_loopback(self.host):

@@ -70,7 +70,24 @@ class EmulatorThread:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=60)
 
     def truth(self, account: str, region: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """`Emulator.truth` (keywords: start, end, attribute, insight, as_of, everything)."""
         return self.call(self.emulator.truth, account, region, **kwargs)
+
+    def arrivals(self, account: str, region: str, **kwargs: Any) -> dict[str, int]:
+        """`Emulator.arrivals`: EventId -> arrival time of each event `truth` names."""
+        return self.call(self.emulator.arrivals, account, region, **kwargs)
+
+    def advance(self, seconds: float) -> int:
+        """Step the data clock `seconds` forward (dataclock.py); its new time."""
+        return self.call(self.emulator.data_clock.advance, seconds)
+
+    def set_now(self, epoch: float) -> int:
+        """Step the data clock to `epoch` seconds (never backwards); its new time."""
+        return self.call(self.emulator.data_clock.set, epoch)
+
+    def set_speed(self, speed: float) -> None:
+        """Run the data clock at `speed` data seconds per wall second (0: stepped only)."""
+        self.call(self.emulator.data_clock.set_speed, speed)
 
     def stats(self) -> dict[str, Any]:
         return self.call(self.emulator.quota.as_dict)

@@ -10,6 +10,20 @@ yields where it is, whose keys work there, and the ground truth to compare with.
 Its data are fixed by `seed` and `now` (the current hour, UTC, unless given): the same
 seed gives the same accounts, keys and events in every run, and two seeds give two
 different organizations, so two emulators side by side never answer alike.
+
+With `lag=True` it delays each event's delivery the way CloudTrail does (about 5
+minutes, some up to 15; trailsweep.emulator.lag): LookupEvents shows an event only once
+the data clock has passed its arrival. The data clock stands still until the test steps
+it, so a test of a poller reads like a timeline:
+
+    with running_emulator(seed=3, lag=True) as emu:
+        seen = poll_once(env=emu.env())                         # the code under test
+        assert seen == ids(emu.truth(emu.account, emu.region))  # what has arrived
+        emu.advance(600)                                        # ten minutes later
+        seen += poll_once(env=emu.env())
+        everything = emu.truth(emu.account, emu.region, everything=True)
+        arrivals = emu.arrivals(emu.account, emu.region, everything=True)
+        late = [e for e in everything if arrivals[e["EventId"]] > emu.now]  # not yet
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from trailsweep.emulator import EmulatorSettings, EmulatorThread, Faults
+from trailsweep.emulator import AWS_LAG, EmulatorSettings, EmulatorThread, Faults
 from trailsweep.emulator.clock import Clock
 
 
@@ -54,8 +68,26 @@ class RunningEmulator:
     @property
     def now(self) -> int:
         """The emulator's data clock, epoch seconds: its newest events are at most this
-        recent (pinned at `now` unless the emulator runs `realtime`)."""
+        recent (pinned at `now` unless the emulator runs `realtime` or a `clock_speed`,
+        or the test steps it with `advance` or `set_now`)."""
         return self.thread.emulator.data_now()
+
+    def advance(self, seconds: float) -> int:
+        """Step the data clock `seconds` (>= 0) forward; its new time, epoch seconds.
+        Events keep coming as it moves: `emu.advance(3600)` is an hour later, with an
+        hour's new events, and those of the hour before that have arrived since.
+        Backwards is a `SettingsError`."""
+        return self.thread.advance(seconds)
+
+    def set_now(self, epoch: float) -> int:
+        """Step the data clock to `epoch` seconds; its new time. Never backwards (a
+        `SettingsError`): `emu.set_now(emu.now + 900)` is `emu.advance(900)`."""
+        return self.thread.set_now(epoch)
+
+    def set_speed(self, speed: float) -> None:
+        """Run the data clock at `speed` data seconds per wall-clock second from now on
+        (1: real time, 60: an hour a minute; 0: still until stepped, the default)."""
+        self.thread.set_speed(speed)
 
     @property
     def connection(self) -> Connection:
@@ -88,14 +120,42 @@ class RunningEmulator:
     def truth(
         self, account: str, region: str, *, start: int | None = None, end: int | None = None,
         attribute: tuple[str, str] | None = None, insight: bool = False,
+        as_of: int | None = None, everything: bool = False,
     ) -> list[dict[str, Any]]:  # fmt: skip
         """Exactly what a complete LookupEvents query of `account` in `region` returns, in
         the API's order (newest first), each event as the API's JSON has it (EventTime in
         epoch seconds, CloudTrailEvent a string). `start` and `end` are epoch seconds,
-        both included; `attribute` is a (key, value) lookup attribute."""
+        both included; `attribute` is a (key, value) lookup attribute.
+
+        With delivery lag on, that is what has arrived by the data clock's now; `as_of=T`
+        answers for the moment the clock reads T instead (what a query then returns, the
+        lag settings unchanged), and `everything=True` returns every event that has
+        happened by then (EventTime <= now, or <= T), arrived or not:
+
+            ahead = emu.truth(a, r, as_of=emu.now + 900)   # what shows 15 minutes on
+            emu.advance(900)
+            assert emu.truth(a, r) == ahead
+        """
         return self.thread.truth(
-            account, region, start=start, end=end, attribute=attribute, insight=insight
-        )
+            account, region, start=start, end=end, attribute=attribute, insight=insight,
+            as_of=as_of, everything=everything,
+        )  # fmt: skip
+
+    def arrivals(
+        self, account: str, region: str, *, start: int | None = None, end: int | None = None,
+        attribute: tuple[str, str] | None = None, insight: bool = False,
+        as_of: int | None = None, everything: bool = False,
+    ) -> dict[str, int]:  # fmt: skip
+        """When each event `truth` returns for the same arguments arrives: EventId ->
+        epoch seconds (its EventTime plus its delivery delay), in `truth`'s order.
+
+            times = emu.arrivals(a, r, everything=True)
+            late = {i: t for i, t in times.items() if t > emu.now}  # not delivered yet
+        """
+        return self.thread.arrivals(
+            account, region, start=start, end=end, attribute=attribute, insight=insight,
+            as_of=as_of, everything=everything,
+        )  # fmt: skip
 
 
 def current_hour() -> datetime:
@@ -110,6 +170,7 @@ def running_emulator(
     now: datetime | None = None,
     faults: Faults | dict[str, Any] | None = None,
     clock: Clock | None = None,
+    lag: bool = False,
     **settings: Any,
 ) -> Iterator[RunningEmulator]:
     """An emulator serving for the length of the block (see the module's docstring).
@@ -120,9 +181,12 @@ def running_emulator(
     otherwise);
     `faults` are its limits and trouble (`Faults` or a dict of its fields; default: the
     real quota, 2 calls a second per pair); `clock` is its clock (`ManualClock` makes
-    credentials and NextTokens expire when the test says); any other keyword is an
-    `EmulatorSettings` field (`members`, `regions`, `events_per_day`, ...). A setting it
-    cannot take raises `trailsweep.emulator.SettingsError` before anything starts."""
+    credentials and NextTokens expire when the test says); `lag=True` turns on CloudTrail's
+    delivery lag with AWS's stated times (`trailsweep.emulator.AWS_LAG`; `faults` can set
+    `lag_median`, `lag_tail_share` and `lag_tail_max` instead); any other keyword is an
+    `EmulatorSettings` field (`members`, `regions`, `events_per_day`, `clock_speed`, ...).
+    A setting it cannot take raises `trailsweep.emulator.SettingsError` before anything
+    starts."""
     pinned = now if now is not None else current_hour()
     # What a window "the last N hours" holds must not depend on when the test runs: the
     # draws count hours from `now`, and no day is idle or quieter for being a weekend.
@@ -130,7 +194,9 @@ def running_emulator(
     settings.setdefault("idle_day_share", 0.0)
     settings.setdefault("diurnal", False)
     if isinstance(faults, dict):
-        faults = Faults(**faults)
+        faults = Faults(**({**AWS_LAG, **faults} if lag else faults))
+    elif lag and (faults is None or faults.lag().off):
+        faults = Faults(**{**(faults.as_dict() if faults else {}), **AWS_LAG})
     made = EmulatorSettings(seed=seed, now=pinned, faults=faults or Faults(), **settings)
     thread = EmulatorThread(made) if clock is None else EmulatorThread(made, clock=clock)
     with thread:
