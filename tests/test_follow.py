@@ -24,7 +24,7 @@ from trailsweep.api.incremental import fresh_state
 from trailsweep.output.state import load, save
 from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
 
-from support import NOW_EPOCH, expected_line, run_cli
+from support import LINE_KEYS, NOW_EPOCH, expected_line, run_cli
 
 # Where the virtual clocks begin: this hour (the client checks the credentials the
 # emulator stamps against the real clock, so virtual time starts at real time).
@@ -294,3 +294,26 @@ def test_with_delivery_lag_an_hour_of_following_misses_nothing_and_restarts_exac
             behind += sum(t < newest for t in times)
             newest = max([newest, *times])
         assert behind > 0
+
+
+def test_demo_follow_shows_late_events_arriving_and_stops_with_exit_0(tmp_path: Path) -> None:
+    """`trailsweep demo --follow`: the lag on, its clock fast; the test reads stderr until
+    a poll line reports a measured lag, then stops it as Ctrl-C does."""
+    with (tmp_path / "out.ndjson").open("wb") as sink:  # a file: a full pipe would stall it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trailsweep", "demo", "--follow", "--speed", "120"],
+            stdout=sink, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert proc.stderr is not None
+    measured = b""
+    for raw in proc.stderr:
+        if raw.startswith(b"trailsweep: following") and b"lag p50 -" not in raw:
+            measured = raw
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"lag p50 " in measured and b"newest event" in measured
+    lines = (tmp_path / "out.ndjson").read_bytes().splitlines()
+    assert lines and all(tuple(orjson.loads(line))[:4] == LINE_KEYS[:4] for line in lines)
+    assert b"stopping; flushing stdout" in err

@@ -12,6 +12,7 @@ import typer
 
 from trailsweep import SweepReport
 from trailsweep.base.errors import ConfigError, InputError
+from trailsweep.cli.demo_follow import run_demo_follow
 from trailsweep.cli.logs import print_summary
 from trailsweep.cli.runner import write_stdout
 from trailsweep.emulator.settings import EmulatorSettings, SettingsError
@@ -35,10 +36,27 @@ def demo_command(
         ),
     ] = None,
     raw: Annotated[bool, typer.Option(help="Keep CloudTrailEvent as a string.")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Follow instead: CloudTrail's delivery lag on (about 5 minutes, up to 15), "
+            "the emulator's clock --speed times real time, a poll every simulated 30 s, "
+            "each poll's lag on stderr, until Ctrl-C.",
+        ),
+    ] = False,
+    speed: Annotated[
+        float,
+        typer.Option(help="With --follow: simulated seconds per real second, 1 to 600."),
+    ] = 60.0,
 ) -> None:
     """Start an embedded CloudTrail emulator (a small organization with realistic events),
     sweep every account and enabled region of it with org discovery and AssumeRole, and
-    print the events as NDJSON on stdout. This is what `make demo` runs."""
+    print the events as NDJSON on stdout. This is what `make demo` runs.
+
+    With --follow it shows following instead: trailsweep catches up, then polls as events
+    arrive late, out of order, and writes each once (trailsweep demo --follow | jq -c
+    '[.EventTime, .EventName]')."""
     data: dict[str, Any] = dict(_DEMO_DEFAULTS)
     if config is not None or DEFAULT_CONFIG.exists():
         data = read_toml(str(DEFAULT_CONFIG) if config is None else config)
@@ -70,6 +88,10 @@ def demo_command(
     opts = options_from_mapping(data, str(DEFAULT_CONFIG) if config is None else config)
     if raw:
         opts.raw = True
+    if follow:
+        if not 1 <= speed <= 600:
+            raise InputError(f"--speed: {speed:g} is out of range; give 1 to 600")
+        raise typer.Exit(run_demo_follow(settings, opts, speed))
     report = SweepReport()
     code = anyio.run(_demo, settings, opts, report)
     print_summary(report, sys.stderr)

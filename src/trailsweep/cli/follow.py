@@ -50,7 +50,12 @@ def run_follow(
         except BrokenPipeError:  # the reader went away: stop as any Unix filter
             silence_stdout()
 
-    code = run_interruptible(work, stop, checkpoint=settings.state)
+    saving = (
+        f"flushing stdout, saving the state {settings.state}"
+        if settings.state
+        else ("flushing stdout; without --state a new run starts over")
+    )
+    code = run_interruptible(work, stop, stopping=saving)
     try:
         out.flush()
     except BrokenPipeError:

@@ -54,12 +54,16 @@ def run_interruptible(
     *,
     progress: tuple[Query, bool] | None = None,
     checkpoint: Path | None = None,
+    stopping: str | None = None,
 ) -> int:
     """Run `work` until it ends or a signal stops it; returns the exit code. `checkpoint`:
     the export's checkpoint file, which the first signal says it saves (None: stdout,
-    which has none, and the line says that instead)."""
-    stopping = (
-        f"trailsweep: stopping; saving the checkpoint {checkpoint} (again to quit now)\n"
+    which has none, and the line says that instead); `stopping`: what the line says
+    instead (a follower's)."""
+    said = (
+        f"trailsweep: stopping; {stopping} (again to quit now)\n"
+        if stopping is not None
+        else f"trailsweep: stopping; saving the checkpoint {checkpoint} (again to quit now)\n"
         if checkpoint is not None
         else "trailsweep: stopping; stdout has no checkpoint: a new run starts over "
         "(again to quit now)\n"
@@ -76,7 +80,7 @@ def run_interruptible(
                 report.interrupted = True
                 signal.signal(signal.SIGINT, second)
                 signal.signal(signal.SIGTERM, second)
-                os.write(2, stopping)
+                os.write(2, said)
                 loop.call_soon_threadsafe(tg.cancel_scope.cancel)
 
             previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}
