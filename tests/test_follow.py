@@ -5,9 +5,12 @@ of the follower's sleeps (its limiter's, its wait between polls) moves both."""
 
 from __future__ import annotations
 
+import gc
+import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -317,3 +320,89 @@ def test_demo_follow_shows_late_events_arriving_and_stops_with_exit_0(tmp_path: 
     lines = (tmp_path / "out.ndjson").read_bytes().splitlines()
     assert lines and all(tuple(orjson.loads(line))[:4] == LINE_KEYS[:4] for line in lines)
     assert b"stopping; flushing stdout" in err
+
+
+class EmulatorProcess:
+    """`trailsweep emulator` in a process of its own (its memory is not the test's), its
+    data clock set by the test through the control API."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trailsweep", "emulator", "--port", "0", *args],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.info: dict[str, Any] = orjson.loads(self.proc.stdout.readline())
+
+    def set_now(self, epoch: float) -> None:
+        req = urllib.request.Request(
+            self.info["url"] + "/_emulator/clock", data=orjson.dumps({"now": int(epoch)}),
+            headers={"Authorization": f"Bearer {self.info['control_token']}"}, method="POST",
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=30) as answer:
+            assert answer.status == 200
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux /proc), not its peak."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_memory_stays_flat_over_hours_of_following() -> None:
+    """Eight simulated hours against an emulator in its own process, whose data clock the
+    test moves to the follower's virtual clock at every poll: what the follower keeps
+    (EventIds, lag buckets) is bounded by the look-back, so the memory of this process
+    (the follower's) after two hours is its memory after eight."""
+    start = NOW_EPOCH - 12 * 3600
+    clock = ManualClock(wall=start)
+    emu = EmulatorProcess(
+        "--now", str(start), "--members", "2", "--suspended", "0", "--regions",
+        ",".join(REGIONS), "--events-per-day", "3000", "--rate", "1000", "--burst", "1000",
+    )  # fmt: skip
+    try:
+        info = emu.info
+        settings = SweepSettings.build(
+            accounts="org", regions=",".join(REGIONS), start_time="30m", follow=True,
+            poll_interval="60s", now=datetime.fromtimestamp(start, UTC),
+            endpoint_url=info["url"], region=info["region"],
+            access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"],
+        )  # fmt: skip
+        follower = Follower(settings, fresh_state(settings), clock=clock)
+        rss: dict[int, int] = {}
+        kept: list[int] = []
+        counted = [0]
+
+        def count(data: bytes) -> None:  # lines are counted, not kept
+            counted[0] += data.count(b"\n")
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+
+                def after(f: Follower) -> None:
+                    kept.append(sum(len(m.ids) for m in f.state.marks.values()))
+                    if f.polls in (120, 480):
+                        gc.collect()
+                        rss[f.polls] = resident_bytes()
+                    if f.polls >= 480:
+                        tg.cancel_scope.cancel()
+                    emu.set_now(clock.wall() + settings.poll_interval)  # the next poll's
+
+                follower.on_poll = after
+                tg.start_soon(follower.run, count, lambda: None)
+
+        emu.set_now(clock.wall())
+        anyio.run(main)
+    finally:
+        emu.stop()
+    assert counted[0] == follower.events > 5000  # events kept coming all along
+    growth = rss[480] - rss[120]
+    print(f"RSS at hour 2 {rss[120] / 2**20:.1f} MiB, at hour 8 {rss[480] / 2**20:.1f} MiB; "
+          f"EventIds kept at most {max(kept)} of {follower.events} events")  # fmt: skip
+    assert growth < 4 * 2**20, f"RSS {rss[120] >> 20} MiB at hour 2, {rss[480] >> 20} at hour 8"
+    # EventIds kept: the last look-back's (20 minutes of ~6 pairs), never the whole run.
+    assert max(kept[120:]) < 3 * max(kept[20:120]) and max(kept) < follower.events / 10
