@@ -66,6 +66,10 @@ class Options:
     connect_timeout: float | None = None  # seconds per AWS call (timeouts.py)
     read_timeout: float | None = None
     file_mode: str | None = None  # octal, as typed ("640")
+    output_dir: str | None = None  # NDJSON in parts (part_options.py)
+    part_size: str | int | None = None  # bytes, or "64MiB"
+    part_age: str | float | None = None  # seconds, or "5m"
+    compress: str | None = None  # gz or zst
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -129,6 +133,9 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in _NUMBERS:
             SWEEP[_NUMBERS[key]].check(f"--config: {path}: {key}", value)
+        elif key in ("part_size", "part_age"):
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ConfigError(f"--config: {path}: {key} must be a number or a string")
         elif key in ("raw", "unordered") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
