@@ -64,11 +64,11 @@ async def export_parts(
     """Write the sweep into NDJSON parts of `directory` (default `settings.output_dir`),
     exactly once, and return the final report::
 
-        settings = trailsweep.SweepSettings.build(accounts="org", regions="all",
-                                                  start_time="1d", part_size="64MiB",
-                                                  compress="gz")
-        report = await trailsweep.export_parts(settings, "/var/spool/trailsweep",
-                                               on_part=lambda part: print(part.name))
+        settings = trailsweep.SweepSettings.build(
+            accounts="org", regions="all", start_time="1d",
+            output_dir="/var/spool/trailsweep", part_size="64MiB", compress="gz",
+        )
+        report = await trailsweep.export_parts(settings, on_part=lambda p: print(p.name))
 
     Each part (`trailsweep-<UTC time>-<number>.ndjson[.gz|.zst]`) appears by an atomic
     rename once it is whole; `on_part` hears of it then (a `PartInfo`), `observe` hears
