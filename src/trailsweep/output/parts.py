@@ -75,7 +75,14 @@ class PartsLayout:
 class PartInfo:
     """A closed part: its final name in the directory, its number, its lines, its NDJSON
     bytes (`size`, uncompressed) and their sha256, the bytes of its file (`stored`), and
-    the EventTimes (epoch seconds) of its newest and oldest events."""
+    the EventTimes (epoch seconds) of its newest and oldest events. `export_parts` hands
+    each one to `on_part` once the part is recorded and visible::
+
+        def shipped(part: trailsweep.PartInfo) -> None:
+            print(part.name, part.lines, part.newest, part.oldest)
+
+        report = await trailsweep.export_parts(settings, on_part=shipped)
+    """
 
     name: str
     number: int
