@@ -395,3 +395,16 @@ def test_bad_input_is_one_line_exit_2_before_anything(
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
     assert (tmp_path / "file").read_bytes() == b"mine\n"
     assert emu.emulator.requests == calls
+
+
+def test_a_config_file_gives_the_part_settings(tmp_path: Path) -> None:
+    """The config keys are the flags with `_`: sizes and ages as text or numbers."""
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        'output_dir = "spool"\npart_size = "10MB"\npart_age = 300\ncompress = "zst"\n'
+    )
+    s = trailsweep.SweepSettings.from_toml(config)
+    assert (s.output_dir, s.part_size, s.part_age, s.compress) == (
+        Path("spool"), 10_000_000, 300.0, "zst",
+    )  # fmt: skip
+    assert trailsweep.SweepSettings.build(output_dir="d", part_size=4096).part_size == 4096

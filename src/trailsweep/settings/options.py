@@ -28,6 +28,7 @@ import orjson
 from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.settings.checks import read_text_file
 from trailsweep.settings.limits import SWEEP, split_list
+from trailsweep.settings.part_options import parse_part_age, parse_part_size
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
@@ -133,9 +134,10 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in _NUMBERS:
             SWEEP[_NUMBERS[key]].check(f"--config: {path}: {key}", value)
-        elif key in ("part_size", "part_age"):
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise ConfigError(f"--config: {path}: {key} must be a number or a string")
+        elif key == "part_size":
+            parse_part_size(value, f"--config: {path}: {key}")
+        elif key == "part_age":
+            parse_part_age(value, f"--config: {path}: {key}")
         elif key in ("raw", "unordered") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):

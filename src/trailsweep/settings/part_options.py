@@ -24,6 +24,7 @@ from pathlib import Path
 
 from trailsweep.base.errors import InputError
 from trailsweep.settings.checks import NAME_MAX, PATH_MAX
+from trailsweep.settings.limits import shown_number
 
 DEFAULT_PART_SIZE = 64 << 20  # 64 MiB: a few minutes of a busy organization, one S3 object
 MIN_PART_SIZE = 1 << 10
@@ -38,42 +39,43 @@ _AGE = re.compile(r"([0-9]{1,9}(?:\.[0-9]+)?)\s*([smhd]?)", re.ASCII | re.IGNORE
 _AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_part_size(value: str | int) -> int:
-    """`--part-size` in bytes; InputError unless 1 KiB..1 TiB."""
+def parse_part_size(value: str | int, option: str = "--part-size") -> int:
+    """`--part-size` in bytes; InputError unless 1 KiB..1 TiB (`option`: what the message
+    calls it, such as a config file's key)."""
     fix = (
         "give bytes (1048576) or a size with a unit such as 10MB or 64MiB, from 1KiB to "
         "1TiB (default 64MiB)"
     )
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InputError(f"--part-size: {value!r} is not a size; {fix}")
+        raise InputError(f"{option}: {value!r} is not a size; {fix}")
     if isinstance(value, int):
         size = value
     else:
         found = _SIZE.fullmatch(value.strip())
         if found is None:
-            raise InputError(f"--part-size: cannot read {value[:40]!r} as a size; {fix}")
+            raise InputError(f"{option}: cannot read {value[:40]!r} as a size; {fix}")
         unit = (found.group(2) or "").lower()
         scale = 1 << (10 * "kmgt".index(unit[0]) + 10) if "i" in unit else _SIZE_UNITS[unit[:1]]
         size = int(found.group(1)) * scale
     if not MIN_PART_SIZE <= size <= MAX_PART_SIZE:
-        raise InputError(f"--part-size: {value} is out of range; {fix}")
+        raise InputError(f"{option}: {_shown(value)} is out of range; {fix}")
     return size
 
 
-def parse_part_age(value: str | float) -> float:
-    """`--part-age` in seconds; InputError unless 1 s..7 days."""
+def parse_part_age(value: str | float, option: str = "--part-age") -> float:
+    """`--part-age` in seconds; InputError unless 1 s..7 days (`option` as above)."""
     fix = "give seconds (90) or an age such as 30s, 5m or 1h, from 1s to 7d"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InputError(f"--part-age: {value!r} is not a duration; {fix}")
+        raise InputError(f"{option}: {value!r} is not a duration; {fix}")
     if isinstance(value, str):
         found = _AGE.fullmatch(value.strip())
         if found is None:
-            raise InputError(f"--part-age: cannot read {value[:40]!r} as a duration; {fix}")
+            raise InputError(f"{option}: cannot read {value[:40]!r} as a duration; {fix}")
         seconds = float(found.group(1)) * _AGE_UNITS[found.group(2).lower()]
     else:
         seconds = float(value)
     if not (math.isfinite(seconds) and MIN_PART_AGE <= seconds <= MAX_PART_AGE):
-        raise InputError(f"--part-age: {value} is out of range; {fix}")
+        raise InputError(f"{option}: {_shown(value)} is out of range; {fix}")
     return seconds
 
 
@@ -111,3 +113,8 @@ def check_output_dir(value: str) -> Path:
             f"(at most {PATH_MAX - NAME_ROOM - 1} bytes, {NAME_MAX} a name)"
         )
     return Path(value)
+
+
+def _shown(value: object) -> str:
+    """A value for a message: text as typed (it matched a short pattern), a number cut."""
+    return value.strip() if isinstance(value, str) else shown_number(value)
