@@ -197,7 +197,8 @@ CONFIG_PAST_RANGE = [
     ("max_items", "99999999999999999999999999999"), ("max_items", "0"), ("max_items", "1.5"),
     ("page_size", "51"), ("page_size", "true"), ("rate", "nan"), ("rate", "inf"),
     ("rate", "100.5"), ("rate", "0"), ("connect_timeout", "0"), ("connect_timeout", "-inf"),
-    ("read_timeout", "3601"), ("read_timeout", "nan"),
+    ("read_timeout", "3601"), ("read_timeout", "nan"), ("part_size", "0"),
+    ("part_size", "1.5"), ("part_size", '"lots"'), ("part_age", "0"), ("part_age", "nan"),
 ]  # fmt: skip
 
 

@@ -151,9 +151,18 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path) -> None:
                     "LookupAttributes:\n- AttributeKey: EventName\n  AttributeValue: ConsoleLogin\n"
                     "MaxResults: 50\n"
                 )
+            spool = [argv[i + 1] for i, w in enumerate(argv) if w == "--output-dir"]
+            for directory in spool:  # the README's `mkdir -p` before it
+                (tmp_path / directory).mkdir(parents=True, exist_ok=True)
             result = run_cli(argv[1:], env=env, cwd=str(tmp_path))
             assert result.returncode == 0, (words, result.stderr.decode())
             out = result.stdout
+            if spool:
+                assert out == b""
+                parts = sorted((tmp_path / spool[0]).glob("*.ndjson"))
+                lines = b"".join(p.read_bytes() for p in parts).splitlines()
+                assert lines and all(orjson.loads(line)["EventId"] for line in lines), words
+                continue
             if into is not None:
                 (tmp_path / into).write_bytes(out)
                 assert b"LookupAttributes" in out, words

@@ -38,10 +38,12 @@ def lagged() -> Iterator[RunningEmulator]:
 
 
 def args(emu: RunningEmulator, out: Path, state: Path, *extra: str) -> list[str]:
+    """The run's command: into the file `out`, or into parts of 4 KiB if it is a directory."""
+    into = ["--output-dir", str(out), "--part-size", "4KiB"] if out.is_dir() else ["-o", str(out)]
     return [
         sys.executable, "-m", "trailsweep", "sweep", "--accounts", "org", "--regions",
         ",".join(REGIONS), "--start-time", str(DATA0 - 3600), "--end-time", str(emu.now),
-        "--state", str(state), "-o", str(out), "--rate", "50", "--page-size", "10", *extra,
+        "--state", str(state), *into, "--rate", "50", "--page-size", "10", *extra,
     ]  # fmt: skip
 
 
@@ -78,13 +80,18 @@ def written(paths: list[Path]) -> Counter[bytes]:
     return Counter(line for p in paths for line in p.read_bytes().splitlines(keepends=True))
 
 
+@pytest.mark.parametrize("into", ["files", "parts"])
 def test_ten_runs_two_killed_write_every_arrived_event_exactly_once(
-    lagged: RunningEmulator, tmp_path: Path
+    lagged: RunningEmulator, tmp_path: Path, into: str
 ) -> None:
+    """Each run into its own file (-o), or every run into one --output-dir of parts (each
+    part small, so a run is killed between parts)."""
     emu, state = lagged, tmp_path / "ct.state"
+    parts = tmp_path / "parts"
+    parts.mkdir()
     outs = []
     for k in range(10):
-        out = tmp_path / f"run{k}.ndjson"
+        out = tmp_path / f"run{k}.ndjson" if into == "files" else parts
         if k in (3, 7):
             run_killed(emu, out, state, pages=3)
             assert load(state).pending is not None  # named before the first call
@@ -93,7 +100,7 @@ def test_ten_runs_two_killed_write_every_arrived_event_exactly_once(
         if k < 9:
             emu.advance(STEP)
     expected = truth(emu, DATA0 - 3600, emu.now)
-    got = written(outs)
+    got = written(outs if into == "files" else sorted(parts.glob("*.ndjson")))
     assert got == expected
     assert max(got.values()) == 1
     final = load(state)

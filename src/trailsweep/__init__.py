@@ -15,7 +15,8 @@ Sweep LookupEvents over accounts and regions, newest first::
     anyio.run(main)
 
 Without async: `for event in trailsweep.iter_events(settings)`. To a file that survives
-crashes and resumes: `await trailsweep.export(settings, "events.ndjson")`. One account
+crashes and resumes: `await trailsweep.export(settings, "events.ndjson")`; into parts of a
+directory that log shippers read: `await trailsweep.export_parts(settings, "spool/")`. One account
 and region, as `aws cloudtrail lookup-events`: `trailsweep.lookup_events(settings)`.
 Every error is a `TrailsweepError` carrying its exit code and a one-line message.
 
@@ -31,6 +32,7 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from trailsweep.api.exporting import export
     from trailsweep.api.lookup import lookup_events
+    from trailsweep.api.parts import PartInfo, export_parts
     from trailsweep.api.stream import SweepStream, open_sweep
     from trailsweep.api.threaded import SweepIterator, iter_events
     from trailsweep.base.errors import (
@@ -65,6 +67,7 @@ _HOMES = {
     "InputError": _ERRORS,
     "OutputFailed": _ERRORS,
     "PairFailed": _ERRORS,
+    "PartInfo": "trailsweep.api.parts",
     "ServerFailed": _ERRORS,
     "StateError": _ERRORS,
     "SweepEvent": "trailsweep.engine.pair",
@@ -75,6 +78,7 @@ _HOMES = {
     "TimedOut": _ERRORS,
     "TrailsweepError": _ERRORS,
     "export": "trailsweep.api.exporting",
+    "export_parts": "trailsweep.api.parts",
     "iter_events": "trailsweep.api.threaded",
     "lookup_events": "trailsweep.api.lookup",
     "open_sweep": "trailsweep.api.stream",
@@ -88,6 +92,7 @@ __all__ = [
     "InputError",
     "OutputFailed",
     "PairFailed",
+    "PartInfo",
     "ServerFailed",
     "StateError",
     "SweepEvent",
@@ -99,6 +104,7 @@ __all__ = [
     "TrailsweepError",
     "__version__",
     "export",
+    "export_parts",
     "iter_events",
     "lookup_events",
     "open_sweep",

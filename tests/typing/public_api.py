@@ -5,6 +5,7 @@ would break such a program (a name gone, a type changed) fails the type check.""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import anyio
 import trailsweep
 from trailsweep import (
     InputError,
+    PartInfo,
     SweepEvent,
     SweepIterator,
     SweepReport,
@@ -76,6 +78,23 @@ async def to_file(settings: SweepSettings, path: Path) -> int:
     return report.exit_code
 
 
+async def to_parts(directory: Path) -> list[str]:
+    names: list[str] = []
+
+    def on_part(part: PartInfo) -> None:
+        names.append(f"{part.name} {part.number} {part.lines} {part.size} {part.sha256}")
+
+    def observe(events: Sequence[SweepEvent]) -> None:
+        names.extend(event.id for event in events[:0])
+
+    parted = SweepSettings.build(
+        accounts="org", start_time="1d", output_dir=directory, part_size="64MiB",
+        part_age=300, compress="zst",
+    )  # fmt: skip
+    report: SweepReport = await trailsweep.export_parts(parted, observe=observe, on_part=on_part)
+    return names if report.exit_code == 0 else []
+
+
 def in_a_script(settings: SweepSettings) -> int:
     with trailsweep.iter_events(settings, buffer=4) as events:
         iterator: SweepIterator = events
@@ -90,6 +109,7 @@ def main() -> int:
         code: int = anyio.run(sweep, settings)
         anyio.run(lookup, settings)
         anyio.run(to_file, settings, Path("events.ndjson"))
+        anyio.run(to_parts, Path("spool"))
         in_a_script(settings)
     except InputError as err:
         print(f"bad input: {err}", file=sys.stderr)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from trailsweep.api.incremental import Quiet
 from trailsweep.api.lag import LagStats, span
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.engine.pair import PairState, SweepEvent, advance_all, lines
@@ -75,23 +76,6 @@ class _Held:
             self.ids.discard((ev.pair.name, ev.id))
             out.append(ev)
         return out
-
-
-@dataclass(slots=True)
-class _Quiet:
-    """The Increment as a --settle poll shows it to the sweep: told of the pairs, not of
-    the chunks (they are written when they settle)."""
-
-    inc: Increment
-
-    def begin(self, pairs: list[PairState], query: Any) -> None:
-        self.inc.begin(pairs, query)
-
-    def written(self, chunk: Sequence[SweepEvent]) -> None:
-        pass
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.inc.as_dict()
 
 
 @dataclass(slots=True)
@@ -145,7 +129,7 @@ class Follower:
     ) -> None:  # fmt: skip
         inc = self.current = Increment(self.state, cfg.lookback)
         report = self.report = SweepReport()
-        report.increment = _Quiet(inc) if cfg.settle else inc
+        report.increment = Quiet(inc) if cfg.settle else inc
         pairs = self._due()
         seen_at = int(cfg.query.end.timestamp())
         async with aclosing(

@@ -23,14 +23,18 @@ Exactly once across runs and crashes (docs/design.md invariant 5, carried over r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trailsweep.base.errors import CheckpointError, StateError
+from trailsweep.engine.pair import PairState, SweepEvent
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.output.increment import Increment
+from trailsweep.output.parts import PartInfo
+from trailsweep.output.parts_export import PartHooks, PartsExport
 from trailsweep.output.safe_files import Lock
 from trailsweep.output.sink import Export
 from trailsweep.output.state import State, load, refuse_other_question, save, state_spec
@@ -49,6 +53,24 @@ def spec_of_state(settings: SweepSettings) -> dict[str, object]:
 
 
 @dataclass(slots=True)
+class Quiet:
+    """An Increment as the sweep sees it when something else tells it what was written
+    (a run into parts: as each event enters a part; a follower with --settle: as events
+    settle): told of the pairs, not of the chunks."""
+
+    inc: Increment
+
+    def begin(self, pairs: list[PairState], query: Query) -> None:
+        self.inc.begin(pairs, query)
+
+    def written(self, chunk: Sequence[SweepEvent]) -> None:
+        pass
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.inc.as_dict()
+
+
+@dataclass(slots=True)
 class StateRun:
     """The state file of one run, locked from `open_state` to `close`."""
 
@@ -58,30 +80,62 @@ class StateRun:
     lookback: int
     increment: Increment | None = None
 
-    def start(self, export: Export | None) -> Increment:
-        """The run's Increment (for `SweepReport.increment`); for a file, the state says
-        the run is pending before any call, and a resumed file's lines are read back."""
+    def start(self, export: Export | PartsExport | None) -> Increment:
+        """The run's Increment (for `SweepReport.increment`); for a file or a directory
+        of parts, the state says the run is pending before any call, and what a killed
+        run of it had written is read back (a file's lines; the EventIds the state kept
+        of the parts)."""
         inc = self.increment = Increment(self.state, self.lookback)
         if export is None:
             return inc
-        if self.state.pending is None or self.state.pending["output"] != str(export.output):
-            self.state.pending = {
-                "output": str(export.output),
-                "checkpoint": str(export.checkpoint),
-            }
+        target = _target(export)
+        pending = self.state.pending
+        if pending is None or pending["output"] != target:
+            pending = {"output": target, "checkpoint": str(export.checkpoint)}
+            if isinstance(export, PartsExport):
+                pending["near"] = {}
+            self.state.pending = pending
             self.save(self.state)
         prior = export.resume
-        if prior is not None:
+        if prior is None:
+            return inc
+        if isinstance(export, PartsExport):
+            inc.restore(pending.get("near", {}))
+        else:
             end = to_epoch(Query.from_describe(prior.query).end)
             inc.recover(_lines(export.output, prior.offset), end)
         return inc
 
-    def commit_finished(self, export: Export) -> None:
-        """A finished file whose run was killed before its state was saved: commit it."""
-        if self.state.pending is None or self.state.pending["output"] != str(export.output):
+    def attach(self, report: SweepReport, export: Export | PartsExport | None) -> None:
+        """Start the run (`start`) and give it to `report`, as the sink needs it."""
+        inc = self.start(export)
+        report.increment = Quiet(inc) if isinstance(export, PartsExport) else inc
+
+    def hooks(self) -> PartHooks:
+        """For a run into parts: the Increment hears each event as it enters a part, and
+        the state keeps its EventIds before each part is recorded."""
+        inc = self.increment
+        assert inc is not None
+
+        def commit(_: PartInfo) -> None:
+            assert self.state.pending is not None
+            self.state.pending["near"] = inc.near()
+            self.save(self.state)
+
+        return PartHooks(observe=inc.written, commit=commit)
+
+    def committed(self, export: Export | PartsExport) -> bool:
+        """Whether the finished `export` is in the state already (no run of it pending)."""
+        pending = self.state.pending
+        return pending is None or pending["output"] != _target(export)
+
+    def commit_finished(self, export: Export | PartsExport) -> None:
+        """A finished output whose run was killed before its state was saved: commit it."""
+        pending = self.state.pending
+        if pending is None or pending["output"] != _target(export):
             return
         assert export.resume is not None
-        _commit_file(self, export.output, export.resume)
+        _commit_pending(self, pending, export.resume)
 
     def commit(self, report: SweepReport, *, to_file: bool) -> None:
         """Save the state this run leaves: always for stdout; for a file, only once its
@@ -110,7 +164,7 @@ def fresh_state(settings: SweepSettings) -> State:
     return State(spec=spec_of_state(settings), lookback=settings.lookback)
 
 
-def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
+def open_state(settings: SweepSettings, export: Export | PartsExport | None) -> StateRun:
     """The state file of `settings.state`, locked, checked against the question and the
     run in progress; a fresh State when there is none yet (saved at the run's end)."""
     path = settings.state
@@ -123,7 +177,7 @@ def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
         refuse_other_question(path, state, spec)
         run = StateRun(path, state, lock, settings.lookback)
         pending = state.pending
-        output = None if export is None else str(export.output)
+        output = None if export is None else _target(export)
         if pending is not None and pending["output"] != output:
             _settle_other(run, pending)
     except BaseException:
@@ -132,7 +186,7 @@ def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
     return run
 
 
-def _settle_other(run: StateRun, pending: dict[str, str]) -> None:
+def _settle_other(run: StateRun, pending: dict[str, Any]) -> None:
     """Another output's run is pending: commit it if its file is finished, else refuse."""
     output, checkpoint = Path(pending["output"]), Path(pending["checkpoint"])
     prior = None
@@ -146,15 +200,24 @@ def _settle_other(run: StateRun, pending: dict[str, str]) -> None:
             f"state file {run.path}: the run writing {output} did not finish; run the same "
             f"command with --output {output} to finish it (it resumes), then go on"
         )
-    _commit_file(run, output, prior)
+    _commit_pending(run, pending, prior)
 
 
-def _commit_file(run: StateRun, output: Path, prior: ckpt_mod.Checkpoint) -> None:
+def _commit_pending(run: StateRun, pending: dict[str, Any], prior: ckpt_mod.Checkpoint) -> None:
+    """Commit the finished run `pending` names, from its checkpoint and what it wrote."""
     inc = Increment(run.state, run.lookback)
     query = Query.from_describe(prior.query)
     inc.begin(prior.pairs, query)
-    inc.recover(_lines(output, prior.offset), to_epoch(query.end))
+    if "near" in pending:  # into parts: kept in the state as each part was recorded
+        inc.restore(pending["near"])
+    else:
+        inc.recover(_lines(Path(pending["output"]), prior.offset), to_epoch(query.end))
     run.save(inc.commit())
+
+
+def _target(export: Export | PartsExport) -> str:
+    """What `pending` names: the output file, or the directory of parts."""
+    return str(export.layout.directory if isinstance(export, PartsExport) else export.output)
 
 
 def _lines(path: Path, offset: int) -> Iterator[bytes]:

@@ -31,6 +31,14 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
             ("trailsweep sweep --resume day.ndjson",),
         ),
         Example(
+            "The same into gzip parts of at most 64 MiB of NDJSON each, for a log shipper "
+            "reading spool/*.ndjson.gz (the directory must exist):",
+            (
+                "trailsweep sweep --accounts org --regions all --start-time 1d \\",
+                "    --output-dir spool --part-size 64MiB --compress gz",
+            ),
+        ),
+        Example(
             "Console sign-ins without MFA in two accounts over the last week, to stdout:",
             (
                 "trailsweep sweep --accounts 111122223333,444455556666 --start-time 7d \\",

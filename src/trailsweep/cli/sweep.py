@@ -25,6 +25,7 @@ from trailsweep.api.exporting import (
     run_export,
 )
 from trailsweep.api.incremental import StateRun, open_state, state_line
+from trailsweep.api.parts import PartsExport, prepare_parts, run_parts
 from trailsweep.api.preflight import check_reachable, check_writable, write_created
 from trailsweep.base.errors import InputError
 from trailsweep.cli.follow import run_follow
@@ -42,6 +43,7 @@ from trailsweep.cli.sweep_options import (
     SweepCheckpoint,
     SweepCheckpointInterval,
     SweepCliInputJson,
+    SweepCompress,
     SweepConfigFile,
     SweepConnectTimeout,
     SweepEndpointUrl,
@@ -56,8 +58,11 @@ from trailsweep.cli.sweep_options import (
     SweepLookback,
     SweepMaxItems,
     SweepOutput,
+    SweepOutputDir,
     SweepOverwrite,
     SweepPageSize,
+    SweepPartAge,
+    SweepPartSize,
     SweepPollInterval,
     SweepProfile,
     SweepProgress,
@@ -116,6 +121,10 @@ def sweep_command(
     connect_timeout: SweepConnectTimeout = None,
     read_timeout: SweepReadTimeout = None,
     output: SweepOutput = None,
+    output_dir: SweepOutputDir = None,
+    part_size: SweepPartSize = None,
+    part_age: SweepPartAge = None,
+    compress: SweepCompress = None,
     raw: SweepRaw = None,
     unordered: SweepUnordered = None,
     summary_json: SweepSummaryJson = None,
@@ -141,7 +150,7 @@ def sweep_command(
 
     Events are ordered by EventTime (newest first), ties by account, region, then API
     order; two runs over the same data give the same bytes. NDJSON goes to stdout (or
-    --output); progress and the summary go to stderr.
+    --output, or parts in --output-dir); progress and the summary go to stderr.
 
     Exit codes: 0 every pair complete (or stopped at --max-items); 1 some pairs failed
     (their good events are written) or a server fault (5xx, unreachable, no answer) stopped
@@ -179,20 +188,24 @@ def run_sweep(f: SweepFlags) -> int:
 
 
 def _run(
-    f: SweepFlags, logs: LogSettings, settings: SweepSettings, export: Export | None,
-    state: StateRun | None,
+    f: SweepFlags, logs: LogSettings, settings: SweepSettings,
+    export: Export | PartsExport | None, state: StateRun | None,
 ) -> int:  # fmt: skip
-    if export is not None and export.complete is not None:  # a finished export run again
+    done = None if export is None else export.complete
+    if export is not None and done is not None:  # a finished export run again
         export.lock.release()
-        if state is not None:
-            state.commit_finished(export)
-        sys.stderr.write(export.complete.message)
-        return export.complete.exit_code
+        if state is not None and isinstance(export, PartsExport) and state.committed(export):
+            export = prepare_parts(settings, overwrite=True)  # the next run into its parts
+        else:
+            if state is not None:
+                state.commit_finished(export)
+            sys.stderr.write(done.message)
+            return done.exit_code
     try:
         check_reachable(settings)  # a refused endpoint: one line in a second (reach.py)
         report = SweepReport()
-        if state is not None:  # before any call: a file's run is pending from here on
-            report.increment = state.start(export)
+        if state is not None:  # before any call: an output's run is pending from here on
+            state.attach(report, export)
     except BaseException:
         if export is not None:
             export.lock.release()
@@ -201,7 +214,9 @@ def _run(
     show = sys.stderr.isatty() and not f.quiet if f.progress is None else f.progress
 
     async def work() -> None:
-        if export is not None:
+        if isinstance(export, PartsExport):
+            await run_parts(export, report, hooks=state.hooks() if state is not None else None)
+        elif export is not None:
             await run_export(export, report, interval=f.checkpoint_interval)
         else:
             await write_stdout(settings, report)
@@ -234,6 +249,8 @@ def _given(f: SweepFlags) -> Options:
         start_time=f.start_time, end_time=f.end_time,
         event_category=f.event_category, max_items=f.max_items, page_size=f.page_size,
         rate=f.rate, output=f.output, raw=f.raw, unordered=f.unordered,
+        output_dir=f.output_dir, part_size=f.part_size, part_age=f.part_age,
+        compress=f.compress,
         connect_timeout=f.connect_timeout, read_timeout=f.read_timeout, file_mode=f.file_mode,
         state=f.state, lookback=f.lookback, follow=f.follow, poll_interval=f.poll_interval,
         settle=f.settle,
@@ -277,6 +294,11 @@ def _sources(f: SweepFlags, flags: Options) -> tuple[Options, Options, str | Non
         return opts.overlay(flags), given, f.checkpoint
     if f.overwrite:
         raise InputError("--resume continues an export; --overwrite starts a new one: drop one")
+    if f.output_dir is not None:
+        raise InputError(
+            "--resume continues an --output FILE export; an --output-dir sweep resumes when "
+            "its command is run again: drop --resume"
+        )
     if f.config is not None or f.cli_input_json is not None:
         raise InputError(
             "--resume takes the question from the checkpoint; drop --config and --cli-input-json"
@@ -285,10 +307,19 @@ def _sources(f: SweepFlags, flags: Options) -> tuple[Options, Options, str | Non
     return opts, Options(), checkpoint
 
 
-def _prepare(f: SweepFlags, settings: SweepSettings, checkpoint: str | None) -> Export | None:
-    """The export to --output, locked and checked (None: stdout)."""
+def _prepare(
+    f: SweepFlags, settings: SweepSettings, checkpoint: str | None
+) -> Export | PartsExport | None:
+    """The export to --output or --output-dir, locked and checked (None: stdout)."""
     if f.summary_json is not None:
         check_writable(check_path(f.summary_json, "--summary-json"), "--summary-json")
+    if settings.output_dir is not None:
+        if checkpoint:
+            raise InputError(
+                "--checkpoint goes with --output FILE; --output-dir keeps its checkpoint in "
+                "the directory (.trailsweep.checkpoint.json): drop --checkpoint"
+            )
+        return prepare_parts(settings, overwrite=f.overwrite)
     if checkpoint and settings.output is None:
         raise InputError("--checkpoint goes with --output FILE; stdout is not checkpointed")
     if settings.output is None:

@@ -125,6 +125,37 @@ SweepOutput = Annotated[
     str | None, typer.Option("--output", "-o", help="Write NDJSON here instead of stdout.")
 ]
 
+SweepOutputDir = Annotated[
+    str | None,
+    typer.Option(
+        help="Write NDJSON in parts into this directory (it must exist) instead of "
+        "stdout: each part appears by an atomic rename once whole, named "
+        "trailsweep-<UTC time>-<number>.ndjson[.gz|.zst], for log shippers to read; "
+        "resumable like --output."
+    ),
+]
+
+SweepPartSize = Annotated[
+    str | None,
+    typer.Option(
+        help="With --output-dir: close a part at this much NDJSON (uncompressed), such "
+        "as 10MB, 64MiB or bytes; 1KiB..1TiB. Default 64MiB."
+    ),
+]
+
+SweepPartAge = Annotated[
+    str | None,
+    typer.Option(
+        help="With --output-dir: close a part this long after its first line (30s, 5m, "
+        "1h), lines or not. Default: parts close on size and at the end."
+    ),
+]
+
+SweepCompress = Annotated[
+    str | None,
+    typer.Option(help="With --output-dir: compress each part, gz or zst. Default: none."),
+]
+
 SweepRaw = Annotated[
     bool | None,
     typer.Option("--raw/--no-raw", help="Keep CloudTrailEvent as the API's JSON string."),
@@ -278,6 +309,10 @@ class SweepFlags:
     connect_timeout: float | None
     read_timeout: float | None
     output: str | None
+    output_dir: str | None
+    part_size: str | None
+    part_age: str | None
+    compress: str | None
     raw: bool | None
     unordered: bool | None
     summary_json: str | None

@@ -57,9 +57,14 @@ class Checkpoint:
     written: int = 0
     finished: bool = False
     output_sha256: str = EMPTY_SHA256  # of the output's first `offset` bytes
+    # An --output-dir sweep's parts (output/parts_export.py reads and checks it); None for
+    # an --output file, whose checkpoint then has no "parts" key. With parts, `offset` is
+    # the NDJSON bytes the parts hold and `output_sha256` stays EMPTY_SHA256: each part
+    # records its own sha256.
+    parts: dict[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
-        return {
+        body = {
             "version": VERSION,
             "spec": self.spec,
             "spec_hash": spec_hash(self.spec),
@@ -73,6 +78,9 @@ class Checkpoint:
                 for p in self.pairs
             ],
         }
+        if self.parts is not None:
+            body["parts"] = self.parts
+        return body
 
 
 def save(path: Path, ckpt: Checkpoint) -> None:
@@ -131,6 +139,9 @@ def load(path: Path) -> Checkpoint:
             raise ValueError(digest)
         if int(body["offset"]) < 0 or int(body["written"]) < 0:
             raise ValueError(body["offset"])
+        parts = body.get("parts")
+        if parts is not None and not isinstance(parts, dict):
+            raise TypeError(parts)
         return Checkpoint(
             spec=body["spec"],
             query=body["query"],
@@ -139,6 +150,7 @@ def load(path: Path) -> Checkpoint:
             written=int(body["written"]),
             finished=bool(body["finished"]),
             output_sha256=digest,
+            parts=parts,
         )
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"checkpoint {path} does not hold a valid sweep; {fix}") from None

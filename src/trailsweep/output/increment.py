@@ -105,6 +105,16 @@ class Increment:
         if when >= near:
             self._near.setdefault(name, {})[event_id] = when
 
+    def near(self) -> dict[str, dict[str, int]]:
+        """The EventIds kept so far (pair -> EventId -> EventTime): what a run into parts
+        saves in the state at each part, so that a resumed run has them back."""
+        return {name: dict(ids) for name, ids in self._near.items()}
+
+    def restore(self, near: dict[str, dict[str, int]]) -> None:
+        """`near()` of a killed run of the same window, read back from the state."""
+        for name, ids in near.items():
+            self._near.setdefault(name, {}).update({str(i): int(t) for i, t in ids.items()})
+
     def recover(self, lines: Iterable[bytes], end: int) -> None:
         """What a killed run of the window ending at `end` wrote before (its output's
         lines): read back as `written` would have seen it (account, region, EventTime,

@@ -135,8 +135,12 @@ def lock_path(output: Path) -> Path:
 class Lock:
     """An exclusive flock on `lock_path(output)`, held for the whole run."""
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, *, shown: str | None = None, option: str = "--output") -> None:
+        """`shown`: what messages call what is locked (default: `output`); `option`: the
+        option that names it (--output-dir keeps its lock inside the directory)."""
         self.output = output
+        self.shown = str(output) if shown is None else shown
+        self.option = option
         self.path = lock_path(output)
         self._fd: int | None = None
 
@@ -154,7 +158,7 @@ class Lock:
                     ) from None
                 raise InputError(
                     f"cannot create the lock file {self.path}: {err.strerror}; "
-                    "choose an --output in a writable directory"
+                    f"choose an {self.option} in a writable directory"
                 ) from None
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
@@ -170,8 +174,8 @@ class Lock:
                 holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
                 os.close(fd)
                 raise CheckpointError(
-                    f"{self.output} is being written by another trailsweep ({holder}); wait "
-                    "for it to finish or stop it, or choose another --output"
+                    f"{self.shown} is being written by another trailsweep ({holder}); wait "
+                    f"for it to finish or stop it, or choose another {self.option}"
                 ) from None
             # The holder before us may have removed the file after we opened it (release
             # unlinks it): then we hold a lock nobody else can see; take the new file.

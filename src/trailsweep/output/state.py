@@ -87,7 +87,9 @@ class State:
     runs: int = 0
     end: int | None = None  # the pinned end of the last run that committed
     # The run that started and has not committed: its output and checkpoint files.
-    pending: dict[str, str] | None = None
+    # The run that started and has not committed: its output and checkpoint files (and,
+    # into parts, the EventIds its recorded parts hold near its end: "near").
+    pending: dict[str, Any] | None = None
     last_part: str | None = None  # the last complete part (--output-dir)
 
     def body(self) -> dict[str, Any]:
@@ -146,16 +148,22 @@ def load(path: Path) -> State:
             marks={str(k): Mark.from_dict(v) for k, v in body["pairs"].items()},
             runs=int(body["runs"]),
             end=None if body["end"] is None else int(body["end"]),
-            pending=None
-            if body["pending"] is None
-            else {
-                "output": str(body["pending"]["output"]),
-                "checkpoint": str(body["pending"]["checkpoint"]),
-            },
+            pending=_pending(body["pending"]),
             last_part=None if body["last_part"] is None else str(body["last_part"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise StateError(f"state file {path} does not hold a valid state; {fix}") from None
+
+
+def _pending(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    pending: dict[str, Any] = {"output": str(raw["output"]), "checkpoint": str(raw["checkpoint"])}
+    if "near" in raw:
+        pending["near"] = {
+            str(name): {str(i): int(t) for i, t in ids.items()} for name, ids in raw["near"].items()
+        }
+    return pending
 
 
 def refuse_other_question(path: Path, state: State, spec: dict[str, Any]) -> None:

@@ -33,6 +33,13 @@ from trailsweep.settings.cli_input import as_written, cli_input_json
 from trailsweep.settings.limits import SWEEP, split_list
 from trailsweep.settings.names import REGION, check_role
 from trailsweep.settings.options import Options, load_config
+from trailsweep.settings.part_options import (
+    DEFAULT_PART_SIZE,
+    check_compress,
+    check_output_dir,
+    parse_part_age,
+    parse_part_size,
+)
 from trailsweep.settings.query import Query, QueryInput, build_query
 from trailsweep.settings.regions import check_known
 from trailsweep.settings.selection import exclusions, parse_accounts
@@ -111,6 +118,12 @@ class SweepSettings:
     follow: bool = False
     poll_interval: int = 30
     settle: bool = False
+    # --output-dir: NDJSON in parts closed by size (uncompressed bytes) or age (seconds
+    # from a part's first line), optionally compressed (settings/part_options.py).
+    output_dir: Path | None = None
+    part_size: int = DEFAULT_PART_SIZE
+    part_age: float | None = None
+    compress: str | None = None
 
     @classmethod
     def build(
@@ -132,6 +145,8 @@ class SweepSettings:
         output: str | Path | None = None, file_mode: str | int | None = None,
         raw: bool = False, unordered: bool = False,
         lean: bool = True, slices: bool = True, read_ahead: int | None = None,
+        output_dir: str | Path | None = None, part_size: str | int | None = None,
+        part_age: str | float | None = None, compress: str | None = None,
         access_key_id: str | None = None, secret_access_key: str | None = None,
         state: str | Path | None = None, lookback: str | int | None = None,
         follow: bool = False, poll_interval: str | int | None = None, settle: bool = False,
@@ -162,6 +177,8 @@ class SweepSettings:
             state=None if state is None else str(state), lookback=lookback,
             follow=follow or None, poll_interval=poll_interval, settle=settle or None,
             raw=raw, unordered=unordered,
+            output_dir=None if output_dir is None else str(output_dir),
+            part_size=part_size, part_age=part_age, compress=compress,
         )  # fmt: skip
         return cls.from_options(
             opts, now=now, lean=lean, slices=slices, read_ahead=read_ahead,
@@ -301,6 +318,7 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
     if opts.output is not None and opts.output != "-":
         refuse_format_name(opts.output)
         output = check_path(opts.output, "--output", reserve=OUTPUT_RESERVE)
+    parts = _parts(opts)
     return SweepSettings(
         query=query, accounts=accounts, exclude_accounts=exclusions(opts.exclude_accounts),
         regions=regions,
@@ -310,7 +328,7 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         rate=rate, output=output, raw=bool(opts.raw), unordered=bool(opts.unordered),
         timeouts=Timeouts.of(opts.connect_timeout, opts.read_timeout),
         file_mode=0o600 if opts.file_mode is None else parse_file_mode(opts.file_mode),
-        start_time=opts.start_time, end_time=opts.end_time,
+        start_time=opts.start_time, end_time=opts.end_time, **parts,
         state=None if opts.state is None else check_path(opts.state, "--state", reserve=8),
         lookback=DEFAULT_LOOKBACK if opts.lookback is None
         else parse_duration(opts.lookback, "--lookback", least=60, most=MAX_LOOKBACK),
@@ -334,9 +352,40 @@ def _check_follow(opts: Options) -> None:
             "--follow writes to stdout (a file holds one sweep: --output FILE); pipe it, "
             "or drop --follow for an incremental run with --state"
         )
+    if opts.output_dir is not None:
+        raise InputError(
+            "--follow writes to stdout; for parts, run incremental sweeps with --state and "
+            "--output-dir (from cron or a systemd timer)"
+        )
     for name, value in (("--end-time", opts.end_time), ("--max-items", opts.max_items)):
         if value is not None:
             raise InputError(f"{name} ends a sweep; a follower runs until stopped: drop it")
+
+
+def _parts(opts: Options) -> dict[str, Any]:
+    """The --output-dir fields of SweepSettings; the part options only with --output-dir,
+    and --output-dir not with --output (one sweep writes one place)."""
+    if opts.output_dir is None:
+        for name in ("part_size", "part_age", "compress"):
+            if getattr(opts, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise InputError(
+                    f"{flag} goes with --output-dir DIR (NDJSON in parts); add --output-dir, "
+                    f"or drop {flag}"
+                )
+        return {}
+    if opts.output is not None:
+        raise InputError(
+            "--output and --output-dir both name where the sweep writes; give one: --output "
+            "FILE for one file, --output-dir DIR for parts"
+        )
+    return {
+        "output_dir": check_output_dir(opts.output_dir),
+        "part_size": DEFAULT_PART_SIZE if opts.part_size is None
+        else parse_part_size(opts.part_size),
+        "part_age": None if opts.part_age is None else parse_part_age(opts.part_age),
+        "compress": None if opts.compress is None else check_compress(opts.compress),
+    }  # fmt: skip
 
 
 def _names(given: list[str] | None, everything: str, pattern: re.Pattern[str], problem: str) -> Any:

@@ -28,6 +28,7 @@ import orjson
 from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.settings.checks import read_text_file
 from trailsweep.settings.limits import SWEEP, split_list
+from trailsweep.settings.part_options import parse_part_age, parse_part_size
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
@@ -72,6 +73,10 @@ class Options:
     follow: bool | None = None  # keep polling (api/follow.py)
     poll_interval: str | int | None = None  # "30s", or seconds
     settle: bool | None = None  # a follower writes events once older than the look-back
+    output_dir: str | None = None  # NDJSON in parts (part_options.py)
+    part_size: str | int | None = None  # bytes, or "64MiB"
+    part_age: str | float | None = None  # seconds, or "5m"
+    compress: str | None = None  # gz or zst
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -135,6 +140,10 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in _NUMBERS:
             SWEEP[_NUMBERS[key]].check(f"--config: {path}: {key}", value)
+        elif key == "part_size":
+            parse_part_size(value, f"--config: {path}: {key}")
+        elif key == "part_age":
+            parse_part_age(value, f"--config: {path}: {key}")
         elif key in ("raw", "unordered", "follow", "settle") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
