@@ -31,7 +31,7 @@ from trailsweep.base.errors import CheckpointError, StateError
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.output.increment import Increment
-from trailsweep.output.safe_files import Lock
+from trailsweep.output.safe_files import Lock, check_writable
 from trailsweep.output.sink import Export
 from trailsweep.output.state import State, load, refuse_other_question, save, state_spec
 from trailsweep.settings.config import SweepSettings
@@ -109,7 +109,10 @@ def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
     run in progress; a fresh State when there is none yet (saved at the run's end)."""
     path = settings.state
     assert path is not None
-    lock = Lock(path)
+    # Before the lock, which lives beside the file: a missing directory or a directory
+    # named as the state is said as such, naming --state (not the lock's path).
+    check_writable(path, "--state")
+    lock = Lock(path, "--state")
     lock.acquire()
     try:
         spec = spec_of_state(settings)

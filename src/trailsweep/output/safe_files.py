@@ -133,10 +133,12 @@ def lock_path(output: Path) -> Path:
 
 
 class Lock:
-    """An exclusive flock on `lock_path(output)`, held for the whole run."""
+    """An exclusive flock on `lock_path(output)`, held for the whole run. `option` names
+    the file in messages (`--output`; `--state` for a state file, api.incremental)."""
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, option: str = "--output") -> None:
         self.output = output
+        self.option = option
         self.path = lock_path(output)
         self._fd: int | None = None
 
@@ -152,9 +154,10 @@ class Lock:
                         f"{self.path} is a symbolic link, not a lock trailsweep made; it is "
                         "left alone: remove it and run again"
                     ) from None
+                article = "an" if self.option == "--output" else "a"
                 raise InputError(
                     f"cannot create the lock file {self.path}: {err.strerror}; "
-                    "choose an --output in a writable directory"
+                    f"choose {article} {self.option} in a writable directory"
                 ) from None
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
@@ -171,7 +174,7 @@ class Lock:
                 os.close(fd)
                 raise CheckpointError(
                     f"{self.output} is being written by another trailsweep ({holder}); wait "
-                    "for it to finish or stop it, or choose another --output"
+                    f"for it to finish or stop it, or choose another {self.option}"
                 ) from None
             # The holder before us may have removed the file after we opened it (release
             # unlinks it): then we hold a lock nobody else can see; take the new file.
