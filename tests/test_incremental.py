@@ -20,6 +20,7 @@ from state_support import (
     marks,
     names,
     pairs_of,
+    split_lines,
     state_body,
     sweep_args,
 )
@@ -184,3 +185,37 @@ def test_the_state_holds_event_ids_of_the_look_back_only(tmp_path: Path) -> None
             kept += len(mark["ids"])
         print(f"events written {written}, EventIds kept {kept}, state {state.stat().st_size} B")
         assert written > 20 * kept
+
+
+def test_a_run_stopped_at_max_items_is_finished_by_the_next(
+    pinned: EmulatorThread, tmp_path: Path
+) -> None:
+    """A run stopped at --max-items (exit 0: what was asked for) leaves every pair where
+    it stopped; the next run writes exactly the rest, in order, none twice."""
+    env, state = aws_env(pinned), tmp_path / "state.json"
+    truth = expected_ndjson(pinned, pairs_of(pinned), start=START, end=END)
+    first = run_cli(sweep_args(START, END, state, "--max-items", "150"), env=env)
+    assert first.returncode == 0, first.stderr.decode()
+    assert first.stdout == b"".join(split_lines(truth)[:150])
+    rest = run_cli(sweep_args(START, END, state), env=env)
+    assert rest.returncode == 0, rest.stderr.decode()
+    assert rest.stdout == b"".join(split_lines(truth)[150:])
+
+
+def test_a_run_ending_before_the_last_one_is_refused(
+    pinned: EmulatorThread, tmp_path: Path
+) -> None:
+    """A run whose --end-time is before the end of the run the state last saved would
+    move the marks back, and a later run would write again what lies between: refused,
+    one line naming both ends, before any call; the same end again is fine."""
+    env, state = aws_env(pinned), tmp_path / "state.json"
+    assert run_cli(sweep_args(START, END, state), env=env).returncode == 0
+    saved, requests = state.read_bytes(), pinned.emulator.requests
+    back = run_cli(sweep_args(START, END - 3600, state), env=env)
+    err = back.stderr.decode()
+    assert back.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "--end-time" in err and str(state) in err, err
+    assert back.stdout == b"" and state.read_bytes() == saved
+    assert pinned.emulator.requests == requests
+    again = run_cli(sweep_args(START, END, state), env=env)
+    assert again.returncode == 0 and again.stdout == b"", again.stderr.decode()

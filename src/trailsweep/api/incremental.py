@@ -36,7 +36,7 @@ from trailsweep.output.sink import Export
 from trailsweep.output.state import State, load, refuse_other_question, save, state_spec
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.query import Query
-from trailsweep.settings.timeparse import to_epoch
+from trailsweep.settings.timeparse import format_time, from_epoch, to_epoch
 
 
 def spec_of_state(settings: SweepSettings) -> dict[str, object]:
@@ -123,6 +123,7 @@ def open_state(settings: SweepSettings, export: Export | None) -> StateRun:
         output = None if export is None else str(export.output)
         if pending is not None and pending["output"] != output:
             _settle_other(run, pending)
+        _refuse_going_back(run, to_epoch(settings.query.end))
     except BaseException:
         lock.release()
         raise
@@ -144,6 +145,21 @@ def _settle_other(run: StateRun, pending: dict[str, str]) -> None:
             f"command with --output {output} to finish it (it resumes), then go on"
         )
     _commit_file(run, output, prior)
+
+
+def _refuse_going_back(run: StateRun, end: int) -> None:
+    """Decision: a run must not end before the run the state last saved. Its pairs'
+    windows would be empty but for their end second (written again), and their marks
+    would move back: the next run would write again all that lies between the two ends,
+    its EventIds long forgotten. (A resumed file keeps its pinned end, which passed this
+    when it started; the same end again is fine: it catches late events only.)"""
+    last = run.state.end
+    if last is not None and end < last:
+        raise StateError(
+            f"state file {run.path}: its last run ended at {format_time(from_epoch(last))}, "
+            f"after this run's --end-time {format_time(from_epoch(end))}; give an end at or "
+            "after it, or another --state file"
+        )
 
 
 def _commit_file(run: StateRun, output: Path, prior: ckpt_mod.Checkpoint) -> None:
