@@ -4,6 +4,7 @@ event of the truth is written exactly once over all runs."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,41 @@ def test_a_pair_failed_mid_way_is_finished_by_the_next_run(
         exactly_once(runs, expected_ndjson(data.emu, pairs, start=begin, end=end))
         assert marks(state)[name]["end"] == end and marks(state)[name]["spans"] == []
         assert run(4, 0) == b""
+
+
+@pytest.mark.parametrize("to_file", [False, True], ids=["stdout", "file"])
+def test_an_interrupted_run_is_finished_by_the_next(tmp_path: Path, to_file: bool) -> None:
+    """SIGINT mid-way (exit 130). To stdout, the state is saved with what was written and
+    the next run writes the rest; to a file, the state stays pending (the summary says the
+    same command resumes it) and the same command finishes the file. Exactly once."""
+    with MovingData(members=1, events_per_day=3000.0) as data:
+        env, pairs = aws_env(data.emu), pairs_of(data.emu)
+        state, end = tmp_path / "state.json", data.now()
+        begin = end - 2 * 3600
+        args = sweep_args(begin, end, state, *_out(tmp_path, to_file, 1), *SLOW_PAGES)
+        with held(data.emu, pages=5) as hold:
+            proc = start(args, env)
+            try:
+                assert hold.held.wait(timeout=120), "the run made no call"  # bounds a hang
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=120)
+            finally:
+                proc.kill()
+        assert proc.returncode == 130, err.decode()
+        truth = expected_ndjson(data.emu, pairs, start=begin, end=end)
+        if to_file:
+            assert f"state {state}: not saved yet; the same command resumes this run" in (
+                err.decode()
+            )
+            assert state_body(state)["pending"]["output"] == str(tmp_path / "run1.ndjson")
+            again = run_cli(args, env=env)
+            assert again.returncode == 0, again.stderr.decode()
+            assert (tmp_path / "run1.ndjson").read_bytes() == truth
+            return
+        assert 0 < len(split_lines(out)) < len(split_lines(truth))
+        assert f"state {state}: saved (run 1)" in err.decode()
+        rest = run_cli(sweep_args(begin, end, state), env=env)
+        assert rest.returncode == 0, rest.stderr.decode()
+        done = set(split_lines(out))
+        assert rest.stdout == b"".join(x for x in split_lines(truth) if x not in done)
+        exactly_once([out, rest.stdout], truth)
