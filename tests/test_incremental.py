@@ -165,26 +165,28 @@ def test_excluded_account_comes_back_without_repeats(
 
 
 def test_the_state_holds_event_ids_of_the_look_back_only(tmp_path: Path) -> None:
-    """After a day of a busy organization, each pair's mark holds exactly the EventIds of
-    the truth in [end - lookback, end]: the state does not grow with the window."""
-    busy = settings(members=1, suspended=0, regions=("us-east-1",), events_per_day=8000.0,
-                    faults=FAST)  # fmt: skip
-    with EmulatorThread(busy) as emu:
-        env, state = aws_env(emu), tmp_path / "state.json"
-        pairs = pairs_of(emu, ("us-east-1",))
-        start, end = NOW_EPOCH - 86400, NOW_EPOCH - 1
-        result = run_cli(sweep_args(start, end, state, "--page-size", "50"), env=env)
-        assert result.returncode == 0, result.stderr.decode()
-        written = result.stdout.count(b"\n")
-        kept = 0
-        for account, region in pairs:
-            near = emu.truth(account, region, start=end - LOOKBACK, end=end)
-            mark = marks(state)[f"{account}/{region}"]
-            assert mark["ids"] == {e["EventId"]: e["EventTime"] for e in near}
-            assert mark["since"] == end - LOOKBACK
-            kept += len(mark["ids"])
-        print(f"events written {written}, EventIds kept {kept}, state {state.stat().st_size} B")
-        assert written > 20 * kept
+    """After 12 hours of a busy organization, and again after an hour more, each pair's mark
+    holds exactly the EventIds of the truth in [end - lookback, end]: the state does not
+    grow with the window, and forgets what the look-back has passed."""
+    with MovingData(members=1, regions=("us-east-1",), events_per_day=6000.0) as data:
+        env, state = aws_env(data.emu), tmp_path / "state.json"
+        pairs = pairs_of(data.emu, ("us-east-1",))
+        begin = data.now() - 12 * 3600
+        for step in (0, 3600):
+            data.step(step)
+            end = data.now()
+            result = run_cli(sweep_args(begin, end, state, "--page-size", "50"), env=env)
+            assert result.returncode == 0, result.stderr.decode()
+            written, kept = result.stdout.count(b"\n"), 0
+            for account, region in pairs:
+                near = data.emu.truth(account, region, start=end - LOOKBACK, end=end)
+                mark = marks(state)[f"{account}/{region}"]
+                assert mark["ids"] == {e["EventId"]: e["EventTime"] for e in near}
+                assert mark["since"] == end - LOOKBACK
+                kept += len(mark["ids"])
+            print(f"events written {written}, EventIds kept {kept}, "
+                  f"state {state.stat().st_size} B")  # fmt: skip
+            assert written > 2 * kept
 
 
 def test_a_run_stopped_at_max_items_is_finished_by_the_next(
