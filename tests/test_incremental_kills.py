@@ -75,7 +75,8 @@ def test_a_run_killed_before_its_state_was_saved_is_committed_next_time(tmp_path
     """A run whose file finished but whose state was not saved (the state restored to
     what it was during the run: `pending` names the file) is committed by the next run,
     whichever it is: the same command writes nothing and says the file is complete; the
-    next run to another file writes only what is new. The state ends as if never killed."""
+    next run to another file writes only what is new; but not while that file is gone or
+    cut short (its EventIds cannot be read back). The state ends as if never killed."""
     with MovingData(members=1, events_per_day=3000.0) as data:
         env, pairs = aws_env(data.emu), pairs_of(data.emu)
         state, begin = tmp_path / "state.json", data.now() - 2 * 3600
@@ -102,6 +103,16 @@ def test_a_run_killed_before_its_state_was_saved_is_committed_next_time(tmp_path
         assert state.read_bytes() == after
 
         state.write_bytes(during)
+        (tmp_path / "2").rename(tmp_path / "shipped")  # a log shipper took it away
+        third_args = sweep_args(begin, end + 300, state, "-o", str(tmp_path / "3"))
+        for damage in ("gone", "cut short"):
+            refused = run_cli(third_args, env=env)
+            err = refused.stderr.decode()
+            assert refused.returncode == 2 and len(err.splitlines()) == 1, err
+            assert str(tmp_path / "2") in err and "put it back" in err, err
+            assert state.read_bytes() == during and not (tmp_path / "3").exists(), damage
+            (tmp_path / "2").write_bytes(written[: len(written) // 2])
+        (tmp_path / "shipped").replace(tmp_path / "2")
         data.step(300)
         third = run_cli(sweep_args(begin, data.now(), state, "-o", str(tmp_path / "3")), env=env)
         assert third.returncode == 0, third.stderr.decode()

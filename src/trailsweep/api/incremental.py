@@ -163,10 +163,25 @@ def _refuse_going_back(run: StateRun, end: int) -> None:
 
 
 def _commit_file(run: StateRun, output: Path, prior: ckpt_mod.Checkpoint) -> None:
+    """Commit the finished file of a run killed before its state was saved: the EventIds
+    it wrote near its end are read back from it. Decision: a file gone or cut short (a
+    log shipper that removes what it has read) is refused, not committed without them,
+    which would have the next run write the look-back's events again."""
     inc = Increment(run.state, run.lookback)
     query = Query.from_describe(prior.query)
     inc.begin(prior.pairs, query)
-    inc.recover(_lines(output, prior.offset), to_epoch(query.end))
+    try:
+        whole = output.stat().st_size >= prior.offset
+        if whole:
+            inc.recover(_lines(output, prior.offset), to_epoch(query.end))
+    except (OSError, ValueError, KeyError, TypeError):  # gone, unreadable, not its lines
+        whole = False
+    if not whole:
+        raise StateError(
+            f"state file {run.path}: {output}, the finished output of its last run, is "
+            "missing or does not hold what its checkpoint says, so the events it wrote "
+            f"cannot be read back; put it back, or delete {run.path} to start over"
+        )
     run._save(inc.commit())
 
 
