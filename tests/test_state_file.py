@@ -41,14 +41,19 @@ def _refused(
         assert needle in err, (needle, err)
     assert result.stdout == b""
     assert emu.emulator.requests == requests, "a refused run made a call"
-    assert _files(where) == before
+    _unchanged(before, _files(where))
     return result
 
 
 def _files(where: Path) -> dict[str, bytes]:
-    """The files in `where` and their bytes; locks left by a killed run aside (the next
-    run takes them over, and removes them on leaving: safe_files.Lock)."""
-    return {p.name: p.read_bytes() for p in where.iterdir() if p.is_file() and p.suffix != ".lock"}
+    return {p.name: p.read_bytes() for p in where.iterdir() if p.is_file()}
+
+
+def _unchanged(before: dict[str, bytes], after: dict[str, bytes]) -> None:
+    """No file made or changed; only a lock a killed run left may be gone (the next run
+    takes it over, and removes it on leaving: safe_files.Lock)."""
+    assert {k: v for k, v in before.items() if k in after} == after
+    assert all(name.endswith(".lock") for name in set(before) - set(after)), before.keys()
 
 
 def _first_run(emu: EmulatorThread, state: Path) -> None:
