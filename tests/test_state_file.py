@@ -146,6 +146,13 @@ def test_a_bad_lookback_is_refused(emu: EmulatorThread, tmp_path: Path, value: s
     assert not state.exists()
 
 
+def test_a_lookback_without_a_state_is_refused(emu: EmulatorThread, tmp_path: Path) -> None:
+    """--lookback means nothing without --state: said, rather than ignored."""
+    args = sweep_args(START, END, tmp_path / "state.json", "--lookback", "5m")
+    args = args[: args.index("--state")] + args[args.index("--state") + 2 :]
+    _refused(emu, args, tmp_path, "--lookback goes with --state")
+
+
 def test_a_state_path_that_cannot_be_a_file_is_refused(emu: EmulatorThread, tmp_path: Path) -> None:
     """In a directory that does not exist, or a directory itself: the line says which
     and what to do, and names --state (not --output)."""

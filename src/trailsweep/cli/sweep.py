@@ -278,6 +278,8 @@ def _prepare(f: SweepFlags, settings: SweepSettings, checkpoint: str | None) -> 
         check_writable(check_path(f.summary_json, "--summary-json"), "--summary-json")
     if checkpoint and settings.output is None:
         raise InputError("--checkpoint goes with --output FILE; stdout is not checkpointed")
+    if f.lookback is not None and settings.state is None:
+        raise InputError("--lookback goes with --state FILE; without one, a run sweeps its window")
     if settings.output is None:
         if f.overwrite:
             raise InputError("--overwrite goes with --output FILE; stdout is never overwritten")
