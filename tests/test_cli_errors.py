@@ -198,6 +198,7 @@ CONFIG_PAST_RANGE = [
     ("page_size", "51"), ("page_size", "true"), ("rate", "nan"), ("rate", "inf"),
     ("rate", "100.5"), ("rate", "0"), ("connect_timeout", "0"), ("connect_timeout", "-inf"),
     ("read_timeout", "3601"), ("read_timeout", "nan"),
+    ("lookback", "59"), ("lookback", "nan"), ("lookback", '"8d"'), ("lookback", "true"),
 ]  # fmt: skip
 
 

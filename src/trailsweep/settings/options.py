@@ -28,11 +28,15 @@ import orjson
 from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.settings.checks import read_text_file
 from trailsweep.settings.limits import SWEEP, split_list
+from trailsweep.settings.timeparse import parse_duration
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
     "lookback",
 )  # fmt: skip
+# --lookback's range in seconds (settings.config.DEFAULT_LOOKBACK says how it is sized):
+# a minute at least, a week at most.
+MIN_LOOKBACK, MAX_LOOKBACK = 60, 7 * 86400
 # The config keys that are numbers, and the flag whose range (limits.SWEEP) they share.
 _NUMBERS = {
     "max_items": "--max-items", "page_size": "--page-size", "rate": "--rate",
@@ -132,6 +136,12 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             value = list(items)
         elif key in _NUMBERS:
             SWEEP[_NUMBERS[key]].check(f"--config: {path}: {key}", value)
+        elif key == "lookback":  # seconds, or a duration ("20m"), as --lookback takes
+            try:
+                parse_duration(value, f"--config: {path}: lookback", least=MIN_LOOKBACK,
+                               most=MAX_LOOKBACK)  # fmt: skip
+            except InputError as err:
+                raise ConfigError(str(err)) from None
         elif key in ("raw", "unordered") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
