@@ -199,6 +199,8 @@ CONFIG_PAST_RANGE = [
     ("rate", "100.5"), ("rate", "0"), ("connect_timeout", "0"), ("connect_timeout", "-inf"),
     ("read_timeout", "3601"), ("read_timeout", "nan"), ("part_size", "0"),
     ("part_size", "1.5"), ("part_size", '"lots"'), ("part_age", "0"), ("part_age", "nan"),
+    ("lookback", "59"), ("lookback", "nan"), ("lookback", '"8d"'), ("lookback", "true"),
+    ("poll_interval", "0"), ("poll_interval", "3601"), ("poll_interval", '"soon"'),
 ]  # fmt: skip
 
 

@@ -35,12 +35,12 @@ from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.output.increment import Increment
 from trailsweep.output.parts import PartInfo
 from trailsweep.output.parts_export import PartHooks, PartsExport
-from trailsweep.output.safe_files import Lock
+from trailsweep.output.safe_files import Lock, check_writable
 from trailsweep.output.sink import Export
 from trailsweep.output.state import State, load, refuse_other_question, save, state_spec
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.query import Query
-from trailsweep.settings.timeparse import to_epoch
+from trailsweep.settings.timeparse import format_time, from_epoch, to_epoch
 
 
 def spec_of_state(settings: SweepSettings) -> dict[str, object]:
@@ -169,7 +169,10 @@ def open_state(settings: SweepSettings, export: Export | PartsExport | None) -> 
     run in progress; a fresh State when there is none yet (saved at the run's end)."""
     path = settings.state
     assert path is not None
-    lock = Lock(path)
+    # Before the lock, which lives beside the file: a missing directory or a directory
+    # named as the state is said as such, naming --state (not the lock's path).
+    check_writable(path, "--state")
+    lock = Lock(path, option="--state")
     lock.acquire()
     try:
         spec = spec_of_state(settings)
@@ -180,6 +183,7 @@ def open_state(settings: SweepSettings, export: Export | PartsExport | None) -> 
         output = None if export is None else _target(export)
         if pending is not None and pending["output"] != output:
             _settle_other(run, pending)
+        _refuse_going_back(run, to_epoch(settings.query.end))
     except BaseException:
         lock.release()
         raise
@@ -203,15 +207,47 @@ def _settle_other(run: StateRun, pending: dict[str, Any]) -> None:
     _commit_pending(run, pending, prior)
 
 
+def _refuse_going_back(run: StateRun, end: int) -> None:
+    """Decision: a run must not end before the run the state last saved. Its pairs'
+    windows would be empty but for their end second (written again), and their marks
+    would move back: the next run would write again all that lies between the two ends,
+    its EventIds long forgotten. (A resumed file keeps its pinned end, which passed this
+    when it started; the same end again is fine: it catches late events only.)"""
+    last = run.state.end
+    if last is not None and end < last:
+        raise StateError(
+            f"state file {run.path}: its last run ended at {format_time(from_epoch(last))}, "
+            f"after this run's --end-time {format_time(from_epoch(end))}; give an end at or "
+            "after it, or another --state file"
+        )
+
+
 def _commit_pending(run: StateRun, pending: dict[str, Any], prior: ckpt_mod.Checkpoint) -> None:
-    """Commit the finished run `pending` names, from its checkpoint and what it wrote."""
+    """Commit the finished run `pending` names, killed before its state was saved: the
+    EventIds it wrote near its end come back from the state (into parts: kept as each part
+    was recorded) or from its file. Decision: a file gone or cut short (a log shipper that
+    removes what it has read) is refused, not committed without them, which would have
+    the next run write the look-back's events again."""
     inc = Increment(run.state, run.lookback)
     query = Query.from_describe(prior.query)
     inc.begin(prior.pairs, query)
-    if "near" in pending:  # into parts: kept in the state as each part was recorded
+    if "near" in pending:
         inc.restore(pending["near"])
-    else:
-        inc.recover(_lines(Path(pending["output"]), prior.offset), to_epoch(query.end))
+        run.save(inc.commit())
+        return
+    output = Path(pending["output"])
+    try:
+        whole = output.stat().st_size >= prior.offset
+        if whole:
+            inc.recover(_lines(output, prior.offset), to_epoch(query.end))
+    except (OSError, ValueError, KeyError, TypeError):  # gone, unreadable, not its lines
+        whole = False
+    if not whole:
+        raise StateError(
+            f"state file {run.path}: {output}, the finished output of its last run, is "
+            "missing or does not hold what its checkpoint says, so the events it wrote "
+            f"cannot be read back; put it back, or delete {run.path} to start over"
+        )
     run.save(inc.commit())
 
 

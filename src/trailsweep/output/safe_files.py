@@ -133,7 +133,8 @@ def lock_path(output: Path) -> Path:
 
 
 class Lock:
-    """An exclusive flock on `lock_path(output)`, held for the whole run."""
+    """An exclusive flock on `lock_path(output)`, held for the whole run. `option` names
+    the file in messages (`--output`; `--state` for a state file, api.incremental)."""
 
     def __init__(self, output: Path, *, shown: str | None = None, option: str = "--output") -> None:
         """`shown`: what messages call what is locked (default: `output`); `option`: the
@@ -156,9 +157,10 @@ class Lock:
                         f"{self.path} is a symbolic link, not a lock trailsweep made; it is "
                         "left alone: remove it and run again"
                     ) from None
+                article = "an" if self.option == "--output" else "a"
                 raise InputError(
                     f"cannot create the lock file {self.path}: {err.strerror}; "
-                    f"choose an {self.option} in a writable directory"
+                    f"choose {article} {self.option} in a writable directory"
                 ) from None
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:

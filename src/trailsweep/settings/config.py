@@ -32,7 +32,7 @@ from trailsweep.settings.checks import (
 from trailsweep.settings.cli_input import as_written, cli_input_json
 from trailsweep.settings.limits import SWEEP, split_list
 from trailsweep.settings.names import REGION, check_role
-from trailsweep.settings.options import Options, load_config
+from trailsweep.settings.options import MAX_LOOKBACK, MIN_LOOKBACK, Options, load_config
 from trailsweep.settings.part_options import (
     DEFAULT_PART_SIZE,
     check_compress,
@@ -54,7 +54,6 @@ __all__ = ["Options", "SweepSettings", "build_config"]
 # says CloudTrail delivers "within an average of about 5 minutes", some events up to 15;
 # the emulator's lag model tops out at 15 minutes, and 20 leaves 5 to spare.
 DEFAULT_LOOKBACK = 20 * 60
-MAX_LOOKBACK = 7 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +330,7 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         start_time=opts.start_time, end_time=opts.end_time, **parts,
         state=None if opts.state is None else check_path(opts.state, "--state", reserve=8),
         lookback=DEFAULT_LOOKBACK if opts.lookback is None
-        else parse_duration(opts.lookback, "--lookback", least=60, most=MAX_LOOKBACK),
+        else parse_duration(opts.lookback, "--lookback", least=MIN_LOOKBACK, most=MAX_LOOKBACK),
         follow=bool(opts.follow), settle=bool(opts.settle),
         poll_interval=30 if opts.poll_interval is None
         else parse_duration(opts.poll_interval, "--poll-interval", least=1, most=3600),

@@ -29,11 +29,15 @@ from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.settings.checks import read_text_file
 from trailsweep.settings.limits import SWEEP, split_list
 from trailsweep.settings.part_options import parse_part_age, parse_part_size
+from trailsweep.settings.timeparse import parse_duration
 
 _NOT_STRINGS = (
     "max_items", "page_size", "rate", "raw", "unordered", "connect_timeout", "read_timeout",
     "lookback", "follow", "poll_interval", "settle",
 )  # fmt: skip
+# --lookback's range in seconds (settings.config.DEFAULT_LOOKBACK says how it is sized):
+# a minute at least, a week at most.
+MIN_LOOKBACK, MAX_LOOKBACK = 60, 7 * 86400
 # The config keys that are numbers, and the flag whose range (limits.SWEEP) they share.
 _NUMBERS = {
     "max_items": "--max-items", "page_size": "--page-size", "rate": "--rate",
@@ -144,6 +148,12 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             parse_part_size(value, f"--config: {path}: {key}")
         elif key == "part_age":
             parse_part_age(value, f"--config: {path}: {key}")
+        elif key in ("lookback", "poll_interval"):  # seconds, or a duration ("20m")
+            least, most = (MIN_LOOKBACK, MAX_LOOKBACK) if key == "lookback" else (1, 3600)
+            try:
+                parse_duration(value, f"--config: {path}: {key}", least=least, most=most)
+            except InputError as err:
+                raise ConfigError(str(err)) from None
         elif key in ("raw", "unordered", "follow", "settle") and not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false")
         elif key not in _NOT_STRINGS and not isinstance(value, str):
