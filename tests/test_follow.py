@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from trailsweep import SweepSettings
-from trailsweep.api.follow import Follower
+from trailsweep.api.follow import Follower, FollowParts
 from trailsweep.api.incremental import fresh_state
 from trailsweep.output.state import load, save
 from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
@@ -213,12 +213,16 @@ def test_follow_with_an_output_file_is_refused_before_any_call(tmp_path: Path) -
         assert not (tmp_path / "x.ndjson").exists()
 
 
+@pytest.mark.parametrize("into", ["stdout", "parts"])
 def test_sigterm_stops_a_follower_with_exit_0_its_events_written_and_state_saved(
-    tmp_path: Path,
+    tmp_path: Path, into: str
 ) -> None:
-    """The CLI as cron or systemd runs it: real clocks, a pinned emulator; the test waits
-    for the follower's second periodic line (--verbose writes one each poll), then stops
-    it as systemd would."""
+    """The CLI as systemd runs it: real clocks, a pinned emulator; the test waits for the
+    follower's second periodic line (--verbose writes one each poll), then stops it as
+    systemd would. Into parts, the open part is closed (and the state saved with it)."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    extra = ["--output-dir", str(spool)] if into == "parts" else []
     with running_emulator(seed=5, members=1, suspended=0, regions=REGIONS) as emu:
         state = tmp_path / "follow.state"
         args = [
@@ -226,6 +230,7 @@ def test_sigterm_stops_a_follower_with_exit_0_its_events_written_and_state_saved
             ",".join(REGIONS), "--start-time", str(emu.now - 7200), "--follow",
             "--poll-interval", "1s",
             "--state", str(state), "--verbose", "--summary-json", str(tmp_path / "s.json"),
+            *extra,
         ]  # fmt: skip
         out_path = tmp_path / "out.ndjson"
         with out_path.open("wb") as sink:  # a file: a full pipe would stall the follower
@@ -244,6 +249,10 @@ def test_sigterm_stops_a_follower_with_exit_0_its_events_written_and_state_saved
         proc.communicate(timeout=60)
         assert proc.returncode == 0
         out = out_path.read_bytes()
+        if into == "parts":
+            assert out == b""
+            out = b"".join(p.read_bytes() for p in sorted(spool.glob("*.ndjson")))
+            assert not list(spool.glob(".*.tmp"))
         end = emu.now
         lines = Counter(out.splitlines(keepends=True))
         assert lines == truth_lines(emu, end - 7200, end)
@@ -406,3 +415,57 @@ def test_memory_stays_flat_over_hours_of_following() -> None:
     assert growth < 4 * 2**20, f"RSS {rss[120] >> 20} MiB at hour 2, {rss[480] >> 20} at hour 8"
     # EventIds kept: the last look-back's (20 minutes of ~6 pairs), never the whole run.
     assert max(kept[120:]) < 3 * max(kept[20:120]) and max(kept) < follower.events / 10
+
+
+def test_a_follower_into_parts_killed_and_restarted_writes_each_event_once(
+    clocked: tuple[RunningEmulator, ManualClock], tmp_path: Path
+) -> None:
+    """--follow --output-dir: parts close between polls, each close saving the state. The
+    first follower stops as a SIGKILL would (no close: its open part stays a temp file);
+    the second, from the state, removes it and polls that span again."""
+    emu, clock = clocked
+    spool, path = tmp_path / "spool", tmp_path / "follow.state"
+    spool.mkdir()
+
+    def follow(polls: int) -> Follower:
+        settings = follow_settings(
+            emu, clock, output_dir=str(spool), part_size="64KiB", state=str(path)
+        )
+        state = load(path) if path.exists() else fresh_state(settings)
+        follower = Follower(settings, state, clock=clock)
+        parts = FollowParts(settings, commit=lambda _: save(path, follower.commit()), clock=clock)
+        try:
+            run_polls_into(follower, polls, parts.write, parts.flush)
+        finally:
+            parts.lock.release()  # killed: the open part is left as it is
+        return follower
+
+    follow(45)
+    assert list(spool.glob(".*.tmp")), "the killed follower left its open part"
+    follow(45)  # and stops as killed too
+    names = sorted(p.name for p in spool.glob("*.ndjson"))
+    assert len(names) > 5
+    assert [int(n.split("-")[2].split(".")[0]) for n in names] == list(range(1, len(names) + 1))
+    got = Counter(line for n in names for line in (spool / n).read_bytes().splitlines(True))
+    # Exactly the events up to the end of the poll that closed the last part, whose state
+    # was saved as it closed: what followed it is in the temp part a restart drops.
+    saved = load(path)
+    assert saved.end is not None and saved.pending is None
+    assert got == truth_lines(emu, START - 30 * 60, saved.end)
+    assert max(got.values()) == 1
+
+
+def run_polls_into(
+    follower: Follower, polls: int, write: Callable[[bytes], None], flush: Callable[[], None]
+) -> None:
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+
+            def after(f: Follower) -> None:
+                if f.polls >= polls:
+                    tg.cancel_scope.cancel()
+
+            follower.on_poll = after
+            tg.start_soon(follower.run, write, flush)
+
+    anyio.run(main)

@@ -43,9 +43,12 @@ from trailsweep.engine.sweep import (
     resolve_matrix,
     sweep_chunks,
 )
+from trailsweep.output.follow_parts import FollowParts
 from trailsweep.output.increment import Increment
 from trailsweep.output.state import State
 from trailsweep.settings.config import SweepSettings
+
+__all__ = ["FollowParts", "Follower"]
 
 _REDISCOVER = 600.0  # seconds between looks at the organization's accounts and regions
 _MAX_BACKOFF = 600.0
@@ -152,11 +155,11 @@ class Follower:
                 write(lines(settled, raw=cfg.raw))
                 inc.written(settled)
                 self._wrote(settled)
-        flush()
         self.last_end = seen_at
         self._after(report)
         self.state = inc.commit()
         self.current = None
+        flush()  # into parts: may close one, which saves `state` (api/follow_parts.py)
         if self.save is not None:
             self.save(self.state)
         if self.on_poll is not None:

@@ -168,7 +168,10 @@ def run_sweep(f: SweepFlags) -> int:
     """Check everything, then sweep into --output (resumable) or stdout; the exit code."""
     logs = LogSettings.of(verbose=f.verbose, quiet=f.quiet, log_format=f.log_format)
     settings, checkpoint = _settings(f)
-    export = _prepare(f, settings, checkpoint)
+    # A follower's parts are its own (api/follow.py: FollowParts), not a sweep's export.
+    export = None if settings.follow else _prepare(f, settings, checkpoint)
+    if settings.follow and f.summary_json is not None:
+        check_writable(check_path(f.summary_json, "--summary-json"), "--summary-json")
     try:
         state = open_state(settings, export) if settings.state is not None else None
     except BaseException:

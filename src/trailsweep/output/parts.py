@@ -232,6 +232,11 @@ class PartWriter:
         return 0 if self._part is None else self._part.size
 
     @property
+    def opened(self) -> float | None:
+        """When (on the clock's monotonic time) the open part got its first line."""
+        return None if self._part is None else self._part.opened
+
+    @property
     def open_name(self) -> str | None:
         """The final name the open part will have (None: none open)."""
         return None if self._part is None else self._part.name

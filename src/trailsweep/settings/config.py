@@ -348,14 +348,10 @@ def _check_follow(opts: Options) -> None:
         return
     if opts.output is not None and opts.output != "-":
         raise InputError(
-            "--follow writes to stdout (a file holds one sweep: --output FILE); pipe it, "
-            "or drop --follow for an incremental run with --state"
+            "--follow writes to stdout or --output-dir parts (a file holds one sweep: "
+            "--output FILE); or drop --follow for an incremental run with --state"
         )
-    if opts.output_dir is not None:
-        raise InputError(
-            "--follow writes to stdout; for parts, run incremental sweeps with --state and "
-            "--output-dir (from cron or a systemd timer)"
-        )
+
     for name, value in (("--end-time", opts.end_time), ("--max-items", opts.max_items)):
         if value is not None:
             raise InputError(f"{name} ends a sweep; a follower runs until stopped: drop it")
