@@ -19,8 +19,10 @@ import dataclasses
 import os
 from pathlib import Path
 
+from trailsweep.api.incremental import open_state
 from trailsweep.api.stream import unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
+from trailsweep.base.errors import InputError
 from trailsweep.engine.sweep import SweepReport
 from trailsweep.output.checkpoint import Checkpoint
 from trailsweep.output.checkpoint import default_path as checkpoint_path
@@ -63,22 +65,43 @@ async def export(
     the same settings resumes from it, and a finished export is left as it is (its report
     read back from the checkpoint). A lock keeps a second export off the same file.
     Refused before any call (InputError, CheckpointError): a path that cannot be written,
-    a file that is not an export, a checkpoint of another question."""
+    a file that is not an export, a checkpoint of another question.
+
+    With `state` in the settings it is an incremental run (README: "Incremental runs and
+    following"): only events no earlier run with that state wrote, each run to a new
+    `path`; StateError for a state of another question or a run to finish first."""
     output = check_path(os.fspath(path), "export path", reserve=OUTPUT_RESERVE)
     check_writable(output, "export path")
     ckpt = None
     if checkpoint is not None:
         ckpt = check_path(os.fspath(checkpoint), "export checkpoint", reserve=CHECKPOINT_RESERVE)
     cfg = dataclasses.replace(settings, output=output)
+    if cfg.follow:
+        raise InputError("export: follow is the CLI's `sweep --follow`; build without it")
     job = prepare(cfg, ckpt)
-    if job.complete is not None and job.resume is not None:  # finished: leave it be
+    try:
+        state = open_state(cfg, job) if cfg.state is not None else None
+    except BaseException:
         job.lock.release()
-        done = job.resume
-        return SweepReport(pairs=done.pairs, written=done.written, finished=0.0)
-    report = SweepReport()
-    with unwrapped():
-        await run_export(job, report, clock=clock, interval=interval)
-    return report
+        raise
+    try:
+        if job.complete is not None and job.resume is not None:  # finished: leave it be
+            job.lock.release()
+            if state is not None:
+                state.commit_finished(job)
+            done = job.resume
+            return SweepReport(pairs=done.pairs, written=done.written, finished=0.0)
+        report = SweepReport()
+        if state is not None:  # an incremental run (`state`): pending before any call
+            state.attach(report, job)
+        with unwrapped():
+            await run_export(job, report, clock=clock, interval=interval)
+        if state is not None:
+            state.commit(report, to_file=True)
+        return report
+    finally:
+        if state is not None:
+            state.close()
 
 
 def prepare(

@@ -19,6 +19,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
+from trailsweep.api.incremental import open_state
 from trailsweep.api.stream import unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import InputError
@@ -83,15 +84,38 @@ async def export_parts(
         )
     if settings.output_dir is None:
         raise InputError("export_parts: no directory; pass one, or build settings with output_dir")
+    if settings.follow:
+        raise InputError("export_parts: follow is the CLI's `sweep --follow`; build without it")
+    if settings.state is not None and (observe is not None or on_part is not None):
+        raise InputError("export_parts: observe and on_part are not for an incremental run")
     job = prepare_parts(settings)
-    if job.complete is not None and job.resume is not None:  # finished: leave it be
+    try:
+        state = open_state(settings, job) if settings.state is not None else None
+    except BaseException:
         job.lock.release()
-        done = job.resume
-        return SweepReport(pairs=done.pairs, written=done.written, finished=0.0)
-    report = SweepReport()
-    with unwrapped():
-        await run_parts(job, report, clock=clock, hooks=PartHooks(observe, on_part))
-    return report
+        raise
+    try:
+        if job.complete is not None and job.resume is not None:
+            job.lock.release()
+            if state is None or not state.committed(job):  # finished: leave it be
+                if state is not None:
+                    state.commit_finished(job)
+                done = job.resume
+                return SweepReport(pairs=done.pairs, written=done.written, finished=0.0)
+            job = prepare_parts(settings, overwrite=True)  # the next incremental run
+        report = SweepReport()
+        hooks = PartHooks(observe, on_part)
+        if state is not None:
+            state.attach(report, job)
+            hooks = state.hooks()
+        with unwrapped():
+            await run_parts(job, report, clock=clock, hooks=hooks)
+        if state is not None:
+            state.commit(report, to_file=True)
+        return report
+    finally:
+        if state is not None:
+            state.close()
 
 
 def prepare_parts(settings: SweepSettings, *, overwrite: bool = False) -> PartsExport:

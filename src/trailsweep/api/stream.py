@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, asynccontextmanager, contextmanager
 
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
-from trailsweep.base.errors import TrailsweepError
+from trailsweep.base.errors import InputError, TrailsweepError
 from trailsweep.engine.pair import SweepEvent
 from trailsweep.engine.sweep import SweepReport, sweep_chunks
 from trailsweep.settings.config import SweepSettings
@@ -75,6 +75,7 @@ async def open_sweep(
     ends the stream. `output` and `file_mode` are `export`'s. Leaving the block early
     stops the sweep: no more calls are made. A failing pair does not stop the others; it
     is listed in `report.failed` (docs/design.md invariant 7)."""
+    refuse_runs(settings, "open_sweep")
     report = SweepReport()
     async with batches(settings, report, clock) as chunks:
         yield SweepStream(chunks, report)
@@ -110,3 +111,13 @@ def unwrapped() -> Iterator[None]:
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from group
+
+
+def refuse_runs(settings: SweepSettings, who: str) -> None:
+    """InputError when `settings` ask for what only a run that writes does: an
+    incremental run (`state`: export, export_parts) or following (the CLI's --follow)."""
+    if settings.state is not None or settings.follow:
+        raise InputError(
+            f"{who}: state and follow are for runs that write (export, export_parts, the "
+            "CLI's sweep --state/--follow); build the settings without them"
+        )

@@ -20,7 +20,7 @@ from types import TracebackType
 import anyio
 from anyio.from_thread import start_blocking_portal
 
-from trailsweep.api.stream import batches, unwrapped
+from trailsweep.api.stream import batches, refuse_runs, unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.engine.pair import SweepEvent
 from trailsweep.engine.sweep import SweepReport
@@ -82,6 +82,7 @@ def iter_events(
     consumer before the sweep waits for it."""
     if buffer < 1:
         raise ValueError("buffer must be at least 1")
+    refuse_runs(settings, "iter_events")
     return SweepIterator(settings, clock=clock, buffer=buffer)
 
 
