@@ -199,7 +199,10 @@ def _option_table() -> dict[str, list[tuple[list[str], bool]]]:
         for p in command.params:
             if type(p).__name__.endswith("Argument"):
                 params.append(([], False))
-            else:
+            # Decision: --follow (sweep, demo) is left out: a follower runs until stopped,
+            # and the fuzz runs each command line to its end in this process. The flags
+            # that go with it are drawn all the same (alone, they are refused).
+            elif "--follow" not in p.opts:
                 params.append(([*p.opts, *p.secondary_opts], bool(cast(click.Option, p).is_flag)))
         table[name] = params
     return table
@@ -421,6 +424,7 @@ PAST_RANGE: dict[tuple[str, str], list[str]] = {
     ("emulator", "--lag-median"): ["-1", "nan", "inf"],  # above --lag-tail-max: that one's
     ("emulator", "--lag-tail-share"): ["-0.1", "1.1", "nan"],
     ("emulator", "--lag-tail-max"): ["-1", "nan", "inf"],
+    ("demo", "--speed"): ["0", "601", "nan"],
 }  # fmt: skip
 
 

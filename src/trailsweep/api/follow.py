@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -103,6 +104,8 @@ class Follower:
     failing: dict[str, tuple[int, float]] = field(default_factory=dict)  # tries, next try
     current: Increment | None = None
     _held: _Held = field(default_factory=_Held)
+    _recent: deque[tuple[float, int]] = field(default_factory=deque)  # (poll's end, events)
+    _counted: int = 0
     _matrix: list[tuple[str, str]] = field(default_factory=list)
     _found_at: float | None = None
 
@@ -192,7 +195,20 @@ class Follower:
         top = max(int(ev.event["EventTime"]) for ev in chunk)
         self.newest = top if self.newest is None else max(self.newest, top)
 
+    def per_minute(self) -> float:
+        """Events written a minute over the last minute of polls (or the first poll's)."""
+        recent = self._recent
+        if not recent:
+            return 0.0
+        span = max(recent[-1][0] - recent[0][0], float(self.settings.poll_interval))
+        return sum(n for _, n in recent) * 60.0 / span
+
     def _after(self, report: SweepReport) -> None:
+        now = self.clock.monotonic()
+        self._recent.append((now, self.events - self._counted))
+        self._counted = self.events
+        while self._recent and now - self._recent[0][0] > 60.0:
+            self._recent.popleft()
         self.polls += 1
         self.calls += report.calls
         self.throttled += report.throttled
@@ -222,7 +238,8 @@ class Follower:
         failing = f"; {len(self.failing)} pairs failing" if self.failing else ""
         return (
             f"trailsweep: following {len(self._matrix)} pairs: {self.polls} polls, "
-            f"{self.events} events ({self.calls} calls, {self.throttled} throttled); lag "
+            f"{self.events} events, {self.per_minute():.0f}/min ({self.calls} calls, "
+            f"{self.throttled} throttled); lag "
             f"p50 {span(lag.quantile(0.5))} p99 {span(lag.quantile(0.99))} max "
             f"{span(lag.most if lag.count else None)}; newest event {behind} behind now"
             f"{failing}\n"

@@ -57,6 +57,8 @@ def demo_command(
     With --follow it shows following instead: trailsweep catches up, then polls as events
     arrive late, out of order, and writes each once (trailsweep demo --follow | jq -c
     '[.EventTime, .EventName]')."""
+    if not 1 <= speed <= 600:  # nan too
+        raise InputError(f"--speed: {speed:g} is out of range; give 1 to 600 (with --follow)")
     data: dict[str, Any] = dict(_DEMO_DEFAULTS)
     if config is not None or DEFAULT_CONFIG.exists():
         data = read_toml(str(DEFAULT_CONFIG) if config is None else config)
@@ -89,8 +91,6 @@ def demo_command(
     if raw:
         opts.raw = True
     if follow:
-        if not 1 <= speed <= 600:
-            raise InputError(f"--speed: {speed:g} is out of range; give 1 to 600")
         raise typer.Exit(run_demo_follow(settings, opts, speed))
     report = SweepReport()
     code = anyio.run(_demo, settings, opts, report)
