@@ -26,7 +26,7 @@ import orjson
 from trailsweep.base.errors import CheckpointError
 from trailsweep.base.sanitize import clean
 from trailsweep.engine.pair import Cursor, PairState
-from trailsweep.output.safe_files import atomic_write, resolved
+from trailsweep.output.safe_files import resolved, unsealed, write_sealed
 
 # 2: the output's sha256 up to the offset (`output_sha256`). A checkpoint of version 1
 # has none, and taking it without would let an edit skip the check of the output, so it
@@ -86,9 +86,7 @@ class Checkpoint:
 def save(path: Path, ckpt: Checkpoint) -> None:
     """Write atomically: a fresh temp file (O_EXCL, random name, so a planted symlink is
     never followed), fsync, rename over, fsync the directory (safe_files.atomic_write)."""
-    body = orjson.dumps(ckpt.body(), option=orjson.OPT_SORT_KEYS)
-    doc = b'{"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'","body":' + body + b"}\n"
-    atomic_write(path, doc)
+    write_sealed(path, ckpt.body())
 
 
 def load(path: Path) -> Checkpoint:
@@ -98,15 +96,8 @@ def load(path: Path) -> Checkpoint:
         raw = path.read_bytes()
     except OSError as err:
         raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror}") from None
-    try:
-        doc = orjson.loads(raw)
-        body_start = raw.index(b'"body":') + len(b'"body":')
-        body_bytes = raw[body_start : raw.rstrip().rindex(b"}")]
-        ok = hashlib.sha256(body_bytes).hexdigest() == doc["sha256"]
-        body = doc["body"]
-    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
+    body = unsealed(raw)
+    if body is None:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated (checksum); {fix}")
     try:
         if body["version"] != VERSION or body["spec_hash"] != spec_hash(body["spec"]):

@@ -17,11 +17,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from trailsweep.base.errors import CheckpointError, InputError
 
@@ -222,3 +226,25 @@ def check_writable(path: Path, option: str = "--output") -> None:
             raise InputError(f"{option}: cannot create files in {parent}; choose another directory")
     except OSError as err:  # a name too long, a loop of symlinks, no permission to look
         raise InputError(f"{option}: cannot use {path}: {err.strerror}") from None
+
+
+def write_sealed(path: Path, body: dict[str, Any]) -> None:
+    """`body` as `{"sha256": ..., "body": ...}` (the sha256 of the body's bytes), written
+    atomically (`atomic_write`): what checkpoints and --state files are."""
+    data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(data).hexdigest().encode()
+    atomic_write(path, b'{"sha256":"' + digest + b'","body":' + data + b"}\n")
+
+
+def unsealed(raw: bytes) -> dict[str, Any] | None:
+    """The body of what `write_sealed` wrote; None when torn, edited or not one."""
+    try:
+        doc = orjson.loads(raw)
+        start = raw.index(b'"body":') + len(b'"body":')
+        data = raw[start : raw.rstrip().rindex(b"}")]
+        body = doc["body"]
+        if hashlib.sha256(data).hexdigest() != doc["sha256"] or not isinstance(body, dict):
+            return None
+    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
+        return None
+    return body

@@ -26,15 +26,12 @@ accounts for is durable; `pending` names a run that started and has not committe
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from trailsweep.base.errors import StateError
-from trailsweep.output.safe_files import atomic_write
+from trailsweep.output.safe_files import unsealed, write_sealed
 from trailsweep.settings.config import DEFAULT_LOOKBACK
 
 VERSION = 1
@@ -117,9 +114,7 @@ def state_spec(
 def save(path: Path, state: State) -> None:
     """Atomically: a temp file, fsync, rename over, fsync the directory. The body's sha256
     rides along, so a torn or edited file is refused rather than trusted."""
-    body = orjson.dumps(state.body(), option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.sha256(body).hexdigest().encode()
-    atomic_write(path, b'{"sha256":"' + digest + b'","body":' + body + b"}\n")
+    write_sealed(path, state.body())
 
 
 def load(path: Path) -> State:
@@ -129,15 +124,8 @@ def load(path: Path) -> State:
         raw = path.read_bytes()
     except OSError as err:
         raise StateError(f"cannot read state file {path}: {err.strerror}") from None
-    try:
-        doc = orjson.loads(raw)
-        start = raw.index(b'"body":') + len(b'"body":')
-        body_bytes = raw[start : raw.rstrip().rindex(b"}")]
-        ok = hashlib.sha256(body_bytes).hexdigest() == doc["sha256"]
-        body = doc["body"]
-    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
+    body = unsealed(raw)
+    if body is None:
         raise StateError(f"state file {path} is corrupt or not a trailsweep state; {fix}")
     try:
         if body["version"] != VERSION:
