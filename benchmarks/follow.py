@@ -123,6 +123,7 @@ def follow_child(config_path: str) -> None:
     follower = Follower(settings, fresh_state(settings), clock=clock)
     ends: list[int] = []
     calls: list[int] = []
+    throttled: list[int] = []
 
     with open(cfg["out"], "wb") as out:
 
@@ -136,6 +137,7 @@ def follow_child(config_path: str) -> None:
                     assert f.last_end is not None
                     ends.append(f.last_end)
                     calls.append(f.report.calls)
+                    throttled.append(f.report.throttled)
                     if f.last_end >= ends[0] + cfg["minutes"] * 60:
                         tg.cancel_scope.cancel()
 
@@ -148,7 +150,16 @@ def follow_child(config_path: str) -> None:
     cpu = used.ru_utime + used.ru_stime - before.ru_utime - before.ru_stime
     done = {k: v for k, v in follower.as_dict().items() if k != "pair_lag"}
     Path(cfg["result"]).write_text(
-        json.dumps({**done, "begun": begun, "ends": ends, "poll_calls": calls, "run_cpu_s": cpu})
+        json.dumps(
+            {
+                **done,
+                "begun": begun,
+                "ends": ends,
+                "poll_calls": calls,
+                "poll_throttled": throttled,
+                "run_cpu_s": cpu,
+            }
+        )
     )
 
 
@@ -238,16 +249,16 @@ def missed_by_follower(run: dict[str, Any], arrived: int) -> dict[str, Any]:
             "written_twice": twice, "not_in_truth": unknown}  # fmt: skip
 
 
-def naive_poll(truth: list[tuple[int, str, int]], ends: list[int]) -> tuple[set[str], int]:
+def naive_poll(truth: list[tuple[int, str, int]], ends: list[int]) -> tuple[set[str], list[int]]:
     """The peers' poller on one pair, at the poll times `ends`: each poll asks from the
     newest EventTime it has seen (the first from the same catch-up window as ours), keeps
     what has arrived by then and it has not seen (deduped by EventId), and pages it all.
-    Returns the EventIds it saw and its calls."""
+    Returns the EventIds it saw and its calls, poll by poll."""
     times = [t for t, _, _ in truth]
-    cursor, seen, calls = ends[0] - CATCH_UP, set[str](), 0
+    cursor, seen, calls = ends[0] - CATCH_UP, set[str](), []
     for end in ends:
         shown = [e for e in truth[bisect_left(times, cursor) :] if e[0] <= end and e[2] <= end]
-        calls += max(1, math.ceil(len(shown) / PAGE))
+        calls.append(max(1, math.ceil(len(shown) / PAGE)))
         seen.update(i for _, i, _ in shown)
         if shown:
             cursor = max(cursor, max(t for t, _, _ in shown))
@@ -257,19 +268,27 @@ def naive_poll(truth: list[tuple[int, str, int]], ends: list[int]) -> tuple[set[
 def naive_row(run: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
     """The naive poller over the same pairs and truth, at the poll times of `run`."""
     ends, end = run["ends"], run["ends"][-1]
-    missed = calls = 0
+    missed, calls = 0, [0] * len(ends)
     for truth in run["truth"].values():
         seen, pair_calls = naive_poll(truth, ends)
-        calls += pair_calls
+        calls = [a + b for a, b in zip(calls, pair_calls, strict=True)]
         missed += sum(1 for _, i, arrival in truth if arrival <= end and i not in seen)
-    per_pair_min = calls / ours["pairs"] / ours["sim_minutes"]
     return {
         "client": "naive poller: StartTime = max(EventTime) seen", "pairs": ours["pairs"],
-        "sim_minutes": ours["sim_minutes"], "polls": ours["polls"], "arrived": ours["arrived"],
-        "missed": missed, "missed_share": round(missed / max(1, ours["arrived"]), 4),
-        "calls": calls, "calls_pair_min": round(per_pair_min, 3),
-        "quota_share": round(per_pair_min / 120.0, 4),
+        "polls": ours["polls"], "arrived": ours["arrived"], "missed": missed,
+        "missed_share": round(missed / max(1, ours["arrived"]), 4),
+        **call_rates(calls, ends, ours["pairs"]),
     }  # fmt: skip
+
+
+def call_rates(calls: list[int], ends: list[int], pairs: int) -> dict[str, Any]:
+    """Calls per pair per simulated minute and the share of the quota (2 calls/s a pair)
+    they use, once caught up: the polls after the first, over the time they covered."""
+    minutes = (ends[-1] - ends[0]) / 60
+    per_pair_min = sum(calls[1:]) / pairs / minutes
+    return {"calls": sum(calls), "calls_catch_up": calls[0],
+            "calls_pair_min": round(per_pair_min, 3),
+            "quota_share": round(per_pair_min / 120.0, 4)}  # fmt: skip
 
 
 def follower_row(run: dict[str, Any], lookback: int) -> dict[str, Any]:
@@ -285,10 +304,13 @@ def follower_row(run: dict[str, Any], lookback: int) -> dict[str, Any]:
         "client": f"trailsweep --follow --lookback {lookback}m",
         "pairs": pairs, "sim_minutes": round(minutes, 1), "polls": polls,
         "arrived": arrived, "events": run["events"], **missed_by_follower(run, arrived),
-        "calls": calls, "calls_pair_min": round(calls / pairs / minutes, 3),
-        "quota_share": round(calls / (2.0 * minutes * 60 * pairs), 4),
+        **call_rates(run["poll_calls"], run["ends"], pairs),
+        # Every LookupEvents call the emulator served, discovery and catch-up included.
+        "calls_served": calls, "calls_pair_min_all": round(calls / pairs / minutes, 3),
         "throttled": run["stats"]["totals"]["throttled"],
         "throttled_pairs": sum(1 for p in per_pair.values() if p["throttled"]),
+        "throttled_catch_up": run["poll_throttled"][0],  # the follower's count, first poll
+        "polls_throttled": sum(1 for n in run["poll_throttled"] if n),
         "idle_pairs": len(idle), "idle_calls_per_poll": idle_calls,
         "lag_p50_s": lag["p50_seconds"], "lag_p99_s": lag["p99_seconds"],
         "lag_max_s": lag["max_seconds"],
