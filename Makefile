@@ -38,6 +38,7 @@ test: lint typecheck imports pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator.py
 	$(BIN)/python benchmarks/sweep.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/follow.py $(BENCH_ARGS)
 
 # The real AWS CLI against the emulator, in its own virtualenv (kept apart from ours).
 compat: $(STAMP)
