@@ -4,6 +4,7 @@ can do."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -18,9 +19,15 @@ REGIONS = ("us-east-1", "eu-west-1")
 
 
 def test_export_with_a_state_writes_only_what_is_new(tmp_path: Path) -> None:
-    clock = ManualClock(wall=NOW_EPOCH)  # real time: the client checks credentials by it
-    with running_emulator(seed=4, members=1, suspended=0, regions=REGIONS, realtime=True,
-                          clock=clock) as emu:  # fmt: skip
+    # The data clock four hours back, so that each run's --end-time (the data clock) is
+    # in the past, as a pinned end must be; sessions long enough for the client, which
+    # checks their expiry against the real clock.
+    past = NOW_EPOCH - 4 * 3600
+    clock = ManualClock(wall=past)
+    with running_emulator(
+        seed=4, members=1, suspended=0, regions=REGIONS, realtime=True, clock=clock,
+        now=datetime.fromtimestamp(past, UTC), faults={"credential_ttl": 8 * 3600.0},
+    ) as emu:  # fmt: skip
         start = emu.now - 3600
         files = []
         for k in range(3):
