@@ -435,14 +435,14 @@ def test_a_follower_into_parts_killed_and_restarted_writes_each_event_once(
         follower = Follower(settings, state, clock=clock)
         parts = FollowParts(settings, commit=lambda _: save(path, follower.commit()), clock=clock)
         try:
-            run_polls_into(follower, polls, parts.write, parts.flush)
+            killed_while_writing(follower, polls, parts.write, parts.flush)
         finally:
             parts.lock.release()  # killed: the open part is left as it is
         return follower
 
-    follow(45)
-    assert list(spool.glob(".*.tmp")), "the killed follower left its open part"
-    follow(45)  # and stops as killed too
+    follow(40)
+    assert list(spool.glob(".*.tmp")), sorted(p.name for p in spool.iterdir())
+    follow(40)  # and is killed too
     names = sorted(p.name for p in spool.glob("*.ndjson"))
     assert len(names) > 5
     assert [int(n.split("-")[2].split(".")[0]) for n in names] == list(range(1, len(names) + 1))
@@ -455,17 +455,29 @@ def test_a_follower_into_parts_killed_and_restarted_writes_each_event_once(
     assert max(got.values()) == 1
 
 
-def run_polls_into(
+def killed_while_writing(
     follower: Follower, polls: int, write: Callable[[bytes], None], flush: Callable[[], None]
 ) -> None:
+    """Run `follower`, and stop it as a kill would (nothing closed) right after it writes
+    lines once `polls` polls are done: mid-poll, with an open part."""
+
+    killed = [False]
+
     async def main() -> None:
         async with anyio.create_task_group() as tg:
 
-            def after(f: Follower) -> None:
-                if f.polls >= polls:
+            def written(data: bytes) -> None:
+                if killed[0]:
+                    return
+                write(data)
+                if follower.polls >= polls and data:
+                    killed[0] = True  # dead from here: nothing more is written or closed
                     tg.cancel_scope.cancel()
 
-            follower.on_poll = after
-            tg.start_soon(follower.run, write, flush)
+            def flushed() -> None:
+                if not killed[0]:
+                    flush()
+
+            tg.start_soon(follower.run, written, flushed)
 
     anyio.run(main)
