@@ -80,31 +80,34 @@ def written(paths: list[Path]) -> Counter[bytes]:
     return Counter(line for p in paths for line in p.read_bytes().splitlines(keepends=True))
 
 
-@pytest.mark.parametrize("into", ["files", "parts"])
+@pytest.mark.parametrize(
+    ("into", "runs", "kills"), [("files", 10, (3, 7)), ("parts", 5, (2,))], ids=["files", "parts"]
+)
 def test_ten_runs_two_killed_write_every_arrived_event_exactly_once(
-    lagged: RunningEmulator, tmp_path: Path, into: str
+    lagged: RunningEmulator, tmp_path: Path, into: str, runs: int, kills: tuple[int, ...]
 ) -> None:
-    """Each run into its own file (-o), or every run into one --output-dir of parts (each
-    part small, so a run is killed between parts)."""
+    """Each run into its own file (-o): ten runs, two killed; or every run into one
+    --output-dir of parts (each part small, so a run is killed between parts): five runs,
+    one killed (the suite's time)."""
     emu, state = lagged, tmp_path / "ct.state"
     parts = tmp_path / "parts"
     parts.mkdir()
     outs = []
-    for k in range(10):
+    for k in range(runs):
         out = tmp_path / f"run{k}.ndjson" if into == "files" else parts
-        if k in (3, 7):
+        if k in kills:
             run_killed(emu, out, state, pages=3)
             assert load(state).pending is not None  # named before the first call
         run(emu, out, state)  # the same command again: it resumes, then commits
         outs.append(out)
-        if k < 9:
+        if k < runs - 1:
             emu.advance(STEP)
     expected = truth(emu, DATA0 - 3600, emu.now)
     got = written(outs if into == "files" else sorted(parts.glob("*.ndjson")))
     assert got == expected
     assert max(got.values()) == 1
     final = load(state)
-    assert final.pending is None and final.runs == 10
+    assert final.pending is None and final.runs == runs
 
 
 def arrived_too_late(emu: RunningEmulator, ends: list[int], lookback: int) -> int:
