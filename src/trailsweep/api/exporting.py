@@ -19,7 +19,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from trailsweep.api.incremental import open_state
+from trailsweep.api.incremental import state_of
 from trailsweep.api.stream import unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import InputError
@@ -79,12 +79,7 @@ async def export(
     if cfg.follow:
         raise InputError("export: follow is the CLI's `sweep --follow`; build without it")
     job = prepare(cfg, ckpt)
-    try:
-        state = open_state(cfg, job) if cfg.state is not None else None
-    except BaseException:
-        job.lock.release()
-        raise
-    try:
+    with state_of(cfg, job) as state:
         if job.complete is not None and job.resume is not None:  # finished: leave it be
             job.lock.release()
             if state is not None:
@@ -99,9 +94,6 @@ async def export(
         if state is not None:
             state.commit(report, to_file=True)
         return report
-    finally:
-        if state is not None:
-            state.close()
 
 
 def prepare(

@@ -35,6 +35,8 @@ from typing import Any
 
 from trailsweep.api.incremental import Quiet
 from trailsweep.api.lag import LagStats, span
+from trailsweep.aws.lookup_clients import LookupClients
+from trailsweep.aws.sessions import SessionPool
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.engine.pair import PairState, SweepEvent, advance_all, lines
 from trailsweep.engine.sweep import (
@@ -130,7 +132,8 @@ class Follower:
                 await clock.sleep(gap)
 
     async def _poll(
-        self, cfg: SweepSettings, pool: Any, clients: Any, write: Callable[[bytes], None],
+        self, cfg: SweepSettings, pool: SessionPool, clients: LookupClients,
+        write: Callable[[bytes], None],
         flush: Callable[[], None],
     ) -> None:  # fmt: skip
         inc = self.current = Increment(self.state, cfg.lookback)

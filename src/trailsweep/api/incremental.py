@@ -24,10 +24,12 @@ Exactly once across runs and crashes (docs/design.md invariant 5, carried over r
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trailsweep.api.lag import span
 from trailsweep.base.errors import CheckpointError, StateError
 from trailsweep.engine.pair import PairState, SweepEvent
 from trailsweep.engine.sweep import SweepReport
@@ -164,6 +166,26 @@ def fresh_state(settings: SweepSettings) -> State:
     return State(spec=spec_of_state(settings), lookback=settings.lookback)
 
 
+@contextmanager
+def state_of(
+    settings: SweepSettings, export: Export | PartsExport | None
+) -> Iterator[StateRun | None]:
+    """The run's state (`open_state`; None without `settings.state`), locked for the
+    block. Refused, it releases the export's lock first, as every refusal before a call
+    does; the block may release that lock itself (a finished export left alone)."""
+    try:
+        state = open_state(settings, export) if settings.state is not None else None
+    except BaseException:
+        if export is not None:
+            export.lock.release()
+        raise
+    try:
+        yield state
+    finally:
+        if state is not None:
+            state.close()
+
+
 def open_state(settings: SweepSettings, export: Export | PartsExport | None) -> StateRun:
     """The state file of `settings.state`, locked, checked against the question and the
     run in progress; a fresh State when there is none yet (saved at the run's end)."""
@@ -175,9 +197,8 @@ def open_state(settings: SweepSettings, export: Export | PartsExport | None) -> 
     lock = Lock(path, option="--state")
     lock.acquire()
     try:
-        spec = spec_of_state(settings)
-        state = load(path) if path.exists() else State(spec=spec, lookback=settings.lookback)
-        refuse_other_question(path, state, spec)
+        state = load(path) if path.exists() else fresh_state(settings)
+        refuse_other_question(path, state, spec_of_state(settings))
         run = StateRun(path, state, lock, settings.lookback)
         pending = state.pending
         output = None if export is None else _target(export)
@@ -268,11 +289,6 @@ def _lines(path: Path, offset: int) -> Iterator[bytes]:
                 yield line
 
 
-def _span(seconds: int) -> str:
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def state_line(report: SweepReport, run: StateRun) -> str:
     """What the summary says of the state: saved or pending, pairs that came and went,
     and the late events the look-back caught (a warning when they come near it)."""
@@ -289,13 +305,13 @@ def state_line(report: SweepReport, run: StateRun) -> str:
     late = inc.late
     if late.caught:
         parts.append(
-            f"{late.caught} events delivered late caught by the {_span(inc.lookback)} "
-            f"look-back (the latest at least {_span(late.most)} late)"
+            f"{late.caught} events delivered late caught by the {span(inc.lookback)} "
+            f"look-back (the latest at least {span(late.most)} late)"
         )
     line = "; ".join(parts) + "\n"
     if late.most * 5 >= inc.lookback * 4:
         line += (
-            f"warning: an event arrived at least {_span(late.most)} late, within a fifth of "
-            f"--lookback {_span(inc.lookback)}; later ones would be missed: make it longer\n"
+            f"warning: an event arrived at least {span(late.most)} late, within a fifth of "
+            f"--lookback {span(inc.lookback)}; later ones would be missed: make it longer\n"
         )
     return line

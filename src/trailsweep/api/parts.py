@@ -19,7 +19,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
-from trailsweep.api.incremental import open_state
+from trailsweep.api.incremental import state_of
 from trailsweep.api.stream import unwrapped
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import InputError
@@ -89,12 +89,7 @@ async def export_parts(
     if settings.state is not None and (observe is not None or on_part is not None):
         raise InputError("export_parts: observe and on_part are not for an incremental run")
     job = prepare_parts(settings)
-    try:
-        state = open_state(settings, job) if settings.state is not None else None
-    except BaseException:
-        job.lock.release()
-        raise
-    try:
+    with state_of(settings, job) as state:
         if job.complete is not None and job.resume is not None:
             job.lock.release()
             if state is None or not state.committed(job):  # finished: leave it be
@@ -113,9 +108,6 @@ async def export_parts(
         if state is not None:
             state.commit(report, to_file=True)
         return report
-    finally:
-        if state is not None:
-            state.close()
 
 
 def prepare_parts(settings: SweepSettings, *, overwrite: bool = False) -> PartsExport:

@@ -24,7 +24,7 @@ from trailsweep.api.exporting import (
     prepare,
     run_export,
 )
-from trailsweep.api.incremental import StateRun, open_state, state_line
+from trailsweep.api.incremental import StateRun, state_line, state_of
 from trailsweep.api.parts import PartsExport, prepare_parts, run_parts
 from trailsweep.api.preflight import check_reachable, check_writable, write_created
 from trailsweep.base.errors import InputError
@@ -172,22 +172,13 @@ def run_sweep(f: SweepFlags) -> int:
     export = None if settings.follow else _prepare(f, settings, checkpoint)
     if settings.follow and f.summary_json is not None:
         check_writable(check_path(f.summary_json, "--summary-json"), "--summary-json")
-    try:
-        state = open_state(settings, export) if settings.state is not None else None
-    except BaseException:
-        if export is not None:
-            export.lock.release()
-        raise
-    try:
+    with state_of(settings, export) as state:
         if settings.follow:
             return run_follow(
                 settings, state, logs, verbose=f.verbose, quiet=f.quiet,
                 summary_json=f.summary_json,
             )  # fmt: skip
         return _run(f, logs, settings, export, state)
-    finally:
-        if state is not None:
-            state.close()
 
 
 def _run(
