@@ -16,11 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
-from trailsweep.output.parts import PartInfo, PartsLayout, PartWriter, remove_temps, scan
-from trailsweep.output.safe_files import Lock
+from trailsweep.output.parts import (
+    PartInfo,
+    PartsLayout,
+    PartWriter,
+    directory_lock,
+    remove_temps,
+    scan,
+)
 from trailsweep.settings.config import SweepSettings
-
-LOCK_KEY = ".trailsweep"  # the lock a sweep into the directory takes too (parts_export)
 
 
 class FollowParts:
@@ -33,8 +37,7 @@ class FollowParts:
     ) -> None:  # fmt: skip
         directory = settings.output_dir
         assert directory is not None
-        self.lock = Lock(directory / LOCK_KEY, shown=f"--output-dir {directory}",
-                         option="--output-dir")  # fmt: skip
+        self.lock = directory_lock(directory)  # the one a sweep into it takes too
         self.lock.acquire()
         remove_temps(directory)  # a killed follower's open part: its polls come again
         highest, floor = scan(directory)

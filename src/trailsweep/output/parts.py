@@ -51,6 +51,7 @@ import zstandard
 from trailsweep.base.clock import SYSTEM_CLOCK, Clock
 from trailsweep.base.errors import OutputFailed
 from trailsweep.output.outfile import describe
+from trailsweep.output.safe_files import Lock
 from trailsweep.settings.part_options import DEFAULT_PART_SIZE
 
 PART_NAME = re.compile(r"trailsweep-([0-9]{8}T[0-9]{6}Z)-([0-9]{6,18})\.ndjson(\.gz|\.zst)?")
@@ -114,6 +115,17 @@ class PartInfo:
             newest=None if newest is None else int(newest),
             oldest=None if oldest is None else int(oldest),
         )  # fmt: skip
+
+
+# The lock of a directory of parts is keyed on this name: safe_files.lock_path makes it
+# DIR/.trailsweep.checkpoint.json.lock, beside a sweep's checkpoint. A sweep into the
+# directory (parts_export) and a follower (follow_parts) take the same one.
+_LOCK_KEY = ".trailsweep"
+
+
+def directory_lock(directory: Path) -> Lock:
+    """The lock (not yet taken) that keeps a second run off `directory`."""
+    return Lock(directory / _LOCK_KEY, shown=f"--output-dir {directory}", option="--output-dir")
 
 
 def stamp_of(wall: float) -> str:

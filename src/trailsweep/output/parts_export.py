@@ -60,6 +60,7 @@ from trailsweep.output.parts import (
     PartInfo,
     PartsLayout,
     PartWriter,
+    directory_lock,
     remove_temps,
     roll_forward,
     scan,
@@ -71,9 +72,6 @@ from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.query import Query
 
 CHECKPOINT_NAME = ".trailsweep.checkpoint.json"
-# The lock is keyed on this name in DIR: safe_files.lock_path makes it
-# DIR/.trailsweep.checkpoint.json.lock, beside the checkpoint.
-_LOCK_KEY = ".trailsweep"
 _FORMAT = 1  # of the checkpoint's "parts" entry
 
 
@@ -138,7 +136,7 @@ def prepare_parts(
     check_directory(directory)
     layout = PartsLayout(directory, cfg.part_size, cfg.part_age, cfg.compress, cfg.file_mode)
     path = directory / CHECKPOINT_NAME
-    lock = Lock(directory / _LOCK_KEY, shown=f"--output-dir {directory}", option="--output-dir")
+    lock = directory_lock(directory)
     lock.acquire()
     try:
         job = PartsExport(cfg, layout, path, spec, lock)
