@@ -47,6 +47,7 @@ if _typing.TYPE_CHECKING:
         StateError,
         TimedOut,
         TrailsweepError,
+        WorkerLost,
     )
     from trailsweep.engine.pair import SweepEvent
     from trailsweep.engine.sweep import SweepReport
@@ -77,6 +78,7 @@ _HOMES = {
     "SweepStream": "trailsweep.api.stream",
     "TimedOut": _ERRORS,
     "TrailsweepError": _ERRORS,
+    "WorkerLost": _ERRORS,
     "export": "trailsweep.api.exporting",
     "export_parts": "trailsweep.api.parts",
     "iter_events": "trailsweep.api.threaded",
@@ -102,6 +104,7 @@ __all__ = [
     "SweepStream",
     "TimedOut",
     "TrailsweepError",
+    "WorkerLost",
     "__version__",
     "export",
     "export_parts",

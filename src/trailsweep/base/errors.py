@@ -17,9 +17,11 @@
     │   └── TimedOut (1)            not answering within the call's timeouts
     ├── PairFailed (1)              one (account, region) pair could not complete
     │                               (AccessDenied, region not enabled, retry budget spent)
-    └── OutputFailed (1)            the output or checkpoint could not be written during
-        │                           the run (disk full, EFBIG); the last checkpoint is kept
-        └── CheckpointNotSaved (1)  the checkpoint in particular
+    ├── OutputFailed (1)            the output or checkpoint could not be written during
+    │   │                           the run (disk full, EFBIG); the last checkpoint is kept
+    │   └── CheckpointNotSaved (1)  the checkpoint in particular
+    └── WorkerLost (1)              a worker process of a sweep (--workers) ended before
+                                    its pairs were done; the sweep stopped, resumable
 
 The CLI prints ``str(error)`` (with what to do about it, `cli.app.advised`) as one line
 on stderr and exits with ``error.exit_code``.
@@ -164,6 +166,19 @@ class OutputFailed(TrailsweepError):
 
         except trailsweep.OutputFailed:
             report = await trailsweep.export(settings, path)  # once there is room: resumes
+    """
+
+    exit_code = 1
+
+
+class WorkerLost(TrailsweepError):
+    """A worker process of a sweep run in several (`workers`; engine/workers.py) ended
+    before its pairs were done: killed, out of memory. The sweep stops as an interrupted
+    one does: an export's checkpoint holds every pair where the merge left it, so the same
+    export resumes byte for byte::
+
+        except trailsweep.WorkerLost:
+            report = await trailsweep.export(settings, path)  # resumes
     """
 
     exit_code = 1

@@ -19,6 +19,7 @@ from trailsweep.base.errors import (
     CheckpointQueryInvalid,
     CompressedOutput,
     TrailsweepError,
+    WorkerLost,
 )
 from trailsweep.base.sanitize import clean
 from trailsweep.cli.demo import demo_command
@@ -98,6 +99,8 @@ def advised(err: TrailsweepError) -> str:
         return f"{err}; start over"
     if isinstance(err, CheckpointNotSaved):
         return f"{err}: make room and run the same command again to resume"
+    if isinstance(err, WorkerLost):
+        return f"{err}: run the same command again to resume (with --output or --output-dir)"
     return str(err)
 
 

@@ -82,6 +82,7 @@ from trailsweep.cli.sweep_options import (
     SweepSummaryJson,
     SweepUnordered,
     SweepVerbose,
+    SweepWorkers,
 )
 from trailsweep.settings.checks import (
     CHECKPOINT_RESERVE,
@@ -137,6 +138,7 @@ def sweep_command(
     lean: SweepLean = True,
     slices: SweepSlices = True,
     read_ahead: SweepReadAhead = None,
+    workers: SweepWorkers = None,
     state: SweepState = None,
     lookback: SweepLookback = None,
     follow: SweepFollow = None,
@@ -264,8 +266,9 @@ def _settings(f: SweepFlags) -> tuple[SweepSettings, str | None]:
     opts, given, checkpoint = _sources(f, flags)
     try:
         settings = SweepSettings.from_options(
-            opts, now=datetime.now(UTC), lean=f.lean, slices=f.slices, read_ahead=f.read_ahead
-        )
+            opts, now=datetime.now(UTC), lean=f.lean, slices=f.slices,
+            read_ahead=f.read_ahead, workers="auto" if f.workers is None else f.workers,
+        )  # fmt: skip
     except InputError as err:
         raise as_written(err, given, flags, "--cli-input-json") from None
     check_profile(settings.profile)

@@ -156,6 +156,16 @@ SweepCompress = Annotated[
     typer.Option(help="With --output-dir: compress each part, gz or zst. Default: none."),
 ]
 
+SweepWorkers = Annotated[
+    str | None,
+    typer.Option(
+        metavar="N|auto",
+        help="Processes that sweep the pairs, their events merged here into the same "
+        "bytes one process writes. Default auto: one per 250 pairs, up to the cores "
+        "(fewer pairs run in this process alone).",
+    ),
+]
+
 SweepRaw = Annotated[
     bool | None,
     typer.Option("--raw/--no-raw", help="Keep CloudTrailEvent as the API's JSON string."),
@@ -325,6 +335,7 @@ class SweepFlags:
     lean: bool
     slices: bool
     read_ahead: int | None
+    workers: str | None
     state: str | None
     lookback: str | None
     follow: bool | None

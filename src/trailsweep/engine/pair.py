@@ -278,6 +278,18 @@ class SweepEvent:
         return ndjson_line(self.pair.account, self.pair.region, self.event, raw=raw)
 
 
+@dataclass(slots=True, eq=False)
+class ShippedEvent(SweepEvent):
+    """An event a worker process swept (engine/workers.py): its NDJSON line made there,
+    and of the LookupEvents event only what the writing side reads (EventId, EventTime).
+    A chunk of a sweep run in workers holds only these; `lines` joins their `text`."""
+
+    text: bytes = b""
+
+    def line(self, *, raw: bool = False) -> bytes:
+        return self.text
+
+
 def advance_all(events: Iterable[SweepEvent]) -> None:
     """`event.pair.cursor.advance(event)` for each of `events` in order, inlined (the sinks
     call this once per written chunk)."""
@@ -296,7 +308,11 @@ def advance_all(events: Iterable[SweepEvent]) -> None:
 
 
 def lines(events: Iterable[SweepEvent], *, raw: bool = False) -> bytes:
-    """The NDJSON lines of `events`, joined (`SweepEvent.line` of each, in one go)."""
+    """The NDJSON lines of `events`, joined (`SweepEvent.line` of each, in one go). A chunk
+    of a sweep run in workers holds only `ShippedEvent`s: their lines, made where they were
+    swept, are joined as they are (`raw` was the workers' to follow)."""
+    if isinstance(events, list) and events and type(events[0]) is ShippedEvent:
+        return b"".join([event.text for event in events])
     return ndjson_lines(events, raw=raw)
 
 

@@ -38,9 +38,11 @@ from trailsweep.engine.pair import PairContext, PairState, SweepEvent, event_key
 from trailsweep.engine.pair_stream import pair_source
 from trailsweep.engine.slices import MAX_CHAINS
 from trailsweep.engine.spool import Spool, auto_read_ahead
+from trailsweep.engine.workers import split, worker_sources
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.filters import PathsSeen
 from trailsweep.settings.query import RETENTION, Query
+from trailsweep.settings.workers import workers_for
 
 _DISCOVERY_CONCURRENCY = 16
 
@@ -259,28 +261,21 @@ async def _run(
     pool: SessionPool, config: SweepSettings, report: SweepReport, clock: Clock,
     prefetch: int | None, clients: LookupClients | None = None,
 ) -> AsyncGenerator[Sequence[SweepEvent], None]:  # fmt: skip
-    unordered = config.unordered
     active = [p for p in report.pairs if not p.finished]
     limit = config.query.max_items
     async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
-        if clients is None:
-            clients = await stack.enter_async_context(open_clients(pool, config, len(active)))
-        spool = Spool()
-        watch = stalls.start(clock, tg)  # this sweep's: a stall is not latency
-
-        def close_spool() -> None:
-            report.spooled = spool.spooled
-            spool.close()
-
-        stack.callback(close_spool)
         depth = _depth(config, prefetch, len(active))
-        sources = _Sources(pool, clients, config, clock, stack, tg, spool, depth, watch)
-        for pair in active:
-            await sources.add(pair, ordered=not unordered)
-        if unordered:
-            stream = interleave_batches(sources.pages, tg)
+        workers = workers_for(config.workers, len(active))
+        if workers > 1:  # each worker's events come in order: merged as pages are
+            ctx = worker_sources(config, split(active, workers), depth, tg, report)
+            pages = await stack.enter_async_context(ctx)
         else:
-            stream = merge_chunks(sources.pages, key=event_key)
+            local = _local(pool, config, report, clock, clients, stack, tg, depth)
+            pages = await local.add_all(active)
+        if config.unordered:
+            stream = interleave_batches(pages, tg)
+        else:
+            stream = merge_chunks(pages, key=event_key)
         try:
             async for chunk in stream:
                 if limit is not None and len(chunk) >= limit - report.written:
@@ -299,6 +294,23 @@ async def _run(
             # group instead of a clean close.
             pass
         tg.cancel_scope.cancel()
+
+
+def _local(
+    pool: SessionPool, config: SweepSettings, report: SweepReport, clock: Clock,
+    clients: LookupClients | None, stack: AsyncExitStack, tg: TaskGroup, depth: int,
+) -> _Sources:  # fmt: skip
+    """The sources of a sweep in this process: its spool (counted in the report when
+    it closes) and stall watch; the clients are opened by `_Sources.add_all`."""
+    spool = Spool()
+    watch = stalls.start(clock, tg)  # this sweep's: a stall is not latency
+
+    def close_spool() -> None:
+        report.spooled += spool.spooled
+        spool.close()
+
+    stack.callback(close_spool)
+    return _Sources(pool, clients, config, clock, stack, tg, spool, depth, watch)
 
 
 def _written(report: SweepReport, chunk: Sequence[SweepEvent]) -> None:
@@ -323,7 +335,7 @@ class _Sources:
     """The page streams of a sweep's pairs, each wired by `PairContext.open`."""
 
     pool: SessionPool
-    clients: LookupClients
+    clients: LookupClients | None
     config: SweepSettings
     clock: Clock
     stack: AsyncExitStack
@@ -333,10 +345,21 @@ class _Sources:
     watch: StallWatch | None
     pages: list[AsyncIterator[Sequence[SweepEvent]]] = field(default_factory=list)
 
+    async def add_all(self, pairs: list[PairState]) -> list[AsyncIterator[Sequence[SweepEvent]]]:
+        """The page streams of `pairs`, in their order (the clients opened first, unless
+        the sweep was given them)."""
+        if self.clients is None:
+            opened = open_clients(self.pool, self.config, len(pairs))
+            self.clients = await self.stack.enter_async_context(opened)
+        for pair in pairs:
+            await self.add(pair, ordered=not self.config.unordered)
+        return self.pages
+
     async def add(self, pair: PairState, *, ordered: bool) -> None:
         """The pair's pages; ahead of the merge by `depth` (a SlicedPager reads ahead on
         its own, and unordered output does not wait for them)."""
         config = self.config
+        assert self.clients is not None  # add_all opened them
         ctx = await PairContext.open(
             self.clients, pair, pair_query(config.query, pair), rate=config.rate, clock=self.clock,
             refresh=self.pool.refresher(pair.account), watch=self.watch, secrets=self.pool.secrets,

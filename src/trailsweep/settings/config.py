@@ -45,6 +45,7 @@ from trailsweep.settings.regions import check_known
 from trailsweep.settings.selection import exclusions, parse_accounts
 from trailsweep.settings.timeouts import Timeouts
 from trailsweep.settings.timeparse import parse_duration
+from trailsweep.settings.workers import parse_workers
 from trailsweep.settings.yaml_input import load_cli_input_yaml
 
 __all__ = ["Options", "SweepSettings", "build_config"]
@@ -123,6 +124,9 @@ class SweepSettings:
     part_size: int = DEFAULT_PART_SIZE
     part_age: float | None = None
     compress: str | None = None
+    # Processes that sweep the pairs (settings/workers.py; engine/workers.py): 1 this one
+    # alone, None `auto`. Not part of the question: a resume may change it.
+    workers: int | None = 1
 
     @classmethod
     def build(
@@ -149,6 +153,7 @@ class SweepSettings:
         access_key_id: str | None = None, secret_access_key: str | None = None,
         state: str | Path | None = None, lookback: str | int | None = None,
         follow: bool = False, poll_interval: str | int | None = None, settle: bool = False,
+        workers: str | int = 1,
         now: datetime | None = None,
     ) -> SweepSettings:  # fmt: skip
         """Settings from keywords, each as a user gives it (a flag's value, or the Python
@@ -181,7 +186,7 @@ class SweepSettings:
         )  # fmt: skip
         return cls.from_options(
             opts, now=now, lean=lean, slices=slices, read_ahead=read_ahead,
-            access_key_id=access_key_id, secret_access_key=secret_access_key,
+            access_key_id=access_key_id, secret_access_key=secret_access_key, workers=workers,
         )  # fmt: skip
 
     @classmethod
@@ -211,14 +216,25 @@ class SweepSettings:
         cls, opts: Options, *, now: datetime | None = None, lean: bool = True,
         slices: bool = True, read_ahead: int | None = None,
         access_key_id: str | None = None, secret_access_key: str | None = None,
+        workers: str | int = 1,
     ) -> SweepSettings:  # fmt: skip
         """Settings from `Options` (a config file, an input document and flags, overlaid):
-        every value checked, the window pinned at `now` (default: this moment)."""
+        every value checked, the window pinned at `now` (default: this moment). `workers`:
+        how many processes sweep (a number, or "auto"; settings/workers.py), a flag of
+        how this run goes rather than of its question, so not in `Options`."""
         if read_ahead is not None:
             SWEEP["--read-ahead"].check("--read-ahead", read_ahead)
+        asked = parse_workers(workers)
+        settings = _validated(opts, now=datetime.now(UTC) if now is None else now)
+        if settings.follow and asked != 1:
+            if asked is not None:
+                raise InputError(
+                    "--workers: a follower runs in one process; drop --workers, or split "
+                    "the pairs over followers with --shard"
+                )
+            asked = 1
         return dataclasses.replace(
-            _validated(opts, now=datetime.now(UTC) if now is None else now),
-            lean=lean, slices=slices, read_ahead=read_ahead,
+            settings, lean=lean, slices=slices, read_ahead=read_ahead, workers=asked,
             access_key_id=access_key_id, secret_access_key=secret_access_key,
         )  # fmt: skip
 
