@@ -4,6 +4,7 @@ once (engine/workers.py, engine/worker_main.py)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import select
 import signal
@@ -241,3 +242,20 @@ def test_auto_runs_one_process_per_share_of_pairs_up_to_the_cores() -> None:
     assert workers_for(None, 100 * PAIRS_PER_WORKER, cores=8) == 8
     assert workers_for(4, 3) == 3  # never more than one per pair
     assert workers_for(1, 10_000) == 1
+
+
+def test_parts_and_state_in_workers(emu: EmulatorThread, tmp_path: Path) -> None:
+    """--output-dir parts (compressed, several) and an incremental --state run, in two
+    workers: the parts in name order hold the truth; the state is saved for the next run."""
+    env = aws_env(emu)
+    parts, state = tmp_path / "parts", tmp_path / "state.json"
+    parts.mkdir()
+    args = _args("--workers", "2", "--output-dir", str(parts), "--part-size", "256KiB",
+                 "--compress", "gz", "--state", str(state))  # fmt: skip
+    done = run_cli(args, env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    names = sorted(p.name for p in parts.iterdir() if p.name.endswith(".ndjson.gz"))
+    assert len(names) > 2
+    joined = b"".join(gzip.decompress((parts / name).read_bytes()) for name in names)
+    assert joined == _reference(emu)
+    assert state.exists()
