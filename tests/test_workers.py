@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from trailsweep import InputError, SweepSettings
 from trailsweep.emulator import EmulatorThread
 from trailsweep.engine.pair import PairState
 from trailsweep.engine.workers import split
@@ -259,3 +260,22 @@ def test_parts_and_state_in_workers(emu: EmulatorThread, tmp_path: Path) -> None
     joined = b"".join(gzip.decompress((parts / name).read_bytes()) for name in names)
     assert joined == _reference(emu)
     assert state.exists()
+
+
+def test_bad_workers_are_one_line_exit_2_before_any_call(tmp_path: Path) -> None:
+    for args, word in (
+        (["--workers", "0"], "--workers: 0 is out of range"),
+        (["--workers", "many"], "--workers: 'many' is not a number"),
+        (["--workers", "257"], "--workers: 257 is out of range"),
+        (["--workers", "2", "--follow"], "--workers: a follower runs in one process"),
+    ):
+        done = run_cli(["sweep", *args], env={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "x"})
+        assert done.returncode == 2, (args, done.stderr)
+        err = done.stderr.decode()
+        assert word in err and err.count("\n") == 1, (args, err)
+        assert done.stdout == b""
+    with pytest.raises(InputError, match="--workers"):
+        SweepSettings.build(workers=-1)
+    assert SweepSettings.build().workers == 1  # the library's default: this process
+    assert SweepSettings.build(workers="auto").workers is None
+    assert SweepSettings.build(follow=True, workers="auto").workers == 1
