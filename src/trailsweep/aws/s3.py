@@ -122,8 +122,11 @@ class S3Objects:
         """The object's bytes and ETag; None when there is no such key."""
         try:
             answer = await self.client.get_object(Bucket=bucket, Key=key)
-            async with answer["Body"] as body:
-                return bytes(await body.read()), str(answer["ETag"])
+            stream = answer["Body"]
+            try:
+                return bytes(await stream.read()), str(answer["ETag"])
+            finally:
+                stream.close()
         except (ClientError, BotoCoreError) as err:
             found = _error(err)
             if found.code in ("NoSuchKey", "404"):
@@ -224,8 +227,11 @@ class S3Objects:
         """The object's bytes, `block` at a time (bounded memory, whatever its size)."""
         try:
             answer = await self.client.get_object(Bucket=bucket, Key=key)
-            async with answer["Body"] as body:
-                while data := await body.read(block):
+            stream = answer["Body"]
+            try:
+                while data := await stream.read(block):
                     yield bytes(data)
+            finally:
+                stream.close()
         except (ClientError, BotoCoreError) as err:
             raise _error(err) from None
