@@ -11,6 +11,7 @@ from hypothesis import settings as hypothesis_settings
 
 from trailsweep.emulator import EmulatorThread
 
+from s3_support import MotoS3, moto_s3
 from support import UseEmu, aws_env, settings
 
 # How long generating and running an example takes follows the machine's load (the suite
@@ -29,6 +30,13 @@ def fast_emu() -> Iterator[EmulatorThread]:
     fast = settings(events_per_day=2000.0, faults={"rate": 10_000.0, "burst": 10_000.0})
     with EmulatorThread(fast) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[MotoS3]:
+    """One moto S3 server for the test session (each xdist worker's), on 127.0.0.1."""
+    with moto_s3() as running:
+        yield running
 
 
 @pytest.fixture

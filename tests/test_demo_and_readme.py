@@ -3,6 +3,7 @@ command has --help."""
 
 from __future__ import annotations
 
+import gzip
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from s3_support import MotoS3
 from support import run_cli
 
 ROOT = Path(__file__).parents[1]
@@ -130,7 +132,7 @@ def readme_commands() -> list[list[str]]:
     return found
 
 
-def test_every_readme_command_runs_against_the_emulator(tmp_path: Path) -> None:
+def test_every_readme_command_runs_against_the_emulator(tmp_path: Path, s3: MotoS3) -> None:
     """Each README command of sweep, lookup-events and status, in order, in one directory,
     against one emulator: exit 0 and the non-empty result it promises (events on stdout
     or in its --output file, a status line per pair, a filled YAML document)."""
@@ -141,7 +143,7 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path) -> None:
     commands = readme_commands()
     assert len(commands) >= 9, commands
     with EmulatorThread(settings(members=3, suspended=0, faults={"rate": 50.0})) as emu:
-        env = aws_env(emu)
+        env = aws_env(emu, AWS_ENDPOINT_URL_S3=s3.url)  # parts on S3 go to moto's server
         for words in commands:
             argv, into = (words[:-2], words[-1]) if words[-2:-1] == [">"] else (words, None)
             if argv[1] == "sweep":
@@ -152,15 +154,17 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path) -> None:
                     "MaxResults: 50\n"
                 )
             spool = [argv[i + 1] for i, w in enumerate(argv) if w == "--output-dir"]
-            for directory in spool:  # the README's `mkdir -p` before it
-                (tmp_path / directory).mkdir(parents=True, exist_ok=True)
+            for directory in spool:  # the README's `mkdir -p` (or bucket) before it
+                if directory.startswith("s3://"):
+                    s3.make_bucket(directory.removeprefix("s3://").partition("/")[0])
+                else:
+                    (tmp_path / directory).mkdir(parents=True, exist_ok=True)
             result = run_cli(argv[1:], env=env, cwd=str(tmp_path))
             assert result.returncode == 0, (words, result.stderr.decode())
             out = result.stdout
             if spool:
                 assert out == b""
-                parts = sorted((tmp_path / spool[0]).glob("*.ndjson"))
-                lines = b"".join(p.read_bytes() for p in parts).splitlines()
+                lines = _spooled(tmp_path, spool[0], s3).splitlines()
                 assert lines and all(orjson.loads(line)["EventId"] for line in lines), words
                 continue
             if into is not None:
@@ -178,3 +182,13 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path) -> None:
             else:
                 assert len(out.strip().splitlines()) >= 3, (words, out[:500])
                 assert b"Event" in out, words  # EventId, EventName, or the table title
+
+
+def _spooled(tmp_path: Path, where: str, s3: MotoS3) -> bytes:
+    """The NDJSON of the parts a README command wrote in a directory or on S3, end to end."""
+    if not where.startswith("s3://"):
+        return b"".join(p.read_bytes() for p in sorted((tmp_path / where).glob("*.ndjson")))
+    bucket, _, prefix = where.removeprefix("s3://").partition("/")
+    keys = [k for k in s3.keys(bucket, prefix + "/") if ".ndjson" in k]
+    data = [(k, s3.get(bucket, k)) for k in keys]
+    return b"".join(gzip.decompress(d) if k.endswith(".gz") else d for k, d in data)

@@ -36,8 +36,9 @@ from trailsweep.output.parts_export import (
 )
 from trailsweep.output.parts_export import prepare_parts as _prepare_parts
 from trailsweep.output.parts_sink import PartSink
+from trailsweep.output.s3_parts import prepare_s3_parts
 from trailsweep.settings.config import SweepSettings
-from trailsweep.settings.part_options import check_output_dir
+from trailsweep.settings.s3_url import parts_place
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -76,14 +77,19 @@ async def export_parts(
     of every event once it is written into the open part. The checkpoint
     (`DIR/.trailsweep.checkpoint.json`) records each part as it closes: awaiting
     `export_parts` again with the same settings resumes, and a finished sweep is left as
-    it is. Refused before any call (InputError, CheckpointError): a directory that does
-    not exist or cannot be written, a checkpoint of another unfinished sweep."""
+    it is. `directory` may be `s3://bucket/prefix`: each part is then one object put once
+    whole, the checkpoint an object beside them (output/s3_store.py). Refused before any
+    call (InputError, CheckpointError): a directory that does not exist or cannot be
+    written, a bucket that does not exist, a checkpoint of another unfinished sweep."""
     if directory is not None:
+        place = parts_place(os.fspath(directory), state=None, follow=False)
         settings = dataclasses.replace(
-            settings, output=None, output_dir=check_output_dir(os.fspath(directory))
+            settings, output=None, output_dir=None, output_s3=None, **place
         )
-    if settings.output_dir is None:
+    if settings.output_dir is None and settings.output_s3 is None:
         raise InputError("export_parts: no directory; pass one, or build settings with output_dir")
+    if settings.output_s3 is not None and settings.state is not None:
+        raise InputError("export_parts: state goes with a local directory, not s3://")
     if settings.follow:
         raise InputError("export_parts: follow is the CLI's `sweep --follow`; build without it")
     if settings.state is not None and (observe is not None or on_part is not None):
@@ -114,5 +120,8 @@ def prepare_parts(settings: SweepSettings, *, overwrite: bool = False) -> PartsE
     """The sweep into `settings.output_dir`, checked and locked before any call: the
     question (stored in its checkpoint) and the choice between a new sweep, a resume and
     a finished sweep (`PartsExport.complete`); `overwrite`: a new sweep whatever the
-    checkpoint says (parts already there stay)."""
+    checkpoint says (parts already there stay). With `settings.output_s3` the parts and
+    checkpoint are objects under that prefix (output/s3_store.py)."""
+    if settings.output_s3 is not None:
+        return prepare_s3_parts(settings, spec_of(settings), overwrite=overwrite)
     return _prepare_parts(settings, spec_of(settings), overwrite=overwrite)

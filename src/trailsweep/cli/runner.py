@@ -53,7 +53,7 @@ def run_interruptible(
     report: SweepReport,
     *,
     progress: tuple[Query, bool] | None = None,
-    checkpoint: Path | None = None,
+    checkpoint: Path | str | None = None,
     stopping: str | None = None,
 ) -> int:
     """Run `work` until it ends or a signal stops it; returns the exit code. `checkpoint`:

@@ -310,7 +310,7 @@ def _prepare(
     """The export to --output or --output-dir, locked and checked (None: stdout)."""
     if f.summary_json is not None:
         check_writable(check_path(f.summary_json, "--summary-json"), "--summary-json")
-    if settings.output_dir is not None:
+    if settings.output_dir is not None or settings.output_s3 is not None:
         if checkpoint:
             raise InputError(
                 "--checkpoint goes with --output FILE; --output-dir keeps its checkpoint in "

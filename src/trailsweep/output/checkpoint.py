@@ -26,7 +26,7 @@ import orjson
 from trailsweep.base.errors import CheckpointError
 from trailsweep.base.sanitize import clean
 from trailsweep.engine.pair import Cursor, PairState
-from trailsweep.output.safe_files import resolved, unsealed, write_sealed
+from trailsweep.output.safe_files import resolved, sealed_bytes, unsealed, write_sealed
 
 # 2: the output's sha256 up to the offset (`output_sha256`). A checkpoint of version 1
 # has none, and taking it without would let an edit skip the check of the output, so it
@@ -91,11 +91,21 @@ def save(path: Path, ckpt: Checkpoint) -> None:
 
 def load(path: Path) -> Checkpoint:
     """Read and verify a checkpoint; anything torn, edited or unknown is a CheckpointError."""
-    fix = f"delete {path} (and the output) to start over"
     try:
         raw = path.read_bytes()
     except OSError as err:
         raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror}") from None
+    return parse(raw, path)
+
+
+def sealed(ckpt: Checkpoint) -> bytes:
+    """The bytes `save` writes (for a checkpoint kept elsewhere: output/s3_store.py)."""
+    return sealed_bytes(ckpt.body())
+
+
+def parse(raw: bytes, path: Path | str) -> Checkpoint:
+    """A checkpoint from its bytes (`path`: where they were read, for the messages)."""
+    fix = f"delete {path} (and the output) to start over"
     body = unsealed(raw)
     if body is None:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated (checksum); {fix}")

@@ -79,7 +79,7 @@ def check_checkpoint_dir(path: Path) -> None:
         )
 
 
-def check_consistent(path: Path, ckpt: Checkpoint) -> None:
+def check_consistent(path: Path | str, ckpt: Checkpoint) -> None:
     """Refuse (CheckpointError) a checkpoint whose query or pairs its own spec does not give."""
     problem, cfg = _query_problem(ckpt)
     if cfg is not None:

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import anyio
 import zstandard
@@ -192,6 +192,40 @@ def sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+class PartStore(Protocol):
+    """Where a closed part goes: `place(temp, info, commit)` makes the part whose whole,
+    fsynced file is `temp` visible as `info.name`, calling `commit(info)` (the owner
+    records it) at the point of its order that keeps exactly once; it raises what the
+    commit raises, or OutputFailed. `DirectoryStore` (the directory the part was written
+    in) commits, then renames; output/s3_store.py `S3PartStore` records the part as
+    coming, puts it as one object, then commits."""
+
+    def place(self, temp: Path, info: PartInfo, commit: Callable[[PartInfo], None]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryStore:
+    """Parts in `directory`: the commit, then the rename into view and an fsync of the
+    directory (module docstring: a run killed between the two leaves a recorded part
+    under its temp name, which the next run renames)."""
+
+    directory: Path
+
+    def place(self, temp: Path, info: PartInfo, commit: Callable[[PartInfo], None]) -> None:
+        directory = self.directory
+        commit(info)
+        try:
+            if os.path.lexists(directory / info.name):
+                raise FileExistsError(f"{info.name} is already in {directory}")
+            temp.rename(directory / info.name)
+            sync_directory(directory)
+        except OSError as err:
+            raise OutputFailed(
+                f"cannot rename the part {info.name} into place in {directory}: "
+                f"{describe(err)}; it is recorded: run the same command again to finish it"
+            ) from None
+
+
 class _OpenPart:
     """A part being written: its temp file, the stream into it, and what it holds."""
 
@@ -213,11 +247,13 @@ class _OpenPart:
 class PartWriter:
     """Writes whole NDJSON lines into parts of `layout.directory` (see the module's
     docstring for when a part closes and how). `commit(info)` records a closed part
-    durably before it is renamed; `on_part(info)` is told once it is visible. Parts are
-    numbered from `number` on; the time in their names is never before `floor`."""
+    durably before it is visible (`store.place`, by default a rename in the directory);
+    `on_part(info)` is told once it is visible. Parts are numbered from `number` on; the
+    time in their names is never before `floor`."""
 
     __slots__ = (
         "_part", "_wake", "broken", "clock", "commit", "floor", "layout", "number", "on_part",
+        "store",
     )  # fmt: skip
 
     def __init__(
@@ -229,8 +265,10 @@ class PartWriter:
         clock: Clock = SYSTEM_CLOCK,
         number: int = 1,
         floor: str = "",
+        store: PartStore | None = None,
     ) -> None:
         self.layout, self.commit, self.on_part, self.clock = layout, commit, on_part, clock
+        self.store = store or DirectoryStore(layout.directory)
         self.number, self.floor = number, floor
         self._part: _OpenPart | None = None
         self._wake: anyio.Event | None = None
@@ -292,23 +330,13 @@ class PartWriter:
             oldest=part.oldest,
         )  # fmt: skip
         part.committing = True
+        self._part = None
         try:
-            self.commit(info)  # from here the part is the owner's: a rerun renames it
+            # From the commit on the part is the owner's: a rerun finishes placing it.
+            self.store.place(directory / temp_name(part.name), info, self.commit)
         except BaseException:
             self.broken = True
             raise
-        self._part = None
-        try:
-            if os.path.lexists(directory / part.name):
-                raise FileExistsError(f"{part.name} is already in {directory}")
-            (directory / temp_name(part.name)).rename(directory / part.name)
-            sync_directory(directory)
-        except OSError as err:
-            self.broken = True
-            raise OutputFailed(
-                f"cannot rename the part {part.name} into place in {directory}: "
-                f"{describe(err)}; it is recorded: run the same command again to finish it"
-            ) from None
         if self.on_part is not None:
             self.on_part(info)
         return info

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -59,6 +59,7 @@ from trailsweep.output.outfile import describe
 from trailsweep.output.parts import (
     PartInfo,
     PartsLayout,
+    PartStore,
     PartWriter,
     directory_lock,
     remove_temps,
@@ -90,20 +91,40 @@ class PartHooks:
     commit: Callable[[PartInfo], None] | None = None
 
 
+class Releasable(Protocol):
+    """What keeps other runs off the parts until `release` (a directory's Lock)."""
+
+    def release(self) -> None: ...
+
+
+class Target(PartStore, Protocol):
+    """Parts kept elsewhere than in a local directory (output/s3_store.py): where each
+    closed part goes (`place`) and where the checkpoint is saved."""
+
+    def save_checkpoint(self, ckpt: Checkpoint) -> None: ...
+
+
 @dataclass(slots=True)
 class PartsExport:
-    """A sweep into a directory, checked and locked before any AWS call."""
+    """A sweep into a directory (or, with `target`, elsewhere: the layout's directory
+    then holds only the part being written), checked and locked before any AWS call."""
 
     cfg: SweepSettings
     layout: PartsLayout
-    checkpoint: Path
+    checkpoint: Path | str
     spec: dict[str, Any]
-    lock: Lock
+    lock: Lock | Releasable
     resume: Checkpoint | None = None
     complete: Complete | None = None  # a finished sweep run again: print, exit, touch nothing
     done: list[PartInfo] = field(default_factory=list)  # this sweep's recorded parts
     number: int = 1  # of the next part
     floor: str = ""  # the latest time in a part's name in DIR
+    target: Target | None = None  # None: parts and checkpoint in layout.directory
+
+    @property
+    def where(self) -> Path | str:
+        """Where the parts are, as --output-dir named it."""
+        return self.layout.directory if self.target is None else str(self.target)
 
 
 def check_directory(directory: Path) -> None:
@@ -141,8 +162,8 @@ def prepare_parts(
     try:
         job = PartsExport(cfg, layout, path, spec, lock)
         previous = _load(path, overwrite=overwrite)
-        recorded = _parts_of(path, previous) if previous is not None else []
-        _decide(job, previous, recorded, overwrite=overwrite)
+        recorded = parts_of(path, previous) if previous is not None else []
+        decide(job, previous, recorded, overwrite=overwrite)
         if job.complete is None:
             _tidy(directory, path, recorded)
             if job.resume is not None:
@@ -171,7 +192,7 @@ def _load(path: Path, *, overwrite: bool) -> Checkpoint | None:
         raise
 
 
-def _parts_of(path: Path, ckpt: Checkpoint) -> list[PartInfo]:
+def parts_of(path: Path | str, ckpt: Checkpoint) -> list[PartInfo]:
     entry = ckpt.parts
     try:
         if not isinstance(entry, dict) or entry["format"] != _FORMAT:
@@ -184,13 +205,13 @@ def _parts_of(path: Path, ckpt: Checkpoint) -> list[PartInfo]:
         ) from None
 
 
-def _decide(
+def decide(
     job: PartsExport, previous: Checkpoint | None, recorded: list[PartInfo], *, overwrite: bool
 ) -> None:
     if previous is None or overwrite:
         return
     changed = ckpt_mod.differences(previous.spec, job.spec)
-    directory = job.layout.directory
+    directory = job.where
     if previous.finished:
         if not changed:
             job.resume, job.complete = previous, _complete(directory, previous, recorded)
@@ -205,7 +226,7 @@ def _decide(
     job.resume = previous
 
 
-def _complete(directory: Path, ckpt: Checkpoint, recorded: list[PartInfo]) -> Complete:
+def _complete(directory: Path | str, ckpt: Checkpoint, recorded: list[PartInfo]) -> Complete:
     restart = "add --overwrite to sweep it again into new parts"
     failed = sum(p.state == "failed" for p in ckpt.pairs)
     if failed:
@@ -261,7 +282,7 @@ async def run_parts(
     record.before = hooks.commit
     writer = PartWriter(
         job.layout, commit=record.commit, on_part=hooks.on_part, clock=clock,
-        number=job.number, floor=job.floor,
+        number=job.number, floor=job.floor, store=job.target,
     )  # fmt: skip
     sink = PartSink(writer, raw=cfg.raw, observe=hooks.observe)
     finished = failed = False
@@ -342,8 +363,11 @@ class PartsRecord:
         state.offset = sum(p.size for p in self.done)
         state.finished = finished
         state.parts = {"format": _FORMAT, "parts": [p.as_dict() for p in self.done]}
+        if self.job.target is not None:
+            self.job.target.save_checkpoint(state)
+            return
         try:
-            ckpt_mod.save(self.job.checkpoint, state)
+            ckpt_mod.save(Path(self.job.checkpoint), state)
         except OSError as err:
             raise CheckpointNotSaved(
                 f"cannot save the checkpoint {self.job.checkpoint}: {describe(err)}; the "

@@ -231,9 +231,14 @@ def check_writable(path: Path, option: str = "--output") -> None:
 def write_sealed(path: Path, body: dict[str, Any]) -> None:
     """`body` as `{"sha256": ..., "body": ...}` (the sha256 of the body's bytes), written
     atomically (`atomic_write`): what checkpoints and --state files are."""
+    atomic_write(path, sealed_bytes(body))
+
+
+def sealed_bytes(body: dict[str, Any]) -> bytes:
+    """What `write_sealed` writes of `body`."""
     data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(data).hexdigest().encode()
-    atomic_write(path, b'{"sha256":"' + digest + b'","body":' + data + b"}\n")
+    return b'{"sha256":"' + digest + b'","body":' + data + b"}\n"
 
 
 def unsealed(raw: bytes) -> dict[str, Any] | None:

@@ -36,12 +36,12 @@ from trailsweep.settings.options import MAX_LOOKBACK, MIN_LOOKBACK, Options, loa
 from trailsweep.settings.part_options import (
     DEFAULT_PART_SIZE,
     check_compress,
-    check_output_dir,
     parse_part_age,
     parse_part_size,
 )
 from trailsweep.settings.query import Query, QueryInput, build_query
 from trailsweep.settings.regions import check_known
+from trailsweep.settings.s3_url import S3Location, parts_place
 from trailsweep.settings.selection import exclusions, parse_accounts
 from trailsweep.settings.timeouts import Timeouts
 from trailsweep.settings.timeparse import parse_duration
@@ -121,6 +121,9 @@ class SweepSettings:
     # --output-dir: NDJSON in parts closed by size (uncompressed bytes) or age (seconds
     # from a part's first line), optionally compressed (settings/part_options.py).
     output_dir: Path | None = None
+    # --output-dir s3://bucket/prefix: the same parts, each put as one object once whole
+    # (output/s3_store.py); output_dir is then None.
+    output_s3: S3Location | None = None
     part_size: int = DEFAULT_PART_SIZE
     part_age: float | None = None
     compress: str | None = None
@@ -391,7 +394,7 @@ def _parts(opts: Options) -> dict[str, Any]:
             "FILE for one file, --output-dir DIR for parts"
         )
     return {
-        "output_dir": check_output_dir(opts.output_dir),
+        **parts_place(opts.output_dir, state=opts.state, follow=bool(opts.follow)),
         "part_size": DEFAULT_PART_SIZE if opts.part_size is None
         else parse_part_size(opts.part_size),
         "part_age": None if opts.part_age is None else parse_part_age(opts.part_age),
