@@ -99,8 +99,8 @@ def _auto_of(count: int, env: Mapping[str, str], option: str) -> Shard:
     name, number = index
     if number >= count:
         raise InputError(
-            f"{where}: {name}={number} is not below {count}; give N as the Job's completions "
-            "(the array's size)"
+            f"{where}: {name}={number} is not below {count}; give --shard auto/N with N the "
+            "Job's completions (the array's size)"
         )
     return Shard(number, count)
 
@@ -123,7 +123,11 @@ def _auto(env: Mapping[str, str], option: str) -> Shard:
         raise InputError(
             f"{where}: {BATCH_SIZE} is set but no {BATCH_INDEX}; give --shard I/{size}"
         )
-    return _auto_of(_count(str(size), where), env, option)
+    if not 1 <= size <= MAX_SHARDS:
+        raise InputError(
+            f"{where}: {BATCH_SIZE}={size} is not a count from 1 to {MAX_SHARDS}; give --shard I/N"
+        )
+    return _auto_of(size, env, option)
 
 
 def _index(env: Mapping[str, str], where: str) -> tuple[str, int] | None:
