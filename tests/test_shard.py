@@ -11,6 +11,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -19,15 +20,17 @@ import pytest
 from aiohttp import web
 
 import trailsweep
+from trailsweep.api.follow import Follower
+from trailsweep.api.incremental import fresh_state
 from trailsweep.api.plan import Plan, plan_shards
 from trailsweep.cli.app import main
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.shard_input import resolve_shard
 from trailsweep.settings.shards import Shard, account_start
-from trailsweep.testing import RunningEmulator, running_emulator
+from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
 
-from support import UseEmu, expected_ndjson, run_cli
+from support import NOW_EPOCH, UseEmu, expected_line, expected_ndjson, run_cli
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
 ENGINE_VARIABLES = ("JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE")
@@ -370,3 +373,55 @@ def test_a_config_file_gives_the_shard(tmp_path: Path) -> None:
         config.write_text(bad + "\n")
         with pytest.raises(trailsweep.TrailsweepError, match=f"{config}: shard"):
             trailsweep.SweepSettings.from_toml(config)
+
+
+def test_a_follower_of_a_shard_writes_its_pairs_events_once() -> None:
+    """`--follow --shard I/2`: each follower writes, over 20 polls, exactly the events of
+    its shard's pairs (the plan's) in its window, each once; virtual time (the follower's
+    sleeps move the emulator's data clock), no sleep."""
+    start = NOW_EPOCH
+    clock = ManualClock(wall=start)
+    regions = ("us-east-1", "eu-west-1", "ap-southeast-2")
+    with running_emulator(
+        seed=11, now=datetime.fromtimestamp(start, UTC), clock=clock, realtime=True,
+        members=2, suspended=0, regions=regions, events_per_day=3000.0,
+        faults={"credential_ttl": 3 * 86400.0},
+    ) as emu:  # fmt: skip
+        plan = anyio.run(plan_shards, trailsweep.SweepSettings.build(
+            accounts="org", regions=",".join(regions), **emu.connection), 2)  # fmt: skip
+        for index in range(2):
+            first = int(clock.wall()) - 30 * 60
+            settings = trailsweep.SweepSettings.build(
+                accounts="org", regions=",".join(regions), start_time="30m", follow=True,
+                shard=f"{index}/2", now=datetime.fromtimestamp(clock.wall(), UTC),
+                **emu.connection,
+            )  # fmt: skip
+            assert settings.shard == Shard(index, 2)
+            follower = Follower(settings, fresh_state(settings), clock=clock)
+            written = _follow(follower, 20)
+            assert follower.last_end is not None
+            mine = [(r.account, r.region) for r in plan.rows if r.shard == index]
+            expected: Counter[bytes] = Counter()
+            for account, region in mine:
+                for e in emu.truth(account, region, start=first, end=follower.last_end):
+                    expected[expected_line(account, region, e)] += 1
+            assert Counter(line + b"\n" for line in written.splitlines()) == expected
+            assert expected and max(expected.values()) == 1
+
+
+def _follow(follower: Follower, polls: int) -> bytes:
+    """What `follower` writes in `polls` polls."""
+    written: list[bytes] = []
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+
+            def after(f: Follower) -> None:
+                if f.polls >= polls:
+                    tg.cancel_scope.cancel()
+
+            follower.on_poll = after
+            tg.start_soon(follower.run, written.append, lambda: None)
+
+    anyio.run(main)
+    return b"".join(written)
