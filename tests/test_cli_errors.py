@@ -69,6 +69,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("unknown flag", ["--acounts", "org"], "--acounts"),
     ("not a number", ["--page-size", "fifty"], "--page-size"),
     ("skeleton kind", ["--generate-cli-skeleton", "both"], "input or output"),
+    ("shard syntax", ["--shard", "1of2"], "--shard: cannot read '1of2' as a shard"),
+    ("shard empty", ["--shard", ""], "--shard: cannot read"),
+    ("shard index past its count", ["--shard", "2/2"], "numbered 0 to 1"),
+    ("shard count 0", ["--shard", "0/0"], "from 1 to 10000"),
+    ("shard count past the most", ["--shard", "0/10001"], "from 1 to 10000"),
 ]  # fmt: skip
 
 

@@ -232,12 +232,15 @@ def _values(name: str, tmp: Path, emu_url: str) -> st.SearchStrategy[str]:
         )
     if name in ("--accounts",):
         return st.sampled_from(["123456789012", "org,org", "1" * 12 + ",../x"]) | base
+    if name == "--shard":
+        return st.sampled_from(["0/2", "2/2", "auto", "auto/3", "0/0", "1/10001"]) | base
     if name in ("--regions", "--region"):
         return st.sampled_from(["us-east-1", "all,all", "us-east-1,../x", "xx-yyyy-99"]) | base
     numeric = {"--rate", "--max-items", "--page-size", "--read-ahead", "--max-results",
                "--checkpoint-interval", "--port", "--seed", "--members", "--suspended",
                "--events-per-day", "--skew", "--burst", "--latency-ms", "--jitter-ms",
-               "--error-rate", "--reset-rate", "--token-ttl", "--credential-ttl"}  # fmt: skip
+               "--error-rate", "--reset-rate", "--token-ttl", "--credential-ttl",
+               "--shards"}  # fmt: skip
     if name in numeric:
         return st.sampled_from(NUMBERS) | base
     return base
@@ -425,6 +428,9 @@ PAST_RANGE: dict[tuple[str, str], list[str]] = {
     ("emulator", "--lag-tail-share"): ["-0.1", "1.1", "nan"],
     ("emulator", "--lag-tail-max"): ["-1", "nan", "inf"],
     ("demo", "--speed"): ["0", "601", "nan"],
+    ("plan", "--shards"): ["0", "10001", "99999999999999999999999999"],
+    ("plan", "--connect-timeout"): ["0", "3601", "nan", "inf"],
+    ("plan", "--read-timeout"): ["0", "3601", "nan", "inf"],
 }  # fmt: skip
 
 
@@ -457,6 +463,8 @@ def test_a_number_past_its_range_exits_2_before_any_call(
     """One line naming the option and the value, exit 2, nothing written, nothing called."""
     before = emu.emulator.requests
     out = ["--output", str(tmp_path / "out.ndjson")] if command == "sweep" else []
+    if command == "plan" and option != "--shards":  # the one option plan requires
+        out = ["--shards", "2"]
     ran = run_main(
         [command, *out, f"{option}={value}"], aws_env(emu),
         stop_at=b'"url"' if command == "emulator" else None,

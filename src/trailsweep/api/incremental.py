@@ -46,12 +46,19 @@ from trailsweep.settings.timeparse import format_time, from_epoch, to_epoch
 
 
 def spec_of_state(settings: SweepSettings) -> dict[str, object]:
+    """What a state file belongs to (output/state.py `state_spec`), and with --shard the
+    shard: the marks of one shard's pairs are no use to another shard, whose pairs would
+    all start as new and whose own would be dropped as removed. Only when given, so a
+    state of a whole sweep is the same bytes it was."""
     query = settings.query
-    return state_spec(
+    spec = state_spec(
         [a.to_api() for a in query.attributes],
         [w.text for w in query.where],
         "insight" if query.insight else None,
     )
+    if settings.shard is not None:
+        spec["shard"] = str(settings.shard)
+    return spec
 
 
 @dataclass(slots=True)

@@ -78,6 +78,24 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
             ),
         ),
     ),
+    "plan": (
+        Example(
+            "Which of 4 shards sweeps each account and region of the organization:",
+            ("trailsweep plan --accounts org --regions all --shards 4",),
+        ),
+        Example(
+            "The same as JSON (pairs, and the count of pairs per shard), for a script:",
+            ("trailsweep plan --accounts org --regions all --shards 4 --format json",),
+        ),
+        Example(
+            "Then each machine sweeps its shard, here shard 0 of 4 (or --shard auto/4 in a "
+            "Kubernetes Indexed Job, --shard auto in an AWS Batch array job):",
+            (
+                "trailsweep sweep --accounts org --regions all --start-time 1d \\",
+                "    --shard 0/4 -o shard-0.ndjson",
+            ),
+        ),
+    ),
     "status": (
         Example(
             "How far an --output export got, per account and region:",

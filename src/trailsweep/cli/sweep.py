@@ -8,6 +8,7 @@ signals) is here.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +77,7 @@ from trailsweep.cli.sweep_options import (
     SweepRoleName,
     SweepSessionName,
     SweepSettle,
+    SweepShard,
     SweepSlices,
     SweepStartTime,
     SweepState,
@@ -144,6 +146,7 @@ def sweep_command(
     follow: SweepFollow = None,
     poll_interval: SweepPollInterval = None,
     settle: SweepSettle = None,
+    shard: SweepShard = None,
     verbose: SweepVerbose = False,
     quiet: QuietOption = False,
     log_format: LogFormatOption = "text",
@@ -249,7 +252,7 @@ def _given(f: SweepFlags) -> Options:
         compress=f.compress,
         connect_timeout=f.connect_timeout, read_timeout=f.read_timeout, file_mode=f.file_mode,
         state=f.state, lookback=f.lookback, follow=f.follow, poll_interval=f.poll_interval,
-        settle=f.settle,
+        settle=f.settle, shard=f.shard,
     )  # fmt: skip
 
 
@@ -268,6 +271,7 @@ def _settings(f: SweepFlags) -> tuple[SweepSettings, str | None]:
         settings = SweepSettings.from_options(
             opts, now=datetime.now(UTC), lean=f.lean, slices=f.slices,
             read_ahead=f.read_ahead, workers="auto" if f.workers is None else f.workers,
+            env=os.environ,  # --shard auto: the engine's variables (settings/shard_input.py)
         )  # fmt: skip
     except InputError as err:
         raise as_written(err, given, flags, "--cli-input-json") from None
@@ -334,6 +338,7 @@ def _prepare(
 _QUESTION_FLAGS = (
     "accounts", "regions", "role_name", "external_id", "lookup_attributes", "where", "start_time",
     "end_time", "event_category", "max_items", "page_size", "raw", "unordered", "exclude_accounts",
+    "shard",
 )  # fmt: skip
 
 

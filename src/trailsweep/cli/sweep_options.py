@@ -287,6 +287,17 @@ SweepSettle = Annotated[
     ),
 ]
 
+SweepShard = Annotated[
+    str | None,
+    typer.Option(
+        help="Sweep only shard I of N of the account/region pairs (0 <= I < N <= 10000): "
+        "I/N; auto/N takes I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
+        "AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job); auto takes I and N from "
+        "AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE. `trailsweep plan` shows "
+        "which pair goes where.",
+    ),
+]
+
 SweepVerbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log every call (pair, latency, outcome).")
 ]
@@ -341,6 +352,7 @@ class SweepFlags:
     follow: bool | None
     poll_interval: str | None
     settle: bool | None
+    shard: str | None
     verbose: bool
     quiet: bool
     log_format: str

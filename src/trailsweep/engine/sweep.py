@@ -42,6 +42,7 @@ from trailsweep.engine.workers import split, worker_sources
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.filters import PathsSeen
 from trailsweep.settings.query import RETENTION, Query
+from trailsweep.settings.shards import Shard, assign
 from trailsweep.settings.workers import workers_for
 
 _DISCOVERY_CONCURRENCY = 16
@@ -135,8 +136,25 @@ class SweepReport:
 
 
 async def resolve_matrix(pool: SessionPool, config: SweepSettings) -> list[PairState]:
-    """The (account, region) pairs to sweep, sorted; accounts whose regions cannot be listed
-    become one failed pair with region '*'."""
+    """The (account, region) pairs to sweep, sorted: the whole matrix (`discover_matrix`),
+    or with `config.shard` the pairs of that shard alone."""
+    pairs = await discover_matrix(pool, config)
+    return pairs if config.shard is None else shard_pairs(pairs, config.shard)
+
+
+def shard_pairs(pairs: list[PairState], shard: Shard) -> list[PairState]:
+    """The pairs of `shard`, in their order. The rule (settings/shards.py `assign`) deals
+    each account's regions over the shards, so it is applied to the whole matrix at once;
+    an account whose regions could not be listed has its one '*' pair, which goes where
+    an account of one region would."""
+    owner = assign([(p.account, p.region) for p in pairs], shard.count)
+    return [p for p in pairs if owner[(p.account, p.region)] == shard.index]
+
+
+async def discover_matrix(pool: SessionPool, config: SweepSettings) -> list[PairState]:
+    """Every (account, region) pair of the settings' accounts and regions, whatever the
+    shard, sorted; accounts whose regions cannot be listed become one failed pair with
+    region '*'."""
     caller = await pool.identify()
     accounts = await select_accounts(pool, config.accounts, config.exclude_accounts, caller)
     if config.regions != "all":

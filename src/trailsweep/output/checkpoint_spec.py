@@ -3,7 +3,9 @@
 Resuming with any part of the question changed would mix two questions in one file, so
 the checkpoint keeps it (checkpoint.py hashes it) and `sweep --resume` asks it again
 (`options_from_spec`). What only changes how the question is asked (rate, timeouts, the
-credentials, read-ahead) is left out: a resume may change it.
+credentials, read-ahead) is left out: a resume may change it. The shard is part of the
+question (another shard is another set of pairs), so a shard's output resumes only as
+that shard.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def spec_of(settings: SweepSettings) -> dict[str, Any]:
         spec["exclude_accounts"] = settings.exclude_accounts
     if query.where:  # only when given: checkpoints from before --where stay valid
         spec["where"] = [w.text for w in query.where]
+    if settings.shard is not None:  # only when given: a whole sweep's spec is as it was
+        spec["shard"] = str(settings.shard)  # "I/N": `auto` is stored as what it read
     return spec
 
 
@@ -64,4 +68,5 @@ def options_from_spec(spec: dict[str, Any]) -> Options:
         page_size=spec.get("page_size"),
         raw=spec.get("raw"),
         unordered=spec.get("unordered"),
+        shard=spec.get("shard"),
     )

@@ -43,6 +43,7 @@ from trailsweep.settings.config import SweepSettings, build_config
 from trailsweep.settings.names import is_account, is_region
 from trailsweep.settings.query import RETENTION
 from trailsweep.settings.selection import fixed_accounts
+from trailsweep.settings.shards import account_start, assign
 from trailsweep.settings.timeparse import parse_time
 
 if TYPE_CHECKING:
@@ -160,16 +161,43 @@ def _pairs_problem(ckpt: Checkpoint, cfg: SweepSettings) -> str | None:
         if p.region in by_account[p.account]:
             return f"pair {p.name} appears twice"
         by_account[p.account].append(p.region)
+    if cfg.accounts is None and len(by_account) > 1:
+        return "pairs of several accounts for a sweep of the caller's account"
+    if cfg.shard is not None:
+        return _shard_problem(by_account, accounts, cfg)
     if isinstance(accounts, list) and sorted(by_account) != accounts:
         missing = sorted(set(accounts) - set(by_account))
         return f"accounts {', '.join(missing)} of its spec have no pair"
-    if cfg.accounts is None and len(by_account) > 1:
-        return "pairs of several accounts for a sweep of the caller's account"
     for account, got in by_account.items():
         if isinstance(regions, list) and sorted(got) != regions:
             return f"account {account} lacks some of the regions of its spec"
         if regions is None and len(got) != 1:
             return f"account {account} has several regions for a sweep of one region"
+    return None
+
+
+def _shard_problem(
+    by_account: dict[str, list[str]], accounts: list[str] | None, cfg: SweepSettings
+) -> str | None:
+    """The pairs of a shard's checkpoint are those the rule (settings/shards.py) gives
+    its shard: exactly, where the spec names the regions; where they were discovered
+    ('all'), only an account of one pair ('*' or one region) can be checked, as the
+    rule needs every region of an account."""
+    shard, regions = cfg.shard, cfg.regions
+    assert shard is not None
+    names = accounts if isinstance(accounts, list) else sorted(by_account)
+    for account in names:
+        got = sorted(by_account.get(account, []))
+        if isinstance(regions, list):
+            owner = assign([(account, r) for r in regions], shard.count)
+            if got != [r for r in regions if owner[(account, r)] == shard.index]:
+                return f"account {account} does not have the regions its shard {shard} has"
+        elif regions is None or got == ["*"]:  # one pair: where the account starts
+            mine = account_start(account, shard.count) == shard.index
+            if len(got) > 1 or (got and not mine):
+                return f"account {account} has pairs that are not of its shard {shard}"
+            if mine and not got and regions is None and isinstance(accounts, list):
+                return f"account {account} of its shard {shard} has no pair"
     return None
 
 

@@ -325,7 +325,7 @@ def _end(record: PartsRecord, writer: PartWriter, *, finished: bool, failed: boo
     try:
         if writer.broken:
             writer.discard()
-        elif record.report.pairs:
+        elif record.report.pairs or record.saved:  # a matrix of no pairs is one too
             writer.close_part()
             record.save(finished=finished)
     except OutputFailed:
@@ -339,12 +339,13 @@ def _end(record: PartsRecord, writer: PartWriter, *, finished: bool, failed: boo
 class PartsRecord:
     """The checkpoint of a sweep into parts: `commit` records a closed part."""
 
-    __slots__ = ("before", "done", "job", "report", "state")
+    __slots__ = ("before", "done", "job", "report", "saved", "state")
 
     def __init__(self, job: PartsExport, report: SweepReport, state: Checkpoint) -> None:
         self.job, self.report, self.state = job, report, state
         self.done = list(job.done)
         self.before: Callable[[PartInfo], None] | None = None
+        self.saved = False  # a checkpoint was saved (the matrix's, at least)
 
     def commit(self, info: PartInfo) -> None:
         if self.before is not None:
@@ -368,6 +369,7 @@ class PartsRecord:
             return
         try:
             ckpt_mod.save(Path(self.job.checkpoint), state)
+            self.saved = True
         except OSError as err:
             raise CheckpointNotSaved(
                 f"cannot save the checkpoint {self.job.checkpoint}: {describe(err)}; the "

@@ -192,9 +192,10 @@ async def _write_sweep(
 def _close(files: ExportFiles, *, finished: bool, failed: bool) -> None:
     """The last checkpoint (when there is a matrix), then the file and the lock. A failure
     to save it is raised unless the run already failed (that first failure is the one to
-    report)."""
+    report). A matrix of no pairs (a shard with nothing to sweep) is a matrix too: its
+    checkpoint was saved with the matrix (the file is open), and is finished here."""
     try:
-        if files.report.pairs:
+        if files.report.pairs or files.out is not None:
             files.save(finished=finished)
     except OutputFailed:
         if not failed:

@@ -162,7 +162,9 @@ def refuse_other_question(path: Path, state: State, spec: dict[str, Any]) -> Non
         if state.spec.get(key) != spec.get(key)
     ]
     if changed:
+        fix = "the same filters, or another --state file"
+        if state.spec.get("shard") != spec.get("shard"):
+            fix = "the same --shard, or another --state file (one for each shard)"
         raise StateError(
-            f"state file {path} belongs to another question ({'; '.join(changed)}); give "
-            "the same filters, or another --state file"
+            f"state file {path} belongs to another question ({'; '.join(changed)}); give {fix}"
         )

@@ -43,6 +43,8 @@ from trailsweep.settings.query import Query, QueryInput, build_query
 from trailsweep.settings.regions import check_known
 from trailsweep.settings.s3_url import S3Location, parts_place
 from trailsweep.settings.selection import exclusions, parse_accounts
+from trailsweep.settings.shard_input import resolve_shard
+from trailsweep.settings.shards import Shard
 from trailsweep.settings.timeouts import Timeouts
 from trailsweep.settings.timeparse import parse_duration
 from trailsweep.settings.workers import parse_workers
@@ -130,6 +132,8 @@ class SweepSettings:
     # Processes that sweep the pairs (settings/workers.py; engine/workers.py): 1 this one
     # alone, None `auto`. Not part of the question: a resume may change it.
     workers: int | None = 1
+    # --shard: only the pairs of this shard (settings/shards.py assign), or all (None).
+    shard: Shard | None = None
 
     @classmethod
     def build(
@@ -157,14 +161,17 @@ class SweepSettings:
         state: str | Path | None = None, lookback: str | int | None = None,
         follow: bool = False, poll_interval: str | int | None = None, settle: bool = False,
         workers: str | int = 1,
+        shard: str | Shard | None = None, env: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> SweepSettings:  # fmt: skip
         """Settings from keywords, each as a user gives it (a flag's value, or the Python
         value it stands for): lists as a comma list or a sequence, times as text
         (ISO 8601, a date, epoch seconds, an age such as "7d") or a datetime (naive is
         UTC), an attribute as `Key=...,AttributeValue=...`, JSON or a mapping, the file
-        mode as octal text ("640") or a number (0o640). `now` pins the window (default:
-        this moment); the rest are the flags of `trailsweep sweep`."""
+        mode as octal text ("640") or a number (0o640), the shard as "I/N", "auto/N",
+        "auto" or a `Shard` ("auto" reads the engine's variables from `env`, such as
+        `os.environ`; none are read unless given). `now` pins the window (default: this
+        moment); the rest are the flags of `trailsweep sweep`."""
         _check_kinds(
             raw=raw, unordered=unordered, lean=lean, slices=slices, follow=follow, settle=settle
         )
@@ -186,9 +193,10 @@ class SweepSettings:
             raw=raw, unordered=unordered,
             output_dir=None if output_dir is None else str(output_dir),
             part_size=part_size, part_age=part_age, compress=compress,
+            shard=str(shard) if isinstance(shard, Shard) else shard,
         )  # fmt: skip
         return cls.from_options(
-            opts, now=now, lean=lean, slices=slices, read_ahead=read_ahead,
+            opts, now=now, lean=lean, slices=slices, read_ahead=read_ahead, env=env,
             access_key_id=access_key_id, secret_access_key=secret_access_key, workers=workers,
         )  # fmt: skip
 
@@ -219,12 +227,13 @@ class SweepSettings:
         cls, opts: Options, *, now: datetime | None = None, lean: bool = True,
         slices: bool = True, read_ahead: int | None = None,
         access_key_id: str | None = None, secret_access_key: str | None = None,
-        workers: str | int = 1,
+        workers: str | int = 1, env: Mapping[str, str] | None = None,
     ) -> SweepSettings:  # fmt: skip
         """Settings from `Options` (a config file, an input document and flags, overlaid):
-        every value checked, the window pinned at `now` (default: this moment). `workers`:
-        how many processes sweep (a number, or "auto"; settings/workers.py), a flag of
-        how this run goes rather than of its question, so not in `Options`."""
+        every value checked, the window pinned at `now` (default: this moment), a shard of
+        "auto" read from `env` (the CLI passes `os.environ`; default: no variables).
+        `workers`: how many processes sweep (a number, or "auto"; settings/workers.py), a
+        flag of how this run goes rather than of its question, so not in `Options`."""
         if read_ahead is not None:
             SWEEP["--read-ahead"].check("--read-ahead", read_ahead)
         asked = parse_workers(workers)
@@ -237,7 +246,8 @@ class SweepSettings:
                 )
             asked = 1
         return dataclasses.replace(
-            settings, lean=lean, slices=slices, read_ahead=read_ahead, workers=asked,
+            settings, shard=resolve_shard(opts.shard, {} if env is None else env),
+            lean=lean, slices=slices, read_ahead=read_ahead, workers=asked,
             access_key_id=access_key_id, secret_access_key=secret_access_key,
         )  # fmt: skip
 

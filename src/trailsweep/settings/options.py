@@ -29,6 +29,7 @@ from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.settings.checks import read_text_file
 from trailsweep.settings.limits import SWEEP, split_list
 from trailsweep.settings.part_options import parse_part_age, parse_part_size
+from trailsweep.settings.shard_input import check_shard_text
 from trailsweep.settings.timeparse import parse_duration
 
 _NOT_STRINGS = (
@@ -81,6 +82,7 @@ class Options:
     part_size: str | int | None = None  # bytes, or "64MiB"
     part_age: str | float | None = None  # seconds, or "5m"
     compress: str | None = None  # gz or zst
+    shard: str | None = None  # I/N, auto/N or auto (shard_input.py)
 
     def overlay(self, other: Options) -> Options:
         """Self with every field `other` sets replaced (other wins)."""
@@ -148,6 +150,8 @@ def options_from_mapping(data: dict[str, Any], path: str) -> Options:
             parse_part_size(value, f"--config: {path}: {key}")
         elif key == "part_age":
             parse_part_age(value, f"--config: {path}: {key}")
+        elif key == "shard":
+            check_shard_text(value, f"--config: {path}: {key}")
         elif key in ("lookback", "poll_interval"):  # seconds, or a duration ("20m")
             least, most = (MIN_LOOKBACK, MAX_LOOKBACK) if key == "lookback" else (1, 3600)
             try:
