@@ -35,7 +35,9 @@ class MergeReport:
     parts found in input directories and not read (`skipped`: parts being written, or
     left by a killed run that the next run of its command finishes)::
 
-        report = trailsweep.merge_files(["shard0.ndjson.gz", "shard1/"], "all.ndjson")
+        report: trailsweep.MergeReport = trailsweep.merge_files(
+            ["shard0.ndjson.gz", "shard1/"], "all.ndjson"
+        )
         print(report.lines, report.size, report.skipped)
     """
 
