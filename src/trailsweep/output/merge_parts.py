@@ -9,21 +9,22 @@ input, in their order. Lines of equal keys from different inputs (one pair in tw
 which correct shards never give) come in input order, then line order: the merge is
 stable, so its output is defined whatever it is given.
 
-How, in rounds rather than line by line (a heap push and pop per line costs more than
-the rest of the merge): each input holds one batch of lines (merge_lines.InputLines),
-sorted by key. Let B be the smallest last key over the inputs not yet at their end, and j
-the first input whose batch ends with B. Every line not yet read sorts after B, or equals
-B in an input after j; so every held line with a key below B, and those equal to B in
-inputs up to j, can go out now. They are concatenated in input order and sorted by key
-(Python's sort is stable and merges sorted runs in C), written, and input j, now used
-up, reads its next batch. Each input holds at most one batch (one block read,
-merge_input.BLOCK), whatever the size of the inputs (docs/design.md invariant 4).
+How, in rounds rather than line by line (a heap push and pop per line would be Python
+work for every line; a round's sort runs in C): each input holds one batch of lines
+(merge_lines.InputLines), sorted by key. Let B be the smallest last key over the inputs
+not yet at their end, and j the first input whose batch ends with B. Every line not yet
+read sorts after B, or equals B in input j or one after it; so every held line with a
+key below B, and those equal to B in inputs up to j, can go out now. They are
+concatenated in input order and sorted by key (Python's sort is stable and merges sorted
+runs in C), written, and input j, now used up, reads its next batch. Each input holds at
+most one batch (one block read, merge_input.BLOCK), whatever the size of the inputs
+(docs/design.md invariant 4).
 
 The duplicate check holds as little: a duplicate of one event has its EventTime, and
 the merged stream is sorted by (EventTime, account, region), so both copies are in one
 run of equal keys. The window is the EventIds of the current run (one second of one
-pair), forgotten when the key changes; EventIds are read only for lines whose key equals
-the line before's.
+pair), forgotten when the key changes (`DuplicateWindow`). Each line's EventId is read
+with its key, from its start.
 """
 
 from __future__ import annotations
