@@ -303,10 +303,10 @@ def test_an_existing_output_is_kept_unless_overwrite(tmp_path: Path) -> None:
 
 
 def test_stdin_and_a_directory_to_stdout_and_a_compressed_output(tmp_path: Path) -> None:
-    """`merge - DIR` reads stdin and the directory's parts (its temp part is named as not
-    merged on stderr); `-o X.zst` writes zstandard."""
+    """`merge - DIR -o -` reads stdin and the directory's parts (its temp part is named as
+    not merged on stderr) and writes stdout; `-o X.zst` writes zstandard."""
     write_parts(tmp_path / "spool", shard_b())
-    command = [sys.executable, "-m", "trailsweep", "merge", "-", str(tmp_path / "spool")]
+    command = [sys.executable, "-m", "trailsweep", "merge", "-", str(tmp_path / "spool"), "-o", "-"]
     result = subprocess.run(
         command, input=b"".join(shard_a()), capture_output=True, timeout=120, check=False
     )

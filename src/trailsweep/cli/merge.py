@@ -27,7 +27,7 @@ def merge_command(
         typer.Option(
             "--output", "-o",
             help="Write the merge here, whole or not at all (.gz or .zst compresses). "
-            "Default: stdout.",
+            "Default (or -): stdout.",
         ),
     ] = None,
     overwrite: Annotated[
@@ -44,7 +44,7 @@ def merge_command(
     appears twice; otherwise one line naming the file and line, exit 2, and no --output
     file (on stdout, what was merged before that line has gone out: discard it)."""
     try:
-        report = merge_files(parts, output, overwrite=overwrite)
+        report = merge_files(parts, None if output == "-" else output, overwrite=overwrite)
     except BrokenPipeError:  # the reader went away (`| head`): stop as any Unix filter
         silence_stdout()
         return
