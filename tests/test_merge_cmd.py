@@ -272,7 +272,8 @@ def test_a_refused_merge_is_one_line_on_stderr_exit_2_and_no_file(tmp_path: Path
 @pytest.mark.parametrize(
     ("given", "named"),
     [(["missing.ndjson"], "missing.ndjson"), (["-", "-"], "stdin"),
-     (["a.ndjson", "a.ndjson"], "named twice"), ([], "no input")],
+     (["a.ndjson", "a.ndjson"], "named twice"), ([], "no input"),
+     (["a\0b"], "not a path"), (["\ud800"], "not a path")],
 )  # fmt: skip
 def test_inputs_that_cannot_be_merged_are_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: list[str], named: str

@@ -68,6 +68,10 @@ def check_inputs(specs: Sequence[str]) -> None:
             info = Path(spec).stat()
         except OSError as err:
             raise InputError(f"merge: cannot read {spec}: {describe(err)}") from None
+        except ValueError:  # a NUL, or what this system cannot encode (UnicodeEncodeError)
+            raise InputError(
+                f"merge: {spec!r} is not a path this system can open; name a file"
+            ) from None
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
             raise InputError(f"merge: {spec} is neither a file nor a directory of parts")
         wanted = os.R_OK | (os.X_OK if stat.S_ISDIR(info.st_mode) else 0)
