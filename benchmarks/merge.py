@@ -196,9 +196,8 @@ def rows_for(directory: Path, scale: int, plan: Plan, pool: list[bytes]) -> list
             "cpu_s": round(best["cpu"], 2), "lines/s (wall)": round(lines / best["wall"]),
             "lines/s (cpu)": round(lines / best["cpu"]), "peak_rss_mb": round(best["rss_mb"], 1),
         }  # fmt: skip
-        if name == "merge_files" and best["inner"]:
-            inner = float(best["inner"][1])
-            row["lines/s (in call)"] = round(lines / inner)
+        inner = float(best["inner"][1]) if name == "merge_files" and best["inner"] else None
+        row["lines/s (in call)"] = round(lines / inner) if inner else ""
         rows.append(row)
     for p in parts:
         Path(p).unlink()
