@@ -17,7 +17,8 @@ Sweep LookupEvents over accounts and regions, newest first::
 Without async: `for event in trailsweep.iter_events(settings)`. To a file that survives
 crashes and resumes: `await trailsweep.export(settings, "events.ndjson")`; into parts of a
 directory that log shippers read: `await trailsweep.export_parts(settings, "spool/")`. One account
-and region, as `aws cloudtrail lookup-events`: `trailsweep.lookup_events(settings)`.
+and region, as `aws cloudtrail lookup-events`: `trailsweep.lookup_events(settings)`. The
+outputs of shards merged back into one stream: `trailsweep.merge_files(parts, "all.ndjson")`.
 Every error is a `TrailsweepError` carrying its exit code and a one-line message.
 
 This module only re-exports; the layers below it (settings, aws, engine, output, api)
@@ -32,6 +33,7 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from trailsweep.api.exporting import export
     from trailsweep.api.lookup import lookup_events
+    from trailsweep.api.merge import MergeReport, merge_files
     from trailsweep.api.parts import PartInfo, export_parts
     from trailsweep.api.stream import SweepStream, open_sweep
     from trailsweep.api.threaded import SweepIterator, iter_events
@@ -66,6 +68,7 @@ _HOMES = {
     "ConfigError": _ERRORS,
     "CredentialsError": _ERRORS,
     "InputError": _ERRORS,
+    "MergeReport": "trailsweep.api.merge",
     "OutputFailed": _ERRORS,
     "PairFailed": _ERRORS,
     "PartInfo": "trailsweep.api.parts",
@@ -83,6 +86,7 @@ _HOMES = {
     "export_parts": "trailsweep.api.parts",
     "iter_events": "trailsweep.api.threaded",
     "lookup_events": "trailsweep.api.lookup",
+    "merge_files": "trailsweep.api.merge",
     "open_sweep": "trailsweep.api.stream",
 }
 
@@ -92,6 +96,7 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "InputError",
+    "MergeReport",
     "OutputFailed",
     "PairFailed",
     "PartInfo",
@@ -110,6 +115,7 @@ __all__ = [
     "export_parts",
     "iter_events",
     "lookup_events",
+    "merge_files",
     "open_sweep",
 ]
 

@@ -102,6 +102,13 @@ def in_a_script(settings: SweepSettings) -> int:
     return len(names) + iterator.report.events
 
 
+def merged(parts: Sequence[str | Path], out: Path | None) -> tuple[int, int]:
+    report: trailsweep.MergeReport = trailsweep.merge_files(parts, out, overwrite=True)
+    skipped: tuple[str, ...] = report.skipped
+    document: dict[str, Any] = report.as_dict()
+    return report.lines + len(skipped) + len(document), report.size
+
+
 def main() -> int:
     version: str = trailsweep.__version__
     try:
@@ -111,6 +118,7 @@ def main() -> int:
         anyio.run(to_file, settings, Path("events.ndjson"))
         anyio.run(to_parts, Path("spool"))
         in_a_script(settings)
+        merged(["shard-0.ndjson.gz", Path("spool-1")], Path("all.ndjson"))
     except InputError as err:
         print(f"bad input: {err}", file=sys.stderr)
         return err.exit_code

@@ -26,6 +26,7 @@ from trailsweep.cli.demo import demo_command
 from trailsweep.cli.emulator import emulator_command
 from trailsweep.cli.examples import epilog
 from trailsweep.cli.lookup import lookup_events_command
+from trailsweep.cli.merge import merge_command
 from trailsweep.cli.plan import plan_command
 from trailsweep.cli.runner import raise_open_files
 from trailsweep.cli.status import status_command
@@ -74,6 +75,7 @@ app.command("lookup-events", help=lookup_events_command.__doc__, epilog=epilog("
 app.command("demo", help=demo_command.__doc__, epilog=epilog("demo"))(demo_command)
 app.command("status", help=status_command.__doc__, epilog=epilog("status"))(status_command)
 app.command("plan", help=plan_command.__doc__, epilog=epilog("plan"))(plan_command)
+app.command("merge", help=merge_command.__doc__, epilog=epilog("merge"))(merge_command)
 app.command(
     "emulator",
     help=emulator_command.__doc__,

@@ -103,6 +103,20 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         ),
         Example("The same, as JSON:", ("trailsweep status day.ndjson --json",)),
     ),
+    "merge": (
+        Example(
+            "The outputs of four shards into one file, the order and bytes one unsharded "
+            "sweep writes:",
+            (
+                "trailsweep merge shard-0.ndjson shard-1.ndjson.gz shard-2.ndjson.zst "
+                "spool-3/ -o all.ndjson",
+            ),
+        ),
+        Example(
+            "From stdin and a file, to stdout:",
+            ("zcat shard-0.ndjson.gz | trailsweep merge - shard-1.ndjson | jq .EventName",),
+        ),
+    ),
     "emulator": (
         Example(
             "Serve on a free port; the ready line on stdout is JSON (url, keys, region, account):",

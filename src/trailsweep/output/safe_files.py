@@ -52,10 +52,17 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+def temp_beside(path: Path) -> tuple[int, Path]:
+    """A new temp file (O_EXCL, random name, mode 0600) in `path`'s directory, named as
+    `remove_stale_temps(path)` knows them: its open descriptor and its path. Raises OSError."""
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+    return fd, Path(tmp)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: fresh temp file (O_EXCL, random name), fsync, rename,
     fsync the directory. On any failure the temp file is removed and `path` is as it was."""
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         try:
             view = memoryview(data)
