@@ -13,9 +13,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import orjson
 import pytest
 
+import trailsweep
 from trailsweep import InputError, SweepSettings
 from trailsweep.emulator import EmulatorThread
 from trailsweep.engine.pair import PairState
@@ -279,3 +281,17 @@ def test_bad_workers_are_one_line_exit_2_before_any_call(tmp_path: Path) -> None
     assert SweepSettings.build().workers == 1  # the library's default: this process
     assert SweepSettings.build(workers="auto").workers is None
     assert SweepSettings.build(follow=True, workers="auto").workers == 1
+
+
+def test_a_stream_refuses_workers() -> None:
+    """open_sweep and iter_events hand on parsed events, which workers do not send."""
+    settings = SweepSettings.build(workers=2)
+    with pytest.raises(InputError, match="open_sweep: workers are for runs that write"):
+        anyio.run(_open, settings)
+    with pytest.raises(InputError, match="iter_events: workers are for runs that write"):
+        trailsweep.iter_events(settings)
+
+
+async def _open(settings: SweepSettings) -> None:
+    async with trailsweep.open_sweep(settings):
+        pass

@@ -121,3 +121,10 @@ def refuse_runs(settings: SweepSettings, who: str) -> None:
             f"{who}: state and follow are for runs that write (export, export_parts, the "
             "CLI's sweep --state/--follow); build the settings without them"
         )
+    if settings.workers != 1:
+        # What a worker process sends back is each event's NDJSON line (engine/frames.py),
+        # not the LookupEvents event a stream hands on (record, name, to_dict).
+        raise InputError(
+            f"{who}: workers are for runs that write (export, export_parts, the CLI's "
+            "sweep --workers); a stream runs in this process: leave workers at 1"
+        )
