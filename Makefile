@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator.py
 	$(BIN)/python benchmarks/sweep.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/follow.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/merge.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/scale.py $(BENCH_ARGS)
 
 # The real AWS CLI against the emulator, in its own virtualenv (kept apart from ours).
 compat: $(STAMP)
