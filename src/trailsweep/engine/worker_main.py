@@ -16,6 +16,7 @@ exits at once, so none outlives its sweep.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import pickle
@@ -24,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from typing import Any
 
 import anyio
@@ -93,9 +94,22 @@ async def _stdout() -> asyncio.StreamWriter:
     """stdout as a stream with flow control: a write waits while the pipe is full rather
     than blocking the event loop (the pagers' calls and timers go on)."""
     loop = asyncio.get_running_loop()
+    _widen(sys.stdout.fileno())
     pipe = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
     return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+# A pipe holds 64 KiB by default, a few dozen events: the sweep reading it would wake and
+# read that often. Linux lets a pipe grow to /proc/sys/fs/pipe-max-size (1 MiB unless
+# raised); where it cannot, the default stays (nothing else depends on the size).
+_PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def _widen(fd: int) -> None:
+    with suppress(OSError):
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
 
 
 async def _produce(
