@@ -35,13 +35,11 @@ from trailsweep.settings.names import REGION, check_role
 from trailsweep.settings.options import MAX_LOOKBACK, MIN_LOOKBACK, Options, load_config
 from trailsweep.settings.part_options import (
     DEFAULT_PART_SIZE,
-    check_compress,
-    parse_part_age,
-    parse_part_size,
 )
 from trailsweep.settings.query import Query, QueryInput, build_query
 from trailsweep.settings.regions import check_known
-from trailsweep.settings.s3_url import S3Location, parts_place
+from trailsweep.settings.run_flags import check_follow, parts_fields
+from trailsweep.settings.s3_url import S3Location
 from trailsweep.settings.selection import exclusions, parse_accounts
 from trailsweep.settings.shard_input import resolve_shard
 from trailsweep.settings.shards import Shard
@@ -341,12 +339,12 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         check_known([opts.region], "--region")
     if opts.endpoint_url is not None:
         check_endpoint(opts.endpoint_url, "--endpoint-url")
-    _check_follow(opts)
+    check_follow(opts)
     output = None
     if opts.output is not None and opts.output != "-":
         refuse_format_name(opts.output)
         output = check_path(opts.output, "--output", reserve=OUTPUT_RESERVE)
-    parts = _parts(opts)
+    parts = parts_fields(opts)
     return SweepSettings(
         query=query, accounts=accounts, exclude_accounts=exclusions(opts.exclude_accounts),
         regions=regions,
@@ -364,52 +362,6 @@ def _validated(opts: Options, *, now: datetime) -> SweepSettings:
         poll_interval=30 if opts.poll_interval is None
         else parse_duration(opts.poll_interval, "--poll-interval", least=1, most=3600),
     )  # fmt: skip
-
-
-def _check_follow(opts: Options) -> None:
-    """The flags of incremental runs and following, each only where it means something."""
-    if opts.lookback is not None and not (opts.state or opts.follow):
-        raise InputError("--lookback goes with --state or --follow; add one, or drop it")
-    if not opts.follow:
-        for name, value in (("--poll-interval", opts.poll_interval), ("--settle", opts.settle)):
-            if value:
-                raise InputError(f"{name} goes with --follow; add --follow, or drop it")
-        return
-    if opts.output is not None and opts.output != "-":
-        raise InputError(
-            "--follow writes to stdout or --output-dir parts (a file holds one sweep: "
-            "--output FILE); or drop --follow for an incremental run with --state"
-        )
-
-    for name, value in (("--end-time", opts.end_time), ("--max-items", opts.max_items)):
-        if value is not None:
-            raise InputError(f"{name} ends a sweep; a follower runs until stopped: drop it")
-
-
-def _parts(opts: Options) -> dict[str, Any]:
-    """The --output-dir fields of SweepSettings; the part options only with --output-dir,
-    and --output-dir not with --output (one sweep writes one place)."""
-    if opts.output_dir is None:
-        for name in ("part_size", "part_age", "compress"):
-            if getattr(opts, name) is not None:
-                flag = "--" + name.replace("_", "-")
-                raise InputError(
-                    f"{flag} goes with --output-dir DIR (NDJSON in parts); add --output-dir, "
-                    f"or drop {flag}"
-                )
-        return {}
-    if opts.output is not None:
-        raise InputError(
-            "--output and --output-dir both name where the sweep writes; give one: --output "
-            "FILE for one file, --output-dir DIR for parts"
-        )
-    return {
-        **parts_place(opts.output_dir, state=opts.state, follow=bool(opts.follow)),
-        "part_size": DEFAULT_PART_SIZE if opts.part_size is None
-        else parse_part_size(opts.part_size),
-        "part_age": None if opts.part_age is None else parse_part_age(opts.part_age),
-        "compress": None if opts.compress is None else check_compress(opts.compress),
-    }  # fmt: skip
 
 
 def _names(given: list[str] | None, everything: str, pattern: re.Pattern[str], problem: str) -> Any:
