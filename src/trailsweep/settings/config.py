@@ -33,9 +33,7 @@ from trailsweep.settings.cli_input import as_written, cli_input_json
 from trailsweep.settings.limits import SWEEP, split_list
 from trailsweep.settings.names import REGION, check_role
 from trailsweep.settings.options import MAX_LOOKBACK, MIN_LOOKBACK, Options, load_config
-from trailsweep.settings.part_options import (
-    DEFAULT_PART_SIZE,
-)
+from trailsweep.settings.part_options import DEFAULT_PART_SIZE
 from trailsweep.settings.query import Query, QueryInput, build_query
 from trailsweep.settings.regions import check_known
 from trailsweep.settings.run_flags import check_follow, parts_fields
