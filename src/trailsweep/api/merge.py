@@ -22,8 +22,8 @@ from trailsweep.output.merge_lines import InputLines
 from trailsweep.output.merge_output import FileTarget, StreamTarget, check_output
 from trailsweep.output.merge_parts import Merge
 from trailsweep.output.merge_s3 import S3Merge, S3Target, check_s3_specs, output_location
-from trailsweep.settings.s3_url import S3Location, is_s3_url
 from trailsweep.settings.checks import check_path
+from trailsweep.settings.s3_url import S3Location, is_s3_url
 
 __all__ = ["MergeReport", "merge_files"]
 
