@@ -31,7 +31,7 @@ import stat
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 
@@ -40,9 +40,6 @@ from trailsweep.output.outfile import describe
 from trailsweep.output.parts import PART_NAME, TEMP_NAME
 from trailsweep.settings.s3_url import is_s3_url
 
-if TYPE_CHECKING:
-    from trailsweep.output.merge_s3 import S3Merge
-
 # Bytes read at a time: large enough that a syscall, a decompressor call and a round of
 # the merge cost little per line (about 700 lines of 1.5 KB), small enough that eight
 # inputs hold a few MiB. Compressed inputs are read in smaller pieces so that what one
@@ -50,6 +47,12 @@ if TYPE_CHECKING:
 BLOCK = 1 << 20
 _COMPRESSED_BLOCK = 1 << 17
 STDIN = "-"
+
+
+class PartsReader(Protocol):
+    """What reads the parts under an s3:// URL (merge_s3.S3Merge), decompressed."""
+
+    def blocks(self, spec: str) -> Iterator[tuple[str, bytes]]: ...
 
 
 def shown(spec: str) -> str:
@@ -104,7 +107,7 @@ def parts_in(directory: Path) -> tuple[list[Path], list[str]]:
 
 
 def open_blocks(
-    spec: str, *, stdin: BinaryIO, s3: S3Merge | None = None
+    spec: str, *, stdin: BinaryIO, s3: PartsReader | None = None
 ) -> Iterator[tuple[str, bytes]]:
     """The bytes of input `spec` as (file, block) pairs, read lazily, one block at a time;
     `file` names the file a block came from (a part, for a directory or an s3:// prefix,
