@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,7 +21,9 @@ from trailsweep.output.merge_input import STDIN, check_inputs, open_blocks, part
 from trailsweep.output.merge_lines import InputLines
 from trailsweep.output.merge_output import FileTarget, StreamTarget, check_output
 from trailsweep.output.merge_parts import Merge
+from trailsweep.output.merge_s3 import S3Merge, S3Target, check_s3_specs, output_location
 from trailsweep.settings.checks import check_path
+from trailsweep.settings.s3_url import S3Location, is_s3_url
 
 __all__ = ["MergeReport", "merge_files"]
 
@@ -70,9 +73,11 @@ def merge_files(
         )
 
     `inputs`: NDJSON files (`.gz` and `.zst` decompressed), directories of parts as
-    `sweep --output-dir` writes them, and `-` for `stdin` (default: this process's).
-    `output`: a file, written whole or not at all (`.gz`/`.zst` compress); an existing
-    one is replaced only with `overwrite`. Without it the lines go to `stdout` (default:
+    `sweep --output-dir` writes them, `s3://bucket/prefix` for the parts of
+    `--output-dir s3://bucket/prefix` (output/merge_s3.py), and `-` for `stdin` (default:
+    this process's). `output`: a file, or `s3://bucket/key` put as one object, written
+    whole or not at all (`.gz`/`.zst` compress); an existing one is replaced only with
+    `overwrite`. Without it the lines go to `stdout` (default:
     this process's) as they are merged.
 
     Memory stays bounded whatever the inputs' sizes: one block of lines per input.
@@ -82,19 +87,50 @@ def merge_files(
     OutputFailed (exit 1) when the output cannot be written."""
     specs = [os.fspath(x) for x in inputs]
     check_inputs(specs)
-    files = [Path(s) for s in specs if s != STDIN]
+    check_s3_specs(specs)
+    files = [Path(s) for s in specs if s != STDIN and not is_s3_url(s)]
     skipped = tuple(f"{path}/{name}" for path in files if path.is_dir() for name in _temps(path))
+    place = _output_place(output, files, overwrite=overwrite)  # refusals before any call
     reading = stdin if stdin is not None else sys.stdin.buffer
-    merge = Merge([InputLines(open_blocks(s, stdin=reading)) for s in specs])
+    with ExitStack() as stack:
+        s3 = None
+        if isinstance(place, S3Location) or any(is_s3_url(s) for s in specs):
+            s3 = S3Merge()
+            stack.callback(s3.close)
+            for spec in specs:
+                if is_s3_url(spec):
+                    s3.check_input(spec)
+            if isinstance(place, S3Location):
+                s3.check_output(place, overwrite=overwrite)
+        merge = Merge([InputLines(open_blocks(s, stdin=reading, s3=s3)) for s in specs])
+        target: FileTarget | StreamTarget | S3Target
+        if isinstance(place, Path):
+            target = FileTarget(place, overwrite=overwrite)
+        elif place is not None and s3 is not None:  # an S3Location: s3 was opened for it
+            target = S3Target(s3, place, overwrite=overwrite)
+        else:
+            target = StreamTarget(stdout if stdout is not None else sys.stdout.buffer)
+        size = _write(merge, target)
+    shown = None if place is None else str(place)
+    return MergeReport(lines=merge.lines, size=size, output=shown, skipped=skipped)
+
+
+def _output_place(
+    output: str | os.PathLike[str] | None, files: list[Path], *, overwrite: bool
+) -> Path | S3Location | None:
+    """Where -o writes, its refusals that need no network made: None for the stream."""
     if output is None:
-        target: FileTarget | StreamTarget = StreamTarget(
-            stdout if stdout is not None else sys.stdout.buffer
-        )
-        shown = None
-    else:
-        path = check_path(os.fspath(output), "-o", reserve=_TEMP_ROOM)
-        check_output(path, files, overwrite=overwrite)
-        target, shown = FileTarget(path, overwrite=overwrite), str(path)
+        return None
+    text = os.fspath(output)
+    if is_s3_url(text):
+        return output_location(text)
+    path = check_path(text, "-o", reserve=_TEMP_ROOM)
+    check_output(path, files, overwrite=overwrite)
+    return path
+
+
+def _write(merge: Merge, target: FileTarget | StreamTarget | S3Target) -> int:
+    """The merge written to `target` and committed, or discarded; the bytes written."""
     size = 0
     try:
         for chunk in merge:
@@ -104,7 +140,7 @@ def merge_files(
     except BaseException:
         target.discard()
         raise
-    return MergeReport(lines=merge.lines, size=size, output=shown, skipped=skipped)
+    return size
 
 
 def _temps(directory: Path) -> list[str]:

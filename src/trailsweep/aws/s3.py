@@ -161,15 +161,24 @@ class S3Objects:
             raise _error(err) from None
 
     async def upload(
-        self, bucket: str, key: str, file: IO[bytes], size: int, metadata: dict[str, str]
+        self,
+        bucket: str,
+        key: str,
+        file: IO[bytes],
+        size: int,
+        metadata: dict[str, str],
+        *,
+        replace: bool = False,
     ) -> None:
         """Put the `size` bytes of `file` (from its start) at the free key `key` as one
-        object: whole, or nothing visible (module docstring)."""
+        object: whole, or nothing visible (module docstring). With `replace`, whatever is
+        at `key` is replaced (`trailsweep merge -o s3://... --overwrite`)."""
         args = {"Bucket": bucket, "Key": key, "Metadata": metadata}
+        cond: dict[str, str] = {} if replace else {"IfNoneMatch": "*"}
         try:
             if size <= self.multipart_at:
                 body = await anyio.to_thread.run_sync(file.read)
-                await self.client.put_object(Body=body, IfNoneMatch="*", **args)
+                await self.client.put_object(Body=body, **cond, **args)
                 return
             started = await self.client.create_multipart_upload(**args)
         except (ClientError, BotoCoreError) as err:
@@ -178,8 +187,8 @@ class S3Objects:
         try:
             done = await self._chunks(bucket, key, upload, file, size)
             await self.client.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload, IfNoneMatch="*",
-                MultipartUpload={"Parts": done},
+                Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done},
+                **cond,
             )  # fmt: skip
         except BaseException as err:
             with anyio.CancelScope(shield=True):

@@ -18,7 +18,8 @@ def merge_command(
         typer.Argument(
             metavar="PART",
             help="Shard outputs: NDJSON files (.gz and .zst are read compressed), "
-            "directories of --output-dir parts, or - for stdin (once).",
+            "directories of --output-dir parts, s3://BUCKET/PREFIX (the parts of "
+            "--output-dir s3://...), or - for stdin (once).",
             show_default=False,
         ),
     ],
@@ -26,8 +27,8 @@ def merge_command(
         str | None,
         typer.Option(
             "--output", "-o",
-            help="Write the merge here, whole or not at all (.gz or .zst compresses). "
-            "Default (or -): stdout.",
+            help="Write the merge here, whole or not at all (.gz or .zst compresses): a "
+            "file, or s3://BUCKET/KEY (put as one object). Default (or -): stdout.",
         ),
     ] = None,
     overwrite: Annotated[

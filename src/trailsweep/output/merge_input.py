@@ -7,6 +7,8 @@ An input is one of:
 - `-`: stdin, plain NDJSON (at most once: there is one stdin);
 - a file: plain NDJSON, or gzip (`.gz`) or zstandard (`.zst`) by its name; several gzip
   members or zstandard frames one after another are read as one stream;
+- `s3://bucket/prefix`: the parts `sweep --output-dir s3://bucket/prefix` wrote, read
+  as a directory of parts is (merge_s3.py);
 - a directory of parts as `sweep --output-dir` writes them (output/parts.py): the files
   named as parts (`parts.PART_NAME`), in name order, each decompressed as its suffix
   says; their concatenation is the directory's stream. Temp parts (`parts.TEMP_NAME`,
@@ -15,8 +17,8 @@ An input is one of:
   checkpoint, its lock, files of the user's): the rule of output/parts.py, whose visible
   parts are exactly the recorded ones.
 
-`open_blocks` is the one place a name becomes bytes: another kind of input (an object
-store's URL) is another branch there. A compressed stream that ends early (a truncated
+`open_blocks` is the one place a name becomes bytes: an s3:// URL is its own branch
+there. A compressed stream that ends early (a truncated
 .gz or .zst) is an error, never a short stream: a merge of a cut-off copy would
 otherwise look complete.
 """
@@ -29,13 +31,14 @@ import stat
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 
 from trailsweep.base.errors import InputError
 from trailsweep.output.outfile import describe
 from trailsweep.output.parts import PART_NAME, TEMP_NAME
+from trailsweep.settings.s3_url import is_s3_url
 
 # Bytes read at a time: large enough that a syscall, a decompressor call and a round of
 # the merge cost little per line (about 700 lines of 1.5 KB), small enough that eight
@@ -44,6 +47,12 @@ from trailsweep.output.parts import PART_NAME, TEMP_NAME
 BLOCK = 1 << 20
 _COMPRESSED_BLOCK = 1 << 17
 STDIN = "-"
+
+
+class PartsReader(Protocol):
+    """What reads the parts under an s3:// URL (merge_s3.S3Merge), decompressed."""
+
+    def blocks(self, spec: str) -> Iterator[tuple[str, bytes]]: ...
 
 
 def shown(spec: str) -> str:
@@ -62,8 +71,8 @@ def check_inputs(specs: Sequence[str]) -> None:
         raise InputError("merge: - (stdin) is given more than once; there is one stdin")
     seen: dict[tuple[int, int], str] = {}
     for spec in specs:
-        if spec == STDIN:
-            continue
+        if spec == STDIN or is_s3_url(spec):
+            continue  # s3:// inputs: merge_s3.check_s3_specs
         try:
             info = Path(spec).stat()
         except OSError as err:
@@ -97,12 +106,20 @@ def parts_in(directory: Path) -> tuple[list[Path], list[str]]:
     return parts, sorted(temps)
 
 
-def open_blocks(spec: str, *, stdin: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def open_blocks(
+    spec: str, *, stdin: BinaryIO, s3: PartsReader | None = None
+) -> Iterator[tuple[str, bytes]]:
     """The bytes of input `spec` as (file, block) pairs, read lazily, one block at a time;
-    `file` names the file a block came from (a part, for a directory). Raises InputError
-    (exit 2) for what cannot be read or decompressed."""
+    `file` names the file a block came from (a part, for a directory or an s3:// prefix,
+    read through `s3`). Raises InputError (exit 2) for what cannot be read or
+    decompressed."""
     if spec == STDIN:
         yield from _plain_blocks(stdin, shown(spec))
+        return
+    if is_s3_url(spec):
+        if s3 is None:
+            raise InputError(f"merge: {spec} is on S3, and this merge has no S3 client")
+        yield from s3.blocks(spec)
         return
     path = Path(spec)
     if path.is_dir():
@@ -123,12 +140,18 @@ def _file_blocks(path: Path) -> Iterator[tuple[str, bytes]]:
     except OSError as err:
         raise InputError(f"merge: cannot read {name}: {describe(err)}") from None
     with f:
-        if name.endswith(".gz"):
-            yield from _gzip_blocks(f, name)
-        elif name.endswith(".zst"):
-            yield from _zstd_blocks(f, name)
-        else:
-            yield from _plain_blocks(f, name)
+        yield from decoded_blocks(f, name)
+
+
+def decoded_blocks(f: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
+    """The NDJSON bytes of the file `f` read as its `name`'s suffix says (.gz, .zst, or
+    plain), as (name, block) pairs."""
+    if name.endswith(".gz"):
+        yield from _gzip_blocks(f, name)
+    elif name.endswith(".zst"):
+        yield from _zstd_blocks(f, name)
+    else:
+        yield from _plain_blocks(f, name)
 
 
 def _plain_blocks(f: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
