@@ -40,7 +40,8 @@ def lagged() -> Iterator[RunningEmulator]:
 
 # Parts of 16 KiB, ten lines or so: a run writes a hundred parts and more, and the killed run
 # is killed with parts closed and one open. (At 4 KiB the five runs wrote 2,500 parts, and
-# their fsyncs, not what they test, were most of the test's time.)
+# their fsyncs, not what they test, were most of the test's time.) Pages of 25: each run
+# still takes several pages of every pair, so a run killed after 3 is killed mid-way.
 def args(emu: RunningEmulator, out: Path, state: Path, *extra: str) -> list[str]:
     """The run's command: into the file `out`, or into parts of 16 KiB if it is a directory."""
     into = ["--output-dir", str(out), "--part-size", "16KiB"] if out.is_dir() else ["-o", str(out)]
