@@ -138,6 +138,7 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path, s3: Moto
     or in its --output file, a status line per pair, a filled YAML document)."""
     from trailsweep.emulator import EmulatorThread
 
+    from inproc import run_here
     from support import aws_env, settings
 
     commands = readme_commands()
@@ -159,7 +160,10 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path, s3: Moto
                     s3.make_bucket(directory.removeprefix("s3://").partition("/")[0])
                 else:
                     (tmp_path / directory).mkdir(parents=True, exist_ok=True)
-            result = run_cli(argv[1:], env=env, cwd=str(tmp_path))
+            # In this process (inproc.run_here): a dozen interpreter starts made this test
+            # the suite's longest; what is tested is each command's answer, and the CLI as
+            # a process is tested above (demo, --help) and in test_cli_basics.
+            result = run_here(argv[1:], env=env, cwd=str(tmp_path))
             assert result.returncode == 0, (words, result.stderr.decode())
             out = result.stdout
             if spool:

@@ -27,7 +27,8 @@ from trailsweep.api.incremental import fresh_state
 from trailsweep.output.state import load, save
 from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
 
-from support import LINE_KEYS, NOW_EPOCH, expected_line, run_cli
+from inproc import run_here
+from support import LINE_KEYS, NOW_EPOCH, expected_line
 
 # Where the virtual clocks begin: this hour (the client checks the credentials the
 # emulator stamps against the real clock, so virtual time starts at real time).
@@ -205,7 +206,7 @@ def test_follow_with_an_output_file_is_refused_before_any_call(tmp_path: Path) -
         (["--follow", "--max-items", "5"], "--max-items ends a sweep"),
         (["--lookback", "5m"], "--lookback goes with --state or --follow"),
     ):
-        done = run_cli(["sweep", *args], env={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "x"})
+        done = run_here(["sweep", *args], env={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "x"})
         assert done.returncode == 2, (args, done.stderr)
         err = done.stderr.decode()
         assert word in err and err.count("\n") == 1, (args, err)

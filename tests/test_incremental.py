@@ -12,6 +12,7 @@ import pytest
 
 from trailsweep.emulator import EmulatorThread
 
+from inproc import run_here
 from state_support import (
     FAST,
     LOOKBACK,
@@ -24,7 +25,7 @@ from state_support import (
     state_body,
     sweep_args,
 )
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 
@@ -58,7 +59,7 @@ def test_a_second_run_over_the_same_data_writes_nothing(
     pair marked at the run's end; the second, with nothing new, writes nothing, exit 0."""
     env, state = aws_env(pinned), tmp_path / "state.json"
     pairs = pairs_of(pinned)
-    first = run_cli(sweep_args(START, END, state, *_out(tmp_path, to_file, 1)), env=env)
+    first = run_here(sweep_args(START, END, state, *_out(tmp_path, to_file, 1)), env=env)
     assert first.returncode == 0, first.stderr.decode()
     assert _written(tmp_path, to_file, 1, first.stdout) == expected_ndjson(
         pinned, pairs, start=START, end=END
@@ -68,7 +69,7 @@ def test_a_second_run_over_the_same_data_writes_nothing(
     assert sorted(marks(state)) == names(pairs)
     assert all(m["end"] == END and m["spans"] == [] for m in marks(state).values())
 
-    second = run_cli(sweep_args(START, END, state, *_out(tmp_path, to_file, 2)), env=env)
+    second = run_here(sweep_args(START, END, state, *_out(tmp_path, to_file, 2)), env=env)
     assert second.returncode == 0, second.stderr.decode()
     assert _written(tmp_path, to_file, 2, second.stdout) == b""
     assert state_body(state)["runs"] == 2
@@ -89,7 +90,7 @@ def test_runs_over_a_moving_clock_write_each_event_once(tmp_path: Path, to_file:
             data.step(step)
             end = data.now()
             args = sweep_args(begin, end, state, *_out(tmp_path, to_file, run))
-            result = run_cli(args, env=env)
+            result = run_here(args, env=env)
             assert result.returncode == 0, result.stderr.decode()
             written = _written(tmp_path, to_file, run, result.stdout)
             expected = expected_ndjson(data.emu, pairs, start=ends[-1] + 1, end=end)
@@ -120,7 +121,7 @@ def test_pairs_added_and_removed_between_runs(pinned: EmulatorThread, tmp_path: 
     for run, (regions, fresh, since) in enumerate(runs, start=1):
         summary = tmp_path / f"summary{run}.json"
         args = sweep_args(START, END, state, "--summary-json", str(summary), regions=regions)
-        result = run_cli(args, env=env)
+        result = run_here(args, env=env)
         err = result.stderr.decode()
         assert result.returncode == 0, err
         assert result.stdout == expected_ndjson(pinned, fresh, start=since, end=END), run
@@ -152,14 +153,14 @@ def test_excluded_account_comes_back_without_repeats(
     pairs = pairs_of(pinned)
     gone = pairs[0][0]
     kept = [p for p in pairs if p[0] != gone]
-    first = run_cli(sweep_args(START, END, state), env=env)
+    first = run_here(sweep_args(START, END, state), env=env)
     assert first.returncode == 0 and first.stdout == expected_ndjson(
         pinned, pairs, start=START, end=END
     )
-    without = run_cli(sweep_args(START, END, state, "--exclude-accounts", gone), env=env)
+    without = run_here(sweep_args(START, END, state, "--exclude-accounts", gone), env=env)
     assert without.returncode == 0, without.stderr.decode()
     assert without.stdout == b"" and "2 pairs no longer in the sweep" in without.stderr.decode()
-    back = run_cli(sweep_args(START, END, state), env=env)
+    back = run_here(sweep_args(START, END, state), env=env)
     assert back.returncode == 0 and back.stdout == b"", back.stderr.decode()
     assert sorted(marks(state)) == names(pairs) and kept
 
@@ -175,7 +176,7 @@ def test_the_state_holds_event_ids_of_the_look_back_only(tmp_path: Path) -> None
         for step in (0, 3600):
             data.step(step)
             end = data.now()
-            result = run_cli(sweep_args(begin, end, state, "--page-size", "50"), env=env)
+            result = run_here(sweep_args(begin, end, state, "--page-size", "50"), env=env)
             assert result.returncode == 0, result.stderr.decode()
             written, kept = result.stdout.count(b"\n"), 0
             for account, region in pairs:
@@ -196,10 +197,10 @@ def test_a_run_stopped_at_max_items_is_finished_by_the_next(
     it stopped; the next run writes exactly the rest, in order, none twice."""
     env, state = aws_env(pinned), tmp_path / "state.json"
     truth = expected_ndjson(pinned, pairs_of(pinned), start=START, end=END)
-    first = run_cli(sweep_args(START, END, state, "--max-items", "150"), env=env)
+    first = run_here(sweep_args(START, END, state, "--max-items", "150"), env=env)
     assert first.returncode == 0, first.stderr.decode()
     assert first.stdout == b"".join(split_lines(truth)[:150])
-    rest = run_cli(sweep_args(START, END, state), env=env)
+    rest = run_here(sweep_args(START, END, state), env=env)
     assert rest.returncode == 0, rest.stderr.decode()
     assert rest.stdout == b"".join(split_lines(truth)[150:])
 
@@ -211,13 +212,13 @@ def test_a_run_ending_before_the_last_one_is_refused(
     move the marks back, and a later run would write again what lies between: refused,
     one line naming both ends, before any call; the same end again is fine."""
     env, state = aws_env(pinned), tmp_path / "state.json"
-    assert run_cli(sweep_args(START, END, state), env=env).returncode == 0
+    assert run_here(sweep_args(START, END, state), env=env).returncode == 0
     saved, requests = state.read_bytes(), pinned.emulator.requests
-    back = run_cli(sweep_args(START, END - 3600, state), env=env)
+    back = run_here(sweep_args(START, END - 3600, state), env=env)
     err = back.stderr.decode()
     assert back.returncode == 2 and len(err.splitlines()) == 1, err
     assert "--end-time" in err and str(state) in err, err
     assert back.stdout == b"" and state.read_bytes() == saved
     assert pinned.emulator.requests == requests
-    again = run_cli(sweep_args(START, END, state), env=env)
+    again = run_here(sweep_args(START, END, state), env=env)
     assert again.returncode == 0 and again.stdout == b"", again.stderr.decode()

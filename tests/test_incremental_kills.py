@@ -13,6 +13,7 @@ from aiohttp import web
 from trailsweep.emulator.protocol import ApiError
 from trailsweep.emulator.tamper import Call, Honest
 
+from inproc import run_here
 from state_support import (
     LOOKBACK,
     MovingData,
@@ -26,7 +27,7 @@ from state_support import (
     state_body,
     sweep_args,
 )
-from support import aws_env, expected_ndjson, run_cli
+from support import aws_env, expected_ndjson
 
 # One page at a time per pair, 5 events a page, no timed checkpoint: a run held after a
 # few pages has written its first chunks (checkpointed at once, sink.FirstWrites) and no
@@ -62,7 +63,7 @@ def test_killed_runs_run_again_write_each_event_once(tmp_path: Path) -> None:
                 for _ in range(kills if where == killed else 0):
                     killed_when_held(data.emu, args, env, pages=5)
                     assert state_body(where / "state.json")["pending"]["output"] == str(out)
-                result = run_cli(args, env=env)
+                result = run_here(args, env=env)
                 assert result.returncode == 0, result.stderr.decode()
             name = f"run{run}.ndjson"
             assert (killed / name).read_bytes() == (plain / name).read_bytes(), name
@@ -80,7 +81,7 @@ def test_a_run_killed_before_its_state_was_saved_is_committed_next_time(tmp_path
     with MovingData(members=1, events_per_day=3000.0) as data:
         env, pairs = aws_env(data.emu), pairs_of(data.emu)
         state, begin = tmp_path / "state.json", data.now() - 2 * 3600
-        first = run_cli(sweep_args(begin, data.now(), state, "-o", str(tmp_path / "1")), env=env)
+        first = run_here(sweep_args(begin, data.now(), state, "-o", str(tmp_path / "1")), env=env)
         assert first.returncode == 0, first.stderr.decode()
         data.step(600)
         end = data.now()
@@ -97,7 +98,7 @@ def test_a_run_killed_before_its_state_was_saved_is_committed_next_time(tmp_path
         assert written == expected_ndjson(data.emu, pairs, start=begin + 2 * 3600 + 1, end=end)
 
         state.write_bytes(during)  # as if killed after the file finished
-        again = run_cli(second, env=env)
+        again = run_here(second, env=env)
         assert again.returncode == 0, again.stderr.decode()
         assert (tmp_path / "2").read_bytes() == written
         assert state.read_bytes() == after
@@ -106,7 +107,7 @@ def test_a_run_killed_before_its_state_was_saved_is_committed_next_time(tmp_path
         (tmp_path / "2").rename(tmp_path / "shipped")  # a log shipper took it away
         third_args = sweep_args(begin, end + 300, state, "-o", str(tmp_path / "3"))
         for damage in ("gone", "cut short"):
-            refused = run_cli(third_args, env=env)
+            refused = run_here(third_args, env=env)
             err = refused.stderr.decode()
             assert refused.returncode == 2 and len(err.splitlines()) == 1, err
             assert str(tmp_path / "2") in err and "put it back" in err, err
@@ -114,7 +115,7 @@ def test_a_run_killed_before_its_state_was_saved_is_committed_next_time(tmp_path
             (tmp_path / "2").write_bytes(written[: len(written) // 2])
         (tmp_path / "shipped").replace(tmp_path / "2")
         data.step(300)
-        third = run_cli(sweep_args(begin, data.now(), state, "-o", str(tmp_path / "3")), env=env)
+        third = run_here(sweep_args(begin, data.now(), state, "-o", str(tmp_path / "3")), env=env)
         assert third.returncode == 0, third.stderr.decode()
         assert (tmp_path / "3").read_bytes() == expected_ndjson(
             data.emu, pairs, start=end + 1, end=data.now()
@@ -168,7 +169,7 @@ def test_a_pair_failed_mid_way_is_finished_by_the_next_run(
         def run(number: int, code: int) -> bytes:
             args = sweep_args(begin, end, state, "--page-size", "20", slicing,
                               *_out(tmp_path, to_file, number))  # fmt: skip
-            result = run_cli(args, env=env)
+            result = run_here(args, env=env)
             assert result.returncode == code, result.stderr.decode()
             runs.append(_written(tmp_path, to_file, number, result.stdout))
             return runs[-1]
@@ -225,13 +226,13 @@ def test_an_interrupted_run_is_finished_by_the_next(tmp_path: Path, to_file: boo
                 err.decode()
             )
             assert state_body(state)["pending"]["output"] == str(tmp_path / "run1.ndjson")
-            again = run_cli(args, env=env)
+            again = run_here(args, env=env)
             assert again.returncode == 0, again.stderr.decode()
             assert (tmp_path / "run1.ndjson").read_bytes() == truth
             return
         assert 0 < len(split_lines(out)) < len(split_lines(truth))
         assert f"state {state}: saved (run 1)" in err.decode()
-        rest = run_cli(sweep_args(begin, end, state), env=env)
+        rest = run_here(sweep_args(begin, end, state), env=env)
         assert rest.returncode == 0, rest.stderr.decode()
         done = set(split_lines(out))
         assert rest.stdout == b"".join(x for x in split_lines(truth) if x not in done)

@@ -12,8 +12,9 @@ from aiohttp import web
 
 from trailsweep.emulator.tamper import Call, Honest
 
+from inproc import run_here
 from state_support import LOOKBACK, MovingData, exactly_once, pairs_of, split_lines, sweep_args
-from support import aws_env, expected_line, expected_ndjson, run_cli
+from support import aws_env, expected_line, expected_ndjson
 
 
 class Hide:
@@ -57,13 +58,13 @@ def _runs(tmp_path: Path, data: MovingData, lo: int, hi: int) -> tuple[bytes, by
     begin, first_end = data.now() - 3600, data.now()
     data.emu.set_tamper(Hide(first_end - lo, first_end - hi))
     try:
-        first = run_cli(sweep_args(begin, first_end, state), env=env)
+        first = run_here(sweep_args(begin, first_end, state), env=env)
     finally:
         data.emu.set_tamper(None)
     assert first.returncode == 0, first.stderr.decode()
     data.step(600)
     summary = tmp_path / "summary.json"
-    second = run_cli(sweep_args(begin, data.now(), state, "--summary-json", str(summary)), env=env)
+    second = run_here(sweep_args(begin, data.now(), state, "--summary-json", str(summary)), env=env)
     assert second.returncode == 0, second.stderr.decode()
     doc = orjson.loads(summary.read_bytes())["incremental"]
     return first.stdout, second.stdout, second.stderr.decode(), doc

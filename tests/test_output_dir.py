@@ -32,7 +32,8 @@ from trailsweep.output.parts import PartsLayout, PartWriter
 from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.testing import ManualClock
 
-from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, run_cli, settings, wait_for
+from inproc import run_here
+from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, settings, wait_for
 
 START, END = NOW_EPOCH - 3600, NOW_EPOCH - 1
 # What a part's name is, as the README states it: the UTC second it was opened, its number.
@@ -98,8 +99,8 @@ def test_parts_end_to_end_are_the_truth_and_what_output_file_writes(
     env = aws_env(emu)
     out, parts = tmp_path / "all.ndjson", tmp_path / "parts"
     parts.mkdir()
-    assert run_cli(_args("--output", str(out)), env=env).returncode == 0
-    done = run_cli(_args("--output-dir", str(parts), "--part-size", "16KiB"), env=env)
+    assert run_here(_args("--output", str(out)), env=env).returncode == 0
+    done = run_here(_args("--output-dir", str(parts), "--part-size", "16KiB"), env=env)
     assert done.returncode == 0, done.stderr.decode()
     truth = _truth(emu)
     assert _joined(parts) == truth == out.read_bytes()
@@ -116,7 +117,7 @@ def test_parts_end_to_end_are_the_truth_and_what_output_file_writes(
     assert [p["name"] for p in (state.parts or {})["parts"]] == [p.name for p in found]
 
     before = {p.name: p.stat().st_mtime_ns for p in parts.iterdir()}
-    again = run_cli(_args("--output-dir", str(parts), "--part-size", "16KiB"), env=env)
+    again = run_here(_args("--output-dir", str(parts), "--part-size", "16KiB"), env=env)
     assert again.returncode == 0
     assert "is complete" in again.stderr.decode() and "nothing was done" in again.stderr.decode()
     assert {p.name: p.stat().st_mtime_ns for p in parts.iterdir()} == before
@@ -127,7 +128,7 @@ def test_a_line_longer_than_the_part_size_is_a_part_of_its_own(
 ) -> None:
     """--part-size 1KiB, lines of ~1.5 KB: one whole line a part, never a line cut."""
     args = _args("--output-dir", str(tmp_path), "--part-size", "1KiB", "--max-items", "12")
-    assert run_cli(args, env=aws_env(emu)).returncode == 0
+    assert run_here(args, env=aws_env(emu)).returncode == 0
     found = _parts(tmp_path)
     assert [p.read_bytes().count(b"\n") for p in found] == [1] * 12
     assert _joined(tmp_path) == b"".join(_truth(emu).splitlines(keepends=True)[:12])
@@ -141,7 +142,7 @@ def test_compressed_parts_hold_the_same_bytes(
     (a whole gzip member or zstd frame), is smaller than what it holds, and the parts
     decompressed end to end are the truth."""
     args = _args("--output-dir", str(tmp_path), "--part-size", "64KiB", "--compress", kind)
-    done = run_cli(args, env=aws_env(emu))
+    done = run_here(args, env=aws_env(emu))
     assert done.returncode == 0, done.stderr.decode()
     found = _parts(tmp_path)
     assert len(found) > 5
@@ -212,7 +213,7 @@ def test_a_run_killed_midway_then_run_again_writes_each_event_once(
             assert seen and sorted(seen) == [p.name for p in _parts(tmp_path)]
             for name in seen:  # each one whole: every line a JSON object
                 assert all(orjson.loads(line) for line in _ndjson(tmp_path / name).splitlines())
-            second = run_cli(args, env=env)
+            second = run_here(args, env=env)
             assert second.returncode == 2
             assert "being written by another trailsweep" in second.stderr.decode()
         finally:
@@ -226,7 +227,7 @@ def test_a_run_killed_midway_then_run_again_writes_each_event_once(
     last = recorded[-1]
     (tmp_path / last).rename(tmp_path / f".{last.removesuffix('.ndjson')}.tmp")
 
-    final = run_cli(args, env=env)
+    final = run_here(args, env=env)
     assert final.returncode == 0, final.stderr.decode()
     assert _temps(tmp_path) == []
     assert _joined(tmp_path) == _truth(emu)

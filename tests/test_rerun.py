@@ -12,7 +12,8 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from inproc import run_here
+from support import NOW_EPOCH, aws_env, expected_ndjson, settings
 
 START, END = NOW_EPOCH - 2 * 3600, NOW_EPOCH - 1
 WINDOW = ["--start-time", format_time(from_epoch(START)),
@@ -46,11 +47,11 @@ def test_a_finished_export_run_again_is_left_alone(emu: EmulatorThread, tmp_path
     env = aws_env(emu)
     out = tmp_path / "day.ndjson"
     ckpt = ckpt_mod.default_path(out)
-    first = run_cli(_sweep(out, "--start-time", "2h"), env=env)
+    first = run_here(_sweep(out, "--start-time", "2h"), env=env)
     assert first.returncode == 0, first.stderr.decode()
     assert out.stat().st_size > 0
     before, requests = _files(out, ckpt), emu.emulator.requests
-    again = run_cli(_sweep(out, "--start-time", "2h"), env=env)
+    again = run_here(_sweep(out, "--start-time", "2h"), env=env)
     err = again.stderr.decode()
     assert again.returncode == 0, err
     assert err.count("\n") == 1 and str(out) in err and "complete" in err, err
@@ -65,16 +66,16 @@ def test_overwrite_replaces_a_finished_export(emu: EmulatorThread, tmp_path: Pat
     env = aws_env(emu)
     out = tmp_path / "out.ndjson"
     ckpt = ckpt_mod.default_path(out)
-    first = run_cli(_sweep(out, *WINDOW, "--max-items", "5"), env=env)
+    first = run_here(_sweep(out, *WINDOW, "--max-items", "5"), env=env)
     assert first.returncode == 0, first.stderr.decode()
     assert len(out.read_bytes().splitlines()) == 5
     before = _files(out, ckpt)
-    other = run_cli(_sweep(out, *WINDOW), env=env)
+    other = run_here(_sweep(out, *WINDOW), env=env)
     err = other.stderr.decode()
     assert other.returncode == 2, err
     assert err.count("\n") == 1 and "max_items" in err and "--overwrite" in err, err
     assert _files(out, ckpt) == before
-    fresh = run_cli(_sweep(out, *WINDOW, "--overwrite"), env=env)
+    fresh = run_here(_sweep(out, *WINDOW, "--overwrite"), env=env)
     assert fresh.returncode == 0, fresh.stderr.decode()
     assert out.read_bytes() == expected_ndjson(emu, _pairs(emu), start=START, end=END)
     assert ckpt_mod.load(ckpt).finished
@@ -87,14 +88,14 @@ def test_a_file_without_checkpoint_is_not_replaced(emu: EmulatorThread, tmp_path
     out = tmp_path / "notes.ndjson"
     out.write_bytes(b'{"mine": true}\n')
     requests = emu.emulator.requests
-    refused = run_cli(_sweep(out, *WINDOW), env=env)
+    refused = run_here(_sweep(out, *WINDOW), env=env)
     err = refused.stderr.decode()
     assert refused.returncode == 2, err
     assert err.count("\n") == 1 and "no checkpoint" in err and "--overwrite" in err, err
     assert out.read_bytes() == b'{"mine": true}\n'
     assert not ckpt_mod.default_path(out).exists()
     assert emu.emulator.requests == requests
-    replaced = run_cli(_sweep(out, *WINDOW, "--overwrite"), env=env)
+    replaced = run_here(_sweep(out, *WINDOW, "--overwrite"), env=env)
     assert replaced.returncode == 0, replaced.stderr.decode()
     assert out.read_bytes() == expected_ndjson(emu, _pairs(emu), start=START, end=END)
 
@@ -108,10 +109,10 @@ def test_a_finished_export_with_failed_pairs_keeps_exit_1(tmp_path: Path) -> Non
         emu.set_faults(deny_accounts=[member])
         env = aws_env(emu)
         out = tmp_path / "out.ndjson"
-        first = run_cli(_sweep(out, *WINDOW), env=env)
+        first = run_here(_sweep(out, *WINDOW), env=env)
         assert first.returncode == 1, first.stderr.decode()
         before = _files(out, ckpt_mod.default_path(out))
-        again = run_cli(_sweep(out, *WINDOW), env=env)
+        again = run_here(_sweep(out, *WINDOW), env=env)
     err = again.stderr.decode()
     assert again.returncode == 1, err
     assert err.count("\n") == 1 and "2 failed pair" in err and "--overwrite" in err, err
@@ -126,7 +127,7 @@ def test_overwrite_misused_is_bad_input(
     emu: EmulatorThread, tmp_path: Path, extra: list[str], needle: str
 ) -> None:
     """--overwrite with --resume, or without --output: exit 2, one line, nothing made."""
-    result = run_cli(["sweep", *extra], env=aws_env(emu), cwd=str(tmp_path))
+    result = run_here(["sweep", *extra], env=aws_env(emu), cwd=str(tmp_path))
     err = result.stderr.decode()
     assert result.returncode == 2, err
     assert err.count("\n") == 1 and needle in err, err

@@ -13,8 +13,9 @@ import pytest
 
 from trailsweep.emulator import EmulatorThread
 
+from inproc import run_here
 from state_support import FAST, held, killed_when_held, start, state_body, sweep_args
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from support import NOW_EPOCH, aws_env, settings
 
 START, END = NOW_EPOCH - 3600, NOW_EPOCH - 1
 
@@ -28,11 +29,12 @@ def emu() -> Iterator[EmulatorThread]:
 def _refused(
     emu: EmulatorThread, args: list[str], where: Path, *needles: str
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `args`: exit 2, one line on stderr holding every needle, no AWS request made,
+    """Run `args` (in this process: a refusal before any call is the command's doing, not
+    the process's): exit 2, one line on stderr holding every needle, no AWS request made,
     nothing on stdout, and the files in `where` exactly as they were."""
     before = _files(where)
     requests = emu.emulator.requests
-    result = run_cli(args, env=aws_env(emu))
+    result = run_here(args, env=aws_env(emu))
     err = result.stderr.decode()
     assert result.returncode == 2, err
     assert len(err.splitlines()) == 1 and err.endswith("\n"), err
@@ -57,7 +59,7 @@ def _unchanged(before: dict[str, bytes], after: dict[str, bytes]) -> None:
 
 
 def _first_run(emu: EmulatorThread, state: Path) -> None:
-    result = run_cli(sweep_args(START, END, state), env=aws_env(emu))
+    result = run_here(sweep_args(START, END, state), env=aws_env(emu))
     assert result.returncode == 0, result.stderr.decode()
 
 
@@ -134,7 +136,7 @@ def test_an_unfinished_run_writing_another_file_is_named(
     _refused(emu, other, tmp_path, str(first), f"--output {first}")
     _refused(emu, sweep_args(START, END, state), tmp_path, str(first), f"--output {first}")
     assert not (tmp_path / "second.ndjson").exists()
-    finished = run_cli(args, env=env)
+    finished = run_here(args, env=env)
     assert finished.returncode == 0, finished.stderr.decode()
     assert state_body(state)["pending"] is None
 
@@ -176,7 +178,7 @@ def test_a_state_in_use_is_refused(emu: EmulatorThread, tmp_path: Path, to_file:
         first = start(sweep_args(START, END, state, *first_out), env)
         try:
             assert hold.held.wait(timeout=120), "the first run made no call"  # bounds a hang
-            result = run_cli(sweep_args(START, END, state, *second_out), env=env)
+            result = run_here(sweep_args(START, END, state, *second_out), env=env)
             err = result.stderr.decode()
             assert result.returncode == 2 and len(err.splitlines()) == 1, err
             assert str(state) in err and "another trailsweep" in err and "--state" in err, err

@@ -13,6 +13,7 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.settings.attributes import ATTRIBUTE_KEYS
 from trailsweep.settings.timeparse import format_time, from_epoch
 
+from inproc import run_here
 from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
 
 START, END = NOW_EPOCH - 4 * 3600, NOW_EPOCH - 1
@@ -30,8 +31,12 @@ def _pairs(emu: EmulatorThread) -> list[tuple[str, str]]:
     return [(a.id, r) for a in emu.emulator.world.accounts for r in ("us-east-1", "eu-west-1")]
 
 
-def _sweep(emu: EmulatorThread, *args: str, start: int = START, end: int = END) -> bytes:
-    result = run_cli(
+def _sweep(
+    emu: EmulatorThread, *args: str, start: int = START, end: int = END, process: bool = False
+) -> bytes:
+    """The sweep's stdout: run in this process (inproc.run_here; the query is the subject),
+    or with `process` as a process of its own, its NDJSON read from a pipe."""
+    result = (run_cli if process else run_here)(
         [
             "sweep", "--accounts", "org", "--regions", "all", "--rate", RATE,
             "--start-time", format_time(from_epoch(start)),
@@ -66,7 +71,7 @@ def test_each_attribute_key(emu: EmulatorThread, key: str) -> None:
 
 def test_unfiltered_and_raw(emu: EmulatorThread) -> None:
     """No filter gives everything; --raw keeps CloudTrailEvent as the API's string."""
-    assert _sweep(emu) == expected_ndjson(emu, _pairs(emu), start=START, end=END)
+    assert _sweep(emu, process=True) == expected_ndjson(emu, _pairs(emu), start=START, end=END)
     raw = _sweep(emu, "--raw")
     assert raw == expected_ndjson(emu, _pairs(emu), start=START, end=END, raw=True)
     first = orjson.loads(raw.splitlines()[0])
@@ -131,7 +136,7 @@ def test_cli_input_json_and_flags_override(emu: EmulatorThread, tmp_path: Path) 
 @pytest.mark.parametrize("kind", ["input", "output"])
 def test_generate_cli_skeleton_matches_the_aws_cli(kind: str) -> None:
     """The skeletons are the AWS CLI's, key for key."""
-    result = run_cli(["sweep", "--generate-cli-skeleton", kind])
+    result = run_here(["sweep", "--generate-cli-skeleton", kind])
     assert result.returncode == 0
     doc = orjson.loads(result.stdout)
     if kind == "input":

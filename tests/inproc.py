@@ -1,15 +1,21 @@
 """Run the real `trailsweep` command line in this process, stdio captured as bytes.
 
-A subprocess costs ~0.5 s of interpreter start-up per run; the hostile-server and fuzz
-tests run hundreds of command lines, so they call `trailsweep.cli.app:main` here instead,
-with the environment and stdio of a real run and restored after it.
+A subprocess costs ~0.7 s of CPU per run importing aioboto3 and botocore; the hostile-server
+and fuzz tests run hundreds of command lines, and the incremental, resume and output tests
+run the same command again and again, so they call `trailsweep.cli.app:main` here instead,
+with the environment and stdio of a real run and restored after it (`run_main`, or
+`run_here` for `support.run_cli`'s answer). What only a process shows stays tested with
+one (`support.run_cli`, Popen): SIGKILL and signals, `python -m trailsweep` itself, and
+whatever an interpreter prints as it exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -92,6 +98,38 @@ def interrupted_when(out: io.BytesIO, marker: bytes | None) -> Iterator[None]:
 def run_main(args: list[str], env: Mapping[str, str], *, stop_at: bytes | None = None) -> Ran:
     """`trailsweep ARGS` in this process with `env`'s AWS settings; never raises SystemExit.
     `stop_at`: press Ctrl-C once stdout shows it (for commands that serve until then)."""
+    code, out, err = _main(args, environment(env), stop_at)
+    return Ran(code, out, err.decode("utf-8", errors="backslashreplace"))
+
+
+@contextmanager
+def exactly(env: Mapping[str, str]) -> Iterator[None]:
+    """os.environ exactly `env` (as a subprocess given `env` has it), then restored."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_here(
+    args: list[str], env: Mapping[str, str] | None = None, cwd: str | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """What `support.run_cli(args, env, cwd)` answers (exit code, stdout and stderr bytes),
+    from `trailsweep ARGS` run in this process: `env` is the whole environment (None: this
+    process's), `cwd` the working directory for the run."""
+    where = contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext()
+    with where:
+        code, out, err = _main(args, exactly(env) if env is not None else contextlib.nullcontext())
+    return subprocess.CompletedProcess(["trailsweep", *args], code, out, err)
+
+
+def _main(
+    args: list[str], env: contextlib.AbstractContextManager[None], stop_at: bytes | None = None
+) -> tuple[int, bytes, bytes]:
     out, err = io.BytesIO(), io.BytesIO()
     stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
@@ -99,7 +137,7 @@ def run_main(args: list[str], env: Mapping[str, str], *, stop_at: bytes | None =
     sys.stdout, sys.stderr = stdout, stderr
     code: int = 0
     try:
-        with environment(env), interrupted_when(out, stop_at):
+        with env, interrupted_when(out, stop_at):
             main(args)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
@@ -107,4 +145,4 @@ def run_main(args: list[str], env: Mapping[str, str], *, stop_at: bytes | None =
         sys.stdout, sys.stderr = saved
         stdout.flush()
         stderr.flush()
-    return Ran(code, out.getvalue(), err.getvalue().decode("utf-8", errors="backslashreplace"))
+    return code, out.getvalue(), err.getvalue()
