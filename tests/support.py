@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -223,3 +224,20 @@ class LookupPages:
             if self.served[call.account, call.region] >= self.pages:
                 self.enough.set()
         return response
+
+
+class HoldFirstPage:
+    """An emulator tamper that holds the first LookupEvents call until `release` is set:
+    the run that made it cannot finish. `arrived` is set when it comes: the run has taken
+    its lock and checkpointed its matrix by then (an export does both before any
+    LookupEvents call)."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
+        if call.operation == "LookupEvents" and not self.arrived.is_set():
+            self.arrived.set()
+            await self.release.wait()
+        return await honest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import random
@@ -29,7 +28,7 @@ from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.testing import ManualClock
 
 from inproc import run_here
-from support import NOW_EPOCH, aws_env, expected_ndjson, settings, wait_for
+from support import NOW_EPOCH, HoldFirstPage, aws_env, expected_ndjson, settings, wait_for
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 READ_AHEAD = auto_read_ahead(10)  # the default for 10 pairs
@@ -332,22 +331,6 @@ def test_corrupt_truncated_and_mismatched_checkpoints_are_refused(
     doc = orjson.loads(status.stdout)
     assert doc["finished"] is True
     assert doc["pairs_done"] == doc["pairs_total"] == 10
-
-
-class HoldFirstPage:
-    """Holds the first LookupEvents call until `release` is set: the run that made it
-    cannot finish. `arrived` is set when it comes (the run holds its lock by then: the
-    lock is taken before any AWS call)."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self.release = asyncio.Event()
-
-    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
-        if call.operation == "LookupEvents" and not self.arrived.is_set():
-            self.arrived.set()
-            await self.release.wait()
-        return await honest()
 
 
 def test_second_concurrent_run_is_refused(slow: EmulatorThread, tmp_path: Path) -> None:

@@ -5,10 +5,8 @@ of one shard is refused for another."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,20 +15,18 @@ from pathlib import Path
 import anyio
 import orjson
 import pytest
-from aiohttp import web
 
 import trailsweep
 from trailsweep.api.follow import Follower
 from trailsweep.api.incremental import fresh_state
 from trailsweep.api.plan import Plan, plan_shards
 from trailsweep.cli.app import main
-from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.shard_input import resolve_shard
 from trailsweep.settings.shards import Shard, account_start
 from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
 
-from support import NOW_EPOCH, UseEmu, expected_line, expected_ndjson, run_cli
+from support import NOW_EPOCH, HoldFirstPage, UseEmu, expected_line, expected_ndjson, run_cli
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
 ENGINE_VARIABLES = ("JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE")
@@ -263,21 +259,6 @@ def test_plan_refuses_bad_input_before_any_call(
     assert exit_info.value.code == 2 and captured.err.count("\n") == 1, captured.err
     assert needle in captured.err and captured.out == ""
     assert org.thread.emulator.requests == before
-
-
-class HoldFirstPage:
-    """Holds the first LookupEvents call until `release` is set: once it arrives, the run
-    has checkpointed its matrix (an export does so before its first call)."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self.release = asyncio.Event()
-
-    async def __call__(self, call: Call, honest: Honest) -> web.StreamResponse:
-        if call.operation == "LookupEvents" and not self.arrived.is_set():
-            self.arrived.set()
-            await self.release.wait()
-        return await honest()
 
 
 def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

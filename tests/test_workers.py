@@ -96,6 +96,27 @@ def _wait_gone(pids: list[int]) -> None:
             os.close(fd)
 
 
+def _kill_mid_run(
+    emu: EmulatorThread, args: list[str], env: dict[str, str], which: int
+) -> tuple[subprocess.Popen[bytes], list[int], bytes]:
+    """The sweep of `args`, once the emulator has served 12 pages to one of its pairs
+    (an event, not a time): SIGKILL its worker number `which` (-1: the sweep itself),
+    then wait for the sweep to end. The sweep, its workers' pids, its stderr."""
+    pages = LookupPages(pages=12)
+    emu.set_tamper(pages)
+    try:
+        proc = _start(args, env)
+        fired = pages.enough.wait(timeout=120)  # bounds a hang only
+        workers = _children(proc.pid) if proc.poll() is None else []
+        if workers:
+            os.kill(proc.pid if which < 0 else workers[which], signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        emu.set_tamper(None)
+    assert fired, err.decode()
+    return proc, workers, err
+
+
 def test_two_workers_write_what_one_process_writes(emu: EmulatorThread, tmp_path: Path) -> None:
     """stdout and --output, --workers 2 and 3: the emulator's truth, byte for byte, as
     --workers 1 writes it."""
@@ -148,18 +169,8 @@ def test_sigkill_of_the_sweep_ends_its_workers_and_a_resume_finishes_it(
     env = aws_env(emu)
     out = tmp_path / "out.ndjson"
     args = _args("--output", str(out), "--checkpoint-interval", "0.05", "--read-ahead", "1")
-    pages = LookupPages(pages=12)
-    emu.set_tamper(pages)
-    try:
-        proc = _start([*args, "--workers", "2"], env)
-        fired = pages.enough.wait(timeout=120)  # bounds a hang only
-        workers = _children(proc.pid) if proc.poll() is None else []
-        proc.kill()
-        proc.wait(timeout=30)
-    finally:
-        emu.set_tamper(None)
-    assert fired, proc.stderr.read().decode() if proc.stderr else ""
-    assert len(workers) == 2
+    _, workers, err = _kill_mid_run(emu, [*args, "--workers", "2"], env, -1)
+    assert len(workers) == 2, err.decode()
     _wait_gone(workers)
     state = ckpt_mod.load(ckpt_mod.default_path(out))
     assert not state.finished
@@ -177,18 +188,8 @@ def test_a_lost_worker_stops_the_sweep_resumably(emu: EmulatorThread, tmp_path: 
     env = aws_env(emu)
     out = tmp_path / "out.ndjson"
     args = _args("--output", str(out), "--read-ahead", "1", "--workers", "2")
-    pages = LookupPages(pages=12)
-    emu.set_tamper(pages)
-    try:
-        proc = _start(args, env)
-        fired = pages.enough.wait(timeout=120)  # bounds a hang only
-        workers = _children(proc.pid) if proc.poll() is None else []
-        if workers:
-            os.kill(workers[0], signal.SIGKILL)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        emu.set_tamper(None)
-    assert fired and len(workers) == 2, err.decode()
+    proc, workers, err = _kill_mid_run(emu, args, env, 0)
+    assert len(workers) == 2, err.decode()
     assert proc.returncode == 1, err.decode()
     assert err.decode().count("\n") == 1 and "exit code -9" in err.decode(), err.decode()
     _wait_gone(workers)
