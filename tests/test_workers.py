@@ -26,12 +26,12 @@ from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.settings.workers import PAIRS_PER_WORKER, workers_for
 
+from inproc import run_here
 from support import (
     NOW_EPOCH,
     LookupPages,
     aws_env,
     expected_ndjson,
-    run_cli,
     settings,
     wait_for,
 )  # fmt: skip
@@ -119,18 +119,19 @@ def _kill_mid_run(
 
 def test_two_workers_write_what_one_process_writes(emu: EmulatorThread, tmp_path: Path) -> None:
     """stdout and --output, --workers 2 and 3: the emulator's truth, byte for byte, as
-    --workers 1 writes it."""
+    --workers 1 writes it. The sweeps run in this process (inproc.run_here), their workers
+    as processes; the sweep as a process is the kill tests' below."""
     env = aws_env(emu)
     reference = _reference(emu)
     assert reference.count(b"\n") > 2000
-    one = run_cli(_args("--workers", "1"), env=env)
+    one = run_here(_args("--workers", "1"), env=env)
     assert one.returncode == 0, one.stderr.decode()
     assert one.stdout == reference
-    two = run_cli(_args("--workers", "2"), env=env)
+    two = run_here(_args("--workers", "2"), env=env)
     assert two.returncode == 0, two.stderr.decode()
     assert two.stdout == reference
     out = tmp_path / "out.ndjson"
-    three = run_cli(_args("--workers", "3", "--output", str(out), "--summary-json",
+    three = run_here(_args("--workers", "3", "--output", str(out), "--summary-json",
                           str(tmp_path / "s.json")), env=env)  # fmt: skip
     assert three.returncode == 0, three.stderr.decode()
     assert out.read_bytes() == reference
@@ -146,10 +147,10 @@ def test_max_items_and_unordered_in_workers(emu: EmulatorThread) -> None:
     lines, each pair's in its own order."""
     env = aws_env(emu)
     reference = _reference(emu)
-    first = run_cli(_args("--workers", "2", "--max-items", "777"), env=env)
+    first = run_here(_args("--workers", "2", "--max-items", "777"), env=env)
     assert first.returncode == 0, first.stderr.decode()
     assert first.stdout == b"".join(reference.splitlines(keepends=True)[:777])
-    loose = run_cli(_args("--workers", "2", "--unordered"), env=env)
+    loose = run_here(_args("--workers", "2", "--unordered"), env=env)
     assert loose.returncode == 0, loose.stderr.decode()
     assert sorted(loose.stdout.splitlines()) == sorted(reference.splitlines())
 
@@ -176,7 +177,7 @@ def test_sigkill_of_the_sweep_ends_its_workers_and_a_resume_finishes_it(
     assert not state.finished
     reference = _reference(emu)
     assert out.read_bytes()[: state.offset] == reference[: state.offset]
-    again = run_cli([*args, "--workers", "3"], env=env)
+    again = run_here([*args, "--workers", "3"], env=env)
     assert again.returncode == 0, again.stderr.decode()
     assert out.read_bytes() == reference
 
@@ -197,7 +198,7 @@ def test_a_lost_worker_stops_the_sweep_resumably(emu: EmulatorThread, tmp_path: 
     assert not state.finished  # so that the same command resumes it
     assert not [p for p in state.pairs if p.state == "failed"]
     assert out.read_bytes()[: state.offset] == _reference(emu)[: state.offset]
-    again = run_cli(args, env=env)
+    again = run_here(args, env=env)
     assert again.returncode == 0, again.stderr.decode()
     assert out.read_bytes() == _reference(emu)
 
@@ -224,7 +225,7 @@ def test_ctrl_c_stops_every_process_and_saves_the_checkpoint(
     state = ckpt_mod.load(ckpt_mod.default_path(out))
     assert not state.finished and state.written > 0
     assert not [p for p in state.pairs if p.state == "failed"]
-    again = run_cli(args, env=env)
+    again = run_here(args, env=env)
     assert again.returncode == 0, again.stderr.decode()
     assert out.read_bytes() == _reference(emu)
 
@@ -256,7 +257,7 @@ def test_parts_and_state_in_workers(emu: EmulatorThread, tmp_path: Path) -> None
     parts.mkdir()
     args = _args("--workers", "2", "--output-dir", str(parts), "--part-size", "256KiB",
                  "--compress", "gz", "--state", str(state))  # fmt: skip
-    done = run_cli(args, env=env)
+    done = run_here(args, env=env)
     assert done.returncode == 0, done.stderr.decode()
     names = sorted(p.name for p in parts.iterdir() if p.name.endswith(".ndjson.gz"))
     assert len(names) > 2
@@ -272,7 +273,7 @@ def test_bad_workers_are_one_line_exit_2_before_any_call(tmp_path: Path) -> None
         (["--workers", "257"], "--workers: 257 is out of range"),
         (["--workers", "2", "--follow"], "--workers: a follower runs in one process"),
     ):
-        done = run_cli(["sweep", *args], env={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "x"})
+        done = run_here(["sweep", *args], env={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "x"})
         assert done.returncode == 2, (args, done.stderr)
         err = done.stderr.decode()
         assert word in err and err.count("\n") == 1, (args, err)
