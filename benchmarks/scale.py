@@ -146,8 +146,14 @@ def main() -> None:
     if "merge" in only:
         results["merge"] = merge_rows(args.quick)
         print(table("trailsweep merge of 8 parts", results["merge"]))
+    # --only keeps the other parts' figures of an earlier run (each part says when).
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(results, indent=2) + "\n")
+    path = RESULTS / "scale.json"
+    kept = json.loads(path.read_text()) if path.exists() and args.only else {}
+    for part in ("cpu_bound", "real_quota", "merge"):
+        if part in results:
+            results[f"{part}_when"] = when
+    path.write_text(json.dumps({**kept, **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
