@@ -21,6 +21,7 @@ from trailsweep.cli.app import app, spread_lists
 from trailsweep.cli.examples import EXAMPLES
 from trailsweep.emulator import EmulatorThread
 
+from inproc import run_here
 from support import aws_env, run_cli, settings
 
 ROOT = Path(__file__).parents[1]
@@ -174,7 +175,9 @@ def test_every_example_parses_as_a_command_line(argv: list[str]) -> None:
 
 def test_examples_run_against_the_emulator(tmp_path: Path) -> None:
     """The examples that need no fixed account ids or files of the user's run against the
-    emulator, in order, as written: each exits 0 and prints what it promises."""
+    emulator, in order, as written: each exits 0 and prints what it promises. In this
+    process (inproc.run_here): what is tested is each command's answer; the CLI as a
+    process is tested by the --help tests above."""
     runnable = {
         "sweep --accounts org --regions all --start-time 1d -o day.ndjson",
         "status day.ndjson",
@@ -189,7 +192,7 @@ def test_examples_run_against_the_emulator(tmp_path: Path) -> None:
     with EmulatorThread(settings(faults={"rate": 1000.0, "burst": 1000.0})) as emu:
         env = aws_env(emu)
         for argv in chosen:
-            result = run_cli(argv, env=env, cwd=str(tmp_path))
+            result = run_here(argv, env=env, cwd=str(tmp_path))
             assert result.returncode == 0, (argv, result.stderr.decode())
             assert result.stdout.strip() or argv[0] == "sweep", argv
     assert (tmp_path / "day.ndjson").stat().st_size > 0
@@ -209,20 +212,20 @@ def test_unedited_skeleton_error_names_the_key_written(
     """An unedited skeleton (MaxResults 0) is refused naming MaxResults in the input, not
     --page-size, which the user never typed; a --page-size flag that overrides it is
     named as the flag."""
-    made = run_cli([command, "--generate-cli-skeleton", skeleton_flag])
+    made = run_here([command, "--generate-cli-skeleton", skeleton_flag])
     assert made.returncode == 0
     path = tmp_path / "in.txt"
     path.write_bytes(made.stdout)
     # No server anywhere: the refusal comes before any call.
     env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"}  # fmt: skip
-    result = run_cli([command, input_flag, f"file://{path}"], env=env, cwd=str(tmp_path))
+    result = run_here([command, input_flag, f"file://{path}"], env=env, cwd=str(tmp_path))
     assert result.returncode == 2
     err = result.stderr.decode()
     assert err.count("\n") == 1
     assert f"{input_flag} MaxResults: 0 is out of range; give a whole number from 1 to 50" in err
     assert "--page-size" not in err
-    flagged = run_cli(
+    flagged = run_here(
         [command, input_flag, f"file://{path}", "--page-size", "99"], env=env, cwd=str(tmp_path)
     )
     assert flagged.returncode == 2
