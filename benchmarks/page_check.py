@@ -3,8 +3,8 @@
     python benchmarks/page_check.py [--quick]
 
 The client's own work on a 50-event page, with and without the checks: parse the body
-(orjson), check it (`check_page`: shape, window, order, each CloudTrailEvent parsed once to
-prove it is one JSON object; `ChainCheck.repeats`: order across pages, repeated EventIds),
+(orjson), check it (`check_page`: shape, window, order, each CloudTrailEvent checked to
+be one JSON object; `ChainCheck.repeats`: order across pages, repeated EventIds),
 make the SweepEvents and the NDJSON lines, default (`CloudTrailEvent` spliced in as an
 object) and --raw (kept as a string). Pages come from the emulator's own data, so records
 have the size and shape of CloudTrail's. Best of several rounds of CPU time (process_time),

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import orjson
 
 CODE = "InvalidResponse"
@@ -45,6 +46,29 @@ CODE = "InvalidResponse"
 MAX_IDLE_PAGES = 1000
 _MAX_EPOCH = 1 << 35  # the year 3058: a larger EventTime is garbage (and breaks iso_utc)
 _DEFAULT_MAX_RESULTS = 50
+
+
+class _AnyObject(msgspec.Struct):
+    """Any JSON object: decoding a text into it checks the whole text's syntax (strict
+    JSON: no NaN, no trailing data, no raw control characters in strings, no lone
+    surrogates) and that it is one object, without building a Python object of any of it:
+    0.9 us for a 1.1 kB record, where `orjson.loads` takes 3.8 us. One difference: a number
+    too large for a double (`1e999`) is valid JSON and passes, where orjson refuses it;
+    record.py splices the text in as it is, and JSON allows it."""
+
+
+_is_object = msgspec.json.Decoder(_AnyObject).decode
+
+
+def _one_object(record: object) -> bool:
+    """Whether `record` is a string holding exactly one JSON object."""
+    if type(record) is not str:
+        return False
+    try:
+        _is_object(record)
+    except (msgspec.MsgspecError, RecursionError, UnicodeError):  # too deep; a lone surrogate
+        return False
+    return True
 
 
 class InvalidResponse(Exception):
@@ -89,7 +113,7 @@ def check_page(page: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     start = params.get("StartTime", 0)
     end = params.get("EndTime", _MAX_EPOCH)
     before = end
-    loads = orjson.loads
+    one_object = _one_object
     for i, event in enumerate(events):
         if not isinstance(event, dict):
             raise InvalidResponse(f"event {i} of the page is not an object")
@@ -111,15 +135,10 @@ def check_page(page: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
             )
         before = when
         record = event.get("CloudTrailEvent")
-        if record is not None:
-            try:
-                ok = type(record) is str and type(loads(record)) is dict
-            except orjson.JSONDecodeError:
-                ok = False
-            if not ok:
-                raise InvalidResponse(
-                    f"event {event_id}: CloudTrailEvent is not a JSON object in a string"
-                )
+        if record is not None and not one_object(record):
+            raise InvalidResponse(
+                f"event {event_id}: CloudTrailEvent is not a JSON object in a string"
+            )
     return events
 
 
