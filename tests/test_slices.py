@@ -93,6 +93,26 @@ def test_idle_days_cost_few_calls(tmp_path: Path) -> None:
         assert stats["calls"] <= one_stats["calls"] * 1.25 + 4
 
 
+def test_a_late_first_page_splits_before_it_answers() -> None:
+    """When the pair's next call is due and its first page is still out, the latency is
+    at least that long: the window is halved then, blind, so the second chain's call goes
+    at the pair's next slot rather than a whole latency later. A pair of one page pays a
+    call or two for it (splits on the chance stop once one comes back short of a page);
+    the bytes are the same."""
+    sparse = settings(members=1, suspended=0, events_per_day=40.0, faults=SLOW)
+    with EmulatorThread(sparse) as emu:
+        want = _want(emu)
+        assert 0 < want.count(b"\n") < 10  # one page of 10
+        one, one_stats = _sweep(emu, "--no-slices")
+        sliced, stats = _sweep(emu)
+        assert sliced == one == want
+        assert (one_stats["calls"], one_stats["max_in_flight"]) == (1, 1)
+        # One chain would have stopped at its one page: a second call in flight proves
+        # it went out before the first page answered.
+        assert stats["max_in_flight"] >= 2
+        assert stats["calls"] <= 3
+
+
 def _grown(path: Path, size: float) -> bool:
     return path.exists() and path.stat().st_size >= size
 
