@@ -13,6 +13,7 @@ import typer
 
 import trailsweep
 from trailsweep.api.stream import unwrapped
+from trailsweep.base.collector import tune_for_sweeping
 from trailsweep.base.errors import (
     CheckpointMismatch,
     CheckpointNotSaved,
@@ -146,6 +147,8 @@ def spread_lists(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `trailsweep` command."""
     raise_open_files()  # the process's limit: the library sizes its pool inside it
+    if argv is None:  # the process's own command, not a call from a program (or a test)
+        tune_for_sweeping()  # the process's collector: base/collector.py
     command = typer.main.get_command(app)
     argv = spread_lists(sys.argv[1:] if argv is None else argv)
     try:

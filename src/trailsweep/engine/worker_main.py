@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from trailsweep.base.collector import tune_for_sweeping
 from trailsweep.engine.frames import LENGTH, Job, frame, stats
 from trailsweep.engine.pair import PairState, SweepEvent, lines
 from trailsweep.engine.sweep import SweepReport, sweep_chunks
@@ -49,6 +50,7 @@ def main() -> None:
     job: Job = pickle.loads(stdin.read(size))  # noqa: S301 - from the sweep that started it
     threading.Thread(target=_exit_when_closed, args=(stdin,), daemon=True).start()
     _logging(job.log_levels)
+    tune_for_sweeping()  # this process is the sweep's: base/collector.py
     try:
         anyio.run(_serve, job)
     except BaseException as exc:
