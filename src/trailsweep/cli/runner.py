@@ -27,7 +27,6 @@ import anyio
 from trailsweep import SweepReport
 from trailsweep.api.exporting import write_ndjson
 from trailsweep.base.errors import OutputFailed
-from trailsweep.cli.progress import refresh_interval, show_progress
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.query import Query
 
@@ -86,6 +85,10 @@ def run_interruptible(
             previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}
             try:
                 if progress is not None:
+                    # Here, not at the top: rich is a tenth of a second of start-up that
+                    # a run without a progress bar (cron, pipes, --no-progress) never uses.
+                    from trailsweep.cli.progress import refresh_interval, show_progress
+
                     query, force = progress
                     interval = refresh_interval(os.environ)
                     tg.start_soon(
