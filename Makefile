@@ -38,6 +38,8 @@ test: lint typecheck imports pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator.py
 	$(BIN)/python benchmarks/sweep.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/cpu.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/latency.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/follow.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/scale.py $(BENCH_ARGS)
 

@@ -61,8 +61,13 @@ def test_read_ahead_stays_within_the_memory_budget() -> None:
     assert auto_read_ahead(100) == 14
     assert auto_read_ahead(1000) == 0
     # Time-sliced pairs spool what waits: a disk budget, and a few pages even at 1,000.
-    assert auto_read_ahead(1000, spooled=True) == 4
-    assert auto_read_ahead(10, spooled=True) == 40
+    assert auto_read_ahead(1000, spooled=True) == 8
+    assert auto_read_ahead(100, spooled=True) == 98
+    assert auto_read_ahead(10, spooled=True) == 100
+    for pairs in (1, 7, 100, 150, 400, 1000, 5000):
+        depth = auto_read_ahead(pairs, spooled=True)
+        assert 4 <= depth <= 100
+        assert depth == 4 or pairs * (depth + 2) <= 10_000
     for pairs in (1, 7, 100, 150, 400, 1000, 5000):
         depth = auto_read_ahead(pairs)
         assert 0 <= depth <= READ_AHEAD_MAX

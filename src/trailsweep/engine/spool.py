@@ -162,7 +162,8 @@ READ_AHEAD_BUDGET = 1600  # pages buffered over all pairs: at most ~180 MB of pa
 READ_AHEAD_MAX = 40
 
 
-SPOOLED_BUDGET = 6000  # pages waiting over all pairs when they can wait on disk (~450 MB)
+SPOOLED_BUDGET = 10_000  # pages waiting over all pairs when they can wait on disk (~770 MB)
+SPOOLED_MAX = 100
 SPOOLED_MIN = 4
 
 
@@ -181,10 +182,16 @@ def auto_read_ahead(pairs: int, *, spooled: bool = False) -> int:
     busiest pairs (1.68x the ideal wall time), 40 used 97% (1.08x).
 
     With time slices on, pages that wait past spool.SPOOL_BUDGET go to a temporary file,
-    so `spooled` budgets disk instead: at least SPOOLED_MIN pages each (1,000 pairs: 4,
-    about 300 MB of disk at most), where memory alone would have left them none.
+    so `spooled` budgets disk instead: at least SPOOLED_MIN pages each (1,000 pairs: 8,
+    about 600 MB of disk at most), where memory alone would have left them none, and up to
+    SPOOLED_MAX. The ordered merge needs the room when pairs are uneven: a sparse pair
+    runs ahead of the busiest one in time and waits with its pages, and one whose room is
+    full stops, so its next slice has nothing ready when its turn comes and the whole
+    merge waits a page's latency for it. 100 pairs at 1 s a page, 3 to 91 pages each
+    (benchmarks/latency.py): 40 pages of room took 2.6 to 4.3x the ideal span, 58 took
+    1.35x, 80 1.08x, 100 1.04x (--read-ahead 200: 1.08x, --unordered: 1.10x).
     """
     if spooled:  # time-sliced pairs: past spool.SPOOL_BUDGET pages, waiting costs disk
         budget = max(SPOOLED_MIN, SPOOLED_BUDGET // max(1, pairs) - 2)
-        return min(READ_AHEAD_MAX, budget)
+        return min(SPOOLED_MAX, budget)
     return max(0, min(READ_AHEAD_MAX, READ_AHEAD_BUDGET // max(1, pairs) - 2))
