@@ -32,8 +32,9 @@ from trailsweep.output.s3_store import S3PartStore, access_of, read_parts
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.timeparse import format_time, from_epoch
 
+from inproc import run_here
 from s3_support import REGION, MotoS3
-from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, run_cli, settings, wait_for
+from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, settings, wait_for
 from test_output_dir import held
 
 START, END = NOW_EPOCH - 3600, NOW_EPOCH - 1
@@ -103,10 +104,10 @@ def test_parts_on_s3_end_to_end_are_what_output_file_writes(
     for byte what `--output FILE` writes; run again, the finished sweep is left alone."""
     env = _env(emu, s3)
     out = tmp_path / "all.ndjson"
-    assert run_cli(_args("--output", str(out)), env=env).returncode == 0
+    assert run_here(_args("--output", str(out)), env=env).returncode == 0
     extra = ["--compress", compress] if compress else []
     args = _args("--output-dir", f"s3://{bucket}/audit/shard-0", "--part-size", "16KiB", *extra)
-    done = run_cli(args, env=env)
+    done = run_here(args, env=env)
     assert done.returncode == 0, done.stderr.decode()
     truth = _truth(emu)
     assert _joined(s3, bucket, "audit/shard-0") == truth == out.read_bytes()
@@ -127,7 +128,7 @@ def test_parts_on_s3_end_to_end_are_what_output_file_writes(
     assert s3.uploads(bucket) == []
 
     keys = s3.keys(bucket)
-    again = run_cli(args, env=env)
+    again = run_here(args, env=env)
     assert again.returncode == 0, again.stderr.decode()
     assert "is complete" in again.stderr.decode() and "nothing was done" in again.stderr.decode()
     assert s3.keys(bucket) == keys
@@ -170,7 +171,7 @@ def test_a_run_killed_midway_then_run_again_writes_each_event_once(
     for key in listed:  # each one whole: every line a JSON object
         assert all(orjson.loads(line) for line in s3.get(bucket, key).splitlines())
 
-    final = run_cli(args, env=env)
+    final = run_here(args, env=env)
     assert final.returncode == 0, final.stderr.decode()
     assert _joined(s3, bucket, prefix) == _truth(emu)
     assert _numbers(s3, bucket, prefix) == list(range(1, len(_parts(s3, bucket, prefix)) + 1))
@@ -342,7 +343,7 @@ def test_bad_s3_urls_are_one_line_exit_2_before_any_call(
 def test_state_and_follow_are_refused_with_s3(bucket: str) -> None:
     """--state and --follow keep to a local directory: refused naming the flag."""
     for extra in (["--state", "s.json"], ["--follow"]):
-        done = run_cli(["sweep", "--output-dir", f"s3://{bucket}/x", *extra])
+        done = run_here(["sweep", "--output-dir", f"s3://{bucket}/x", *extra])
         assert done.returncode == 2
         assert done.stderr.decode().count("\n") == 1 and extra[0] in done.stderr.decode()
 
