@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -95,22 +94,30 @@ def _numbers(s3: MotoS3, bucket: str, prefix: str) -> list[int]:
     return [int(m.group(1)) for n in names if (m := NAME.fullmatch(n))]
 
 
+@pytest.fixture(scope="module")
+def output_file(emu: EmulatorThread, s3: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """What `--output FILE` writes over the window: once for both --compress cases below
+    (the emulator's data and the window are fixed, so each case's own run wrote these
+    same bytes)."""
+    out = tmp_path_factory.mktemp("file") / "all.ndjson"
+    assert run_here(_args("--output", str(out)), env=_env(emu, s3)).returncode == 0
+    return out.read_bytes()
+
+
 @pytest.mark.parametrize("compress", [None, "gz"])
 def test_parts_on_s3_end_to_end_are_what_output_file_writes(
-    emu: EmulatorThread, s3: MotoS3, bucket: str, tmp_path: Path, compress: str | None
+    emu: EmulatorThread, s3: MotoS3, bucket: str, output_file: bytes, compress: str | None
 ) -> None:
     """Objects of at most 16 KiB of NDJSON each, numbered 1..n in name order, beside the
     checkpoint object: put end to end (decompressed with --compress gz), the truth, byte
     for byte what `--output FILE` writes; run again, the finished sweep is left alone."""
     env = _env(emu, s3)
-    out = tmp_path / "all.ndjson"
-    assert run_here(_args("--output", str(out)), env=env).returncode == 0
     extra = ["--compress", compress] if compress else []
     args = _args("--output-dir", f"s3://{bucket}/audit/shard-0", "--part-size", "16KiB", *extra)
     done = run_here(args, env=env)
     assert done.returncode == 0, done.stderr.decode()
     truth = _truth(emu)
-    assert _joined(s3, bucket, "audit/shard-0") == truth == out.read_bytes()
+    assert _joined(s3, bucket, "audit/shard-0") == truth == output_file
     found = _parts(s3, bucket, "audit/shard-0")
     assert len(found) > 20
     assert _numbers(s3, bucket, "audit/shard-0") == list(range(1, len(found) + 1))
