@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from trailsweep.emulator import EmulatorThread
 
 from s3_support import MotoS3, moto_s3
-from support import UseEmu, aws_env, settings
+from support import UNUSED_CA, UseEmu, aws_env, settings
 
 # How long generating and running an example takes follows the machine's load (the suite
 # runs on 2 busy cores), not the code: no deadline and no "too slow" health check for any
@@ -22,6 +22,15 @@ hypothesis_settings.register_profile(
     "trailsweep", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("trailsweep")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def unused_ca() -> Iterator[None]:
+    """AWS_CA_BUNDLE for the clients made in this process from settings alone (not from
+    `aws_env`): the small bundle of support.UNUSED_CA, for the reason given there."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_CA_BUNDLE", UNUSED_CA)
+        yield
 
 
 @pytest.fixture(scope="module")

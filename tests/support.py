@@ -12,6 +12,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -52,6 +53,14 @@ def settings(**kw: Any) -> EmulatorSettings:
     return EmulatorSettings(faults=faults, **base)
 
 
+# The CA bundle of every client the tests make (AWS_CA_BUNDLE): one throwaway certificate.
+# Every endpoint here is http:// on 127.0.0.1 (the emulator, moto), so no certificate is
+# ever checked; but aiobotocore loads its CA bundle into an SSL context for each client it
+# makes, and certifi's ~150 certificates cost ~30 ms of CPU each time: a sweep makes
+# clients per account and service, and the suite thousands of them.
+UNUSED_CA = str(Path(__file__).with_name("unused_ca.pem"))
+
+
 def aws_env(emu: EmulatorThread, **extra: str) -> dict[str, str]:
     """An environment in which any AWS SDK or CLI talks to `emu` as its management account."""
     info = emu.emulator.ready_info()
@@ -64,6 +73,7 @@ def aws_env(emu: EmulatorThread, **extra: str) -> dict[str, str]:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
+        AWS_CA_BUNDLE=UNUSED_CA,
     )
     env.update(extra)
     return env

@@ -19,7 +19,8 @@ from trailsweep.settings.config import Options, build_config
 from trailsweep.settings.options import options_from_mapping
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW, NOW_EPOCH, aws_env, control, expected_ndjson, run_cli, settings
+from inproc import run_here
+from support import NOW, NOW_EPOCH, aws_env, control, expected_ndjson, settings
 
 REGION = "us-east-1"
 START, END = NOW_EPOCH - 2 * 3600, NOW_EPOCH - 1
@@ -62,7 +63,8 @@ def _active(world: dict[str, Any]) -> set[str]:
 def _sweep(emu: EmulatorThread, out: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     window = ["--start-time", format_time(from_epoch(START))]
     window += ["--end-time", format_time(from_epoch(END))]
-    return run_cli(["sweep", *args, "--regions", REGION, *window, "-o", str(out)], env=aws_env(emu))
+    args = ("sweep", *args, "--regions", REGION, *window, "-o", str(out))
+    return run_here(list(args), env=aws_env(emu))
 
 
 def _truth(emu: EmulatorThread, accounts: set[str]) -> bytes:
@@ -134,7 +136,7 @@ def test_bad_selection_exits_2_before_any_call(
 
 
 def test_exclude_without_accounts_is_refused(org: EmulatorThread, tmp_path: Path) -> None:
-    result = run_cli(["sweep", "--exclude-accounts", "111122223333"], env=aws_env(org))
+    result = run_here(["sweep", "--exclude-accounts", "111122223333"], env=aws_env(org))
     assert result.returncode == 2
     assert result.stderr.decode().startswith("trailsweep: error: --exclude-accounts needs")
 

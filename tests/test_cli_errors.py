@@ -15,6 +15,7 @@ from trailsweep.emulator.services import calls
 from trailsweep.output import checkpoint
 from trailsweep.settings.config import Options
 
+from inproc import run_here
 from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, run_cli, settings
 
 ATTR = "--lookup-attributes"
@@ -117,7 +118,7 @@ def test_unwritable_output(emu: EmulatorThread, tmp_path: Path) -> None:
     env = aws_env(emu)
     for target, needle in ((tmp_path / "no" / "such" / "out.ndjson", "does not exist"),
                            (tmp_path, "directory")):  # fmt: skip
-        result = run_cli(["sweep", "--output", str(target)], env=env)
+        result = run_here(["sweep", "--output", str(target)], env=env)
         assert result.returncode == 2
         assert needle in result.stderr.decode()
         assert "Traceback" not in result.stderr.decode()
@@ -129,7 +130,7 @@ def test_no_credentials_is_exit_2_and_no_file(emu: EmulatorThread, tmp_path: Pat
     keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     env = {k: v for k, v in aws_env(emu).items() if k not in keys}
     out = tmp_path / "out.ndjson"
-    result = run_cli(["sweep", "--output", str(out)], env=env)
+    result = run_here(["sweep", "--output", str(out)], env=env)
     err = result.stderr.decode()
     assert result.returncode == 2, err
     assert "credentials" in err and "Traceback" not in err
@@ -164,7 +165,7 @@ def test_the_reported_huge_max_items_with_output_calls_nothing(
     without one: now exit 2 and one line before any call, and no file at all."""
     before = emu.emulator.requests
     huge = "99999999999999999999999999999"
-    result = run_cli(
+    result = run_here(
         ["sweep", "--max-items", huge, "-o", "out.ndjson"], env=aws_env(emu), cwd=str(tmp_path)
     )
     err = result.stderr.decode()

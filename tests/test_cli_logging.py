@@ -15,7 +15,8 @@ import pytest
 
 from trailsweep.emulator import EmulatorThread
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from inproc import run_here
+from support import NOW_EPOCH, aws_env, settings
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 CALL_LINE = re.compile(
@@ -46,8 +47,8 @@ def _when(stamp: str) -> float:
 
 def test_quiet_keeps_the_errors_and_drops_the_summary(emu: EmulatorThread) -> None:
     """-q: the same data on stdout, and on stderr only the failed pair, named."""
-    loud = run_cli(SWEEP, env=aws_env(emu))
-    quiet = run_cli([*SWEEP, "-q"], env=aws_env(emu))
+    loud = run_here(SWEEP, env=aws_env(emu))
+    quiet = run_here([*SWEEP, "-q"], env=aws_env(emu))
     assert loud.returncode == quiet.returncode == 1
     assert quiet.stdout == loud.stdout and quiet.stdout
     assert "pairs," in loud.stderr.decode()  # the totals line the quiet run leaves out
@@ -62,7 +63,7 @@ def test_verbose_lines_carry_a_utc_timestamp(emu: EmulatorThread) -> None:
     LookupEvents calls the emulator answered for it."""
     before = emu.stats()["pairs"]
     started = time.time()
-    result = run_cli([*SWEEP, "-v"], env=aws_env(emu))
+    result = run_here([*SWEEP, "-v"], env=aws_env(emu))
     ended = time.time()
     assert result.returncode == 1
     stats = emu.stats()["pairs"]
@@ -85,7 +86,7 @@ def test_log_format_json_makes_every_stderr_line_an_object(emu: EmulatorThread) 
     """--log-format json -v: each stderr line parses as JSON with ts, level, msg; call
     lines carry their fields; the summary is an object whose event count is stdout's, and
     the failed pair an error object."""
-    result = run_cli([*SWEEP, "-v", "--log-format", "json"], env=aws_env(emu))
+    result = run_here([*SWEEP, "-v", "--log-format", "json"], env=aws_env(emu))
     assert result.returncode == 1
     docs = _json_lines(result.stderr)
     assert all(re.fullmatch(STAMP, d["ts"]) and d["level"] and d["msg"] for d in docs)
@@ -102,7 +103,7 @@ def test_log_format_json_makes_every_stderr_line_an_object(emu: EmulatorThread) 
 
 def test_log_format_json_quiet_is_the_errors_alone(emu: EmulatorThread) -> None:
     """--log-format json -q: one error object per failed pair, nothing else."""
-    result = run_cli([*SWEEP, "-q", "--log-format", "json"], env=aws_env(emu))
+    result = run_here([*SWEEP, "-q", "--log-format", "json"], env=aws_env(emu))
     assert result.returncode == 1
     docs = _json_lines(result.stderr)
     assert [(d["level"], d["account"]) for d in docs] == [("error", _denied(emu))]
@@ -112,13 +113,13 @@ def test_lookup_events_logs_its_calls_as_json(emu: EmulatorThread) -> None:
     """lookup-events -v --log-format json: one object per call on stderr, the document on
     stdout unchanged."""
     args = ["lookup-events", *WINDOW]
-    plain = run_cli(args, env=aws_env(emu))
-    logged = run_cli([*args, "-v", "--log-format", "json"], env=aws_env(emu))
+    plain = run_here(args, env=aws_env(emu))
+    logged = run_here([*args, "-v", "--log-format", "json"], env=aws_env(emu))
     assert plain.returncode == logged.returncode == 0
     assert logged.stdout == plain.stdout
     docs = _json_lines(logged.stderr)
     assert docs and all(d["level"] == "debug" and d["outcome"] == "ok" for d in docs)
-    assert run_cli([*args, "-q"], env=aws_env(emu)).stderr == b""
+    assert run_here([*args, "-q"], env=aws_env(emu)).stderr == b""
 
 
 @pytest.mark.parametrize("command", [SWEEP, ["lookup-events"]])
@@ -131,7 +132,7 @@ def test_contradictory_or_unknown_log_flags_are_bad_input(
     """-v with -q, or a format other than text/json: exit 2, one line, nothing called."""
     env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1",
            "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # fmt: skip
-    result = run_cli([*command, *flags], env=env)
+    result = run_here([*command, *flags], env=env)
     assert result.returncode == 2
     assert result.stdout == b""
     err = result.stderr.decode()

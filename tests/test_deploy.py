@@ -47,8 +47,9 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.emulator.tamper import Call, Honest
 from trailsweep.settings.timeparse import format_time, from_epoch
 
+from inproc import run_here
 from s3_support import MotoS3
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings, wait_for
+from support import NOW_EPOCH, aws_env, expected_ndjson, settings, wait_for
 
 ROOT = Path(__file__).parents[1]
 DEPLOY = ROOT / "deploy"
@@ -263,7 +264,7 @@ def unsharded(emu: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> 
     args = ["sweep", "--accounts", "org", "--regions", "all", "--start-time", WINDOW[0],
             "--end-time", WINDOW[1], "--no-progress", "--rate", "100",
             "--output", str(out)]  # fmt: skip
-    done = run_cli(args, env=aws_env(emu))
+    done = run_here(args, env=aws_env(emu))
     assert done.returncode == 0, done.stderr.decode()
     accounts = sorted(a.id for a in emu.emulator.world.accounts)
     pairs = [(a, r) for a in accounts for r in ("eu-west-1", "us-east-1")]
@@ -400,7 +401,7 @@ def test_kubernetes_indexed_job_with_a_killed_index_then_the_merge_job(
     args = [
         _placed(a, bucket, run) for a in merge["spec"]["template"]["spec"]["containers"][0]["args"]
     ]
-    done = run_cli(args, env=_env(emu, s3))
+    done = run_here(args, env=_env(emu, s3))
     assert done.returncode == 0, done.stderr.decode()
     assert _merged(s3, bucket, run) == unsharded
 

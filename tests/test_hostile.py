@@ -31,6 +31,7 @@ from trailsweep.settings.config import Options, SweepSettings, build_config
 from trailsweep.settings.timeparse import format_time, from_epoch
 from trailsweep.testing import ManualClock
 
+from inproc import run_here
 from support import NOW_EPOCH, aws_env, expected_line, expected_ndjson, run_cli, settings, wait_for
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
@@ -123,7 +124,7 @@ def test_faults_do_not_change_the_output(tmp_path: Path) -> None:
     s = settings(members=2, suspended=0, events_per_day=1000.0, faults=faults)
     with EmulatorThread(s) as emu:
         out = tmp_path / "out.ndjson"
-        result = run_cli(_args(out, "--rate", "50", "--page-size", "5"), env=aws_env(emu))
+        result = run_here(_args(out, "--rate", "50", "--page-size", "5"), env=aws_env(emu))
         assert result.returncode == 0, result.stderr.decode()
         pairs = [(a.id, r) for a in emu.emulator.world.accounts for r in ("us-east-1", "eu-west-1")]
         assert out.read_bytes() == expected_ndjson(emu, pairs, start=START, end=END)
@@ -202,7 +203,7 @@ def test_denied_account_and_disabled_region_fail_alone(tmp_path: Path) -> None:
         emu.set_faults(deny_accounts=[members[0]], disabled_regions={members[1]: ["eu-west-1"]})
         out = tmp_path / "out.ndjson"
         summary = tmp_path / "summary.json"
-        result = run_cli(
+        result = run_here(
             [*_args(out, "--summary-json", str(summary))[:1], "--accounts", "org",
              "--regions", "us-east-1,eu-west-1", *_args(out)[5:], "--summary-json", str(summary),
              "--rate", "50"],
@@ -247,7 +248,7 @@ def test_sigint_checkpoints_exits_130_and_resumes_identically(tmp_path: Path) ->
         assert not state.finished
         assert out.stat().st_size == state.offset
         assert b"Traceback" not in err
-        resumed = run_cli(_args(out, "--rate", "20"), env=env)
+        resumed = run_here(_args(out, "--rate", "20"), env=env)
         assert resumed.returncode == 0, resumed.stderr.decode()
         accounts = sorted(a.id for a in emu.emulator.world.accounts)
         pairs = [(a, r) for a in accounts for r in ("eu-west-1", "us-east-1")]
@@ -263,7 +264,7 @@ def test_no_secret_reaches_output_logs_or_checkpoints(tmp_path: Path) -> None:
     with EmulatorThread(settings(members=2, suspended=0, faults=faults), clock=clock) as emu:
         emu.set_faults(deny_accounts=[emu.emulator.world.accounts[1].id])
         out, summary = tmp_path / "out.ndjson", tmp_path / "summary.json"
-        result = run_cli(
+        result = run_here(
             [*_args(out, "-v", "--summary-json", str(summary), "--checkpoint-interval", "0.01")],
             env=aws_env(emu),
         )

@@ -32,6 +32,7 @@ from trailsweep.output.merge_lines import InputLines
 from trailsweep.output.merge_parts import Merge
 from trailsweep.settings.shards import assign
 
+from inproc import run_here
 from support import NOW_EPOCH, expected_line, run_cli, settings
 
 START, END = NOW_EPOCH - 2 * 3600, NOW_EPOCH
@@ -263,7 +264,7 @@ def test_each_check_refuses_naming_the_file_and_line_and_writes_nothing(
 def test_a_refused_merge_is_one_line_on_stderr_exit_2_and_no_file(tmp_path: Path) -> None:
     """The command: one line on stderr, exit 2, the -o file not created."""
     specs, named = _bad_inputs(tmp_path, "duplicate across inputs")
-    result = run_cli(["merge", *specs, "-o", str(tmp_path / "out.ndjson")])
+    result = run_here(["merge", *specs, "-o", str(tmp_path / "out.ndjson")])
     assert result.returncode == 2 and result.stdout == b""
     assert result.stderr.count(b"\n") == 1 and named.encode() in result.stderr
     assert not (tmp_path / "out.ndjson").exists()
@@ -294,10 +295,10 @@ def test_an_existing_output_is_kept_unless_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "out.ndjson"
     out.write_bytes(b"mine\n")
     out.chmod(0o640)
-    refused = run_cli(["merge", str(a), "-o", str(out)])
+    refused = run_here(["merge", str(a), "-o", str(out)])
     assert refused.returncode == 2 and b"--overwrite" in refused.stderr
     assert out.read_bytes() == b"mine\n"
-    done = run_cli(["merge", str(a), "-o", str(out), "--overwrite"])
+    done = run_here(["merge", str(a), "-o", str(out), "--overwrite"])
     assert done.returncode == 0, done.stderr.decode()
     assert out.read_bytes() == a.read_bytes() and out.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ndjson", "out.ndjson"]
@@ -315,7 +316,7 @@ def test_stdin_and_a_directory_to_stdout_and_a_compressed_output(tmp_path: Path)
     assert result.stdout == sorted_lines(shard_a(), shard_b())
     assert b"000099.tmp is a part being written" in result.stderr
     zst = tmp_path / "all.ndjson.zst"
-    assert run_cli(["merge", str(tmp_path / "spool"), "-o", str(zst)]).returncode == 0
+    assert run_here(["merge", str(tmp_path / "spool"), "-o", str(zst)]).returncode == 0
     assert zstandard.ZstdDecompressor().stream_reader(zst.read_bytes()).read() == b"".join(
         shard_b()
     )
@@ -392,5 +393,5 @@ def test_merge_needs_no_aws_setting(tmp_path: Path) -> None:
     """Merging makes no call: it runs without any AWS_* variable."""
     (tmp_path / "a.ndjson").write_bytes(b"".join(shard_a()))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = run_cli(["merge", str(tmp_path / "a.ndjson")], env=env)
+    result = run_here(["merge", str(tmp_path / "a.ndjson")], env=env)
     assert result.returncode == 0 and result.stdout == b"".join(shard_a())

@@ -19,8 +19,9 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.output.merge_s3 import S3Merge
 from trailsweep.settings.s3_url import parse_s3_url
 
+from inproc import run_here
 from s3_support import KEYS, REGION, MotoS3
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from support import NOW_EPOCH, aws_env, expected_ndjson, settings
 
 START, END = NOW_EPOCH - 3 * 3600, NOW_EPOCH - 1
 PARTS = ("trailsweep-20250101T000000Z-{:06d}.ndjson{}",)
@@ -88,7 +89,7 @@ def test_s3_prefixes_merge_into_one_object_of_the_unsharded_bytes(
     """Three prefixes of parts (plain, .gz, .zst; the checkpoint objects beside them not
     read) merge into -o s3://bucket/run/NAME: one object, decompressed the truth."""
     urls = _put_shards(emu, s3, bucket, 3)
-    done = run_cli(["merge", *urls, "-o", f"s3://{bucket}/run/{name}"], env=_env(emu, s3))
+    done = run_here(["merge", *urls, "-o", f"s3://{bucket}/run/{name}"], env=_env(emu, s3))
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b""
     data = s3.get(bucket, f"run/{name}")
@@ -116,11 +117,11 @@ def test_s3_and_local_inputs_merge_to_stdout_and_to_a_local_file(
         )
     )  # fmt: skip
     env = _env(emu, s3)
-    done = run_cli(["merge", urls[0], str(local)], env=env)
+    done = run_here(["merge", urls[0], str(local)], env=env)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == _truth(emu)
     out = tmp_path / "all.ndjson"
-    assert run_cli(["merge", urls[0], str(local), "-o", str(out)], env=env).returncode == 0
+    assert run_here(["merge", urls[0], str(local), "-o", str(out)], env=env).returncode == 0
     assert out.read_bytes() == _truth(emu)
 
 
@@ -130,13 +131,13 @@ def test_an_existing_key_is_kept_unless_overwrite(
     urls = _put_shards(emu, s3, bucket, 2)
     s3.put(bucket, "run/org.ndjson", b"old\n")
     env = _env(emu, s3)
-    refused = run_cli(["merge", *urls, "-o", f"s3://{bucket}/run/org.ndjson"], env=env)
+    refused = run_here(["merge", *urls, "-o", f"s3://{bucket}/run/org.ndjson"], env=env)
     assert refused.returncode == 2
     assert refused.stderr.decode().count("\n") == 1
     assert "exists; it is kept" in refused.stderr.decode()
     assert s3.get(bucket, "run/org.ndjson") == b"old\n"
     args = ["merge", *urls, "-o", f"s3://{bucket}/run/org.ndjson", "--overwrite"]
-    done = run_cli(args, env=env)
+    done = run_here(args, env=env)
     assert done.returncode == 0, done.stderr.decode()
     assert s3.get(bucket, "run/org.ndjson") == _truth(emu)
 
@@ -164,7 +165,7 @@ def test_bad_urls_and_buckets_are_one_line_exit_2_and_nothing_put(
     args = ["merge", *(i.format(b=bucket) for i in inputs)]
     if output is not None:
         args += ["-o", output.format(b=bucket)]
-    done = run_cli(args, env=_env(emu, s3))
+    done = run_here(args, env=_env(emu, s3))
     err = done.stderr.decode()
     assert done.returncode == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -182,7 +183,7 @@ def test_a_check_that_fails_midway_puts_no_object(
     key = next(k for k in s3.keys(bucket, "run/shard-1/") if k.endswith("000001.ndjson.gz"))
     lines = gzip.decompress(s3.get(bucket, key)).splitlines(keepends=True)
     s3.put(bucket, key, gzip.compress(b"".join(reversed(lines))))
-    done = run_cli(["merge", *urls, "-o", f"s3://{bucket}/run/org.ndjson"], env=_env(emu, s3))
+    done = run_here(["merge", *urls, "-o", f"s3://{bucket}/run/org.ndjson"], env=_env(emu, s3))
     err = done.stderr.decode()
     assert done.returncode == 2, err
     assert f"s3://{bucket}/{key}" in err and err.count("\n") == 1

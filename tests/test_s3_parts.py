@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,8 +31,9 @@ from trailsweep.output.s3_store import S3PartStore, access_of, read_parts
 from trailsweep.settings.config import SweepSettings
 from trailsweep.settings.timeparse import format_time, from_epoch
 
+from inproc import run_here
 from s3_support import REGION, MotoS3
-from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, run_cli, settings, wait_for
+from support import NOW_EPOCH, UseEmu, aws_env, expected_ndjson, settings, wait_for
 from test_output_dir import held
 
 START, END = NOW_EPOCH - 3600, NOW_EPOCH - 1
@@ -94,22 +94,30 @@ def _numbers(s3: MotoS3, bucket: str, prefix: str) -> list[int]:
     return [int(m.group(1)) for n in names if (m := NAME.fullmatch(n))]
 
 
+@pytest.fixture(scope="module")
+def output_file(emu: EmulatorThread, s3: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """What `--output FILE` writes over the window: once for both --compress cases below
+    (the emulator's data and the window are fixed, so each case's own run wrote these
+    same bytes)."""
+    out = tmp_path_factory.mktemp("file") / "all.ndjson"
+    assert run_here(_args("--output", str(out)), env=_env(emu, s3)).returncode == 0
+    return out.read_bytes()
+
+
 @pytest.mark.parametrize("compress", [None, "gz"])
 def test_parts_on_s3_end_to_end_are_what_output_file_writes(
-    emu: EmulatorThread, s3: MotoS3, bucket: str, tmp_path: Path, compress: str | None
+    emu: EmulatorThread, s3: MotoS3, bucket: str, output_file: bytes, compress: str | None
 ) -> None:
     """Objects of at most 16 KiB of NDJSON each, numbered 1..n in name order, beside the
     checkpoint object: put end to end (decompressed with --compress gz), the truth, byte
     for byte what `--output FILE` writes; run again, the finished sweep is left alone."""
     env = _env(emu, s3)
-    out = tmp_path / "all.ndjson"
-    assert run_cli(_args("--output", str(out)), env=env).returncode == 0
     extra = ["--compress", compress] if compress else []
     args = _args("--output-dir", f"s3://{bucket}/audit/shard-0", "--part-size", "16KiB", *extra)
-    done = run_cli(args, env=env)
+    done = run_here(args, env=env)
     assert done.returncode == 0, done.stderr.decode()
     truth = _truth(emu)
-    assert _joined(s3, bucket, "audit/shard-0") == truth == out.read_bytes()
+    assert _joined(s3, bucket, "audit/shard-0") == truth == output_file
     found = _parts(s3, bucket, "audit/shard-0")
     assert len(found) > 20
     assert _numbers(s3, bucket, "audit/shard-0") == list(range(1, len(found) + 1))
@@ -127,7 +135,7 @@ def test_parts_on_s3_end_to_end_are_what_output_file_writes(
     assert s3.uploads(bucket) == []
 
     keys = s3.keys(bucket)
-    again = run_cli(args, env=env)
+    again = run_here(args, env=env)
     assert again.returncode == 0, again.stderr.decode()
     assert "is complete" in again.stderr.decode() and "nothing was done" in again.stderr.decode()
     assert s3.keys(bucket) == keys
@@ -170,7 +178,7 @@ def test_a_run_killed_midway_then_run_again_writes_each_event_once(
     for key in listed:  # each one whole: every line a JSON object
         assert all(orjson.loads(line) for line in s3.get(bucket, key).splitlines())
 
-    final = run_cli(args, env=env)
+    final = run_here(args, env=env)
     assert final.returncode == 0, final.stderr.decode()
     assert _joined(s3, bucket, prefix) == _truth(emu)
     assert _numbers(s3, bucket, prefix) == list(range(1, len(_parts(s3, bucket, prefix)) + 1))
@@ -342,7 +350,7 @@ def test_bad_s3_urls_are_one_line_exit_2_before_any_call(
 def test_state_and_follow_are_refused_with_s3(bucket: str) -> None:
     """--state and --follow keep to a local directory: refused naming the flag."""
     for extra in (["--state", "s.json"], ["--follow"]):
-        done = run_cli(["sweep", "--output-dir", f"s3://{bucket}/x", *extra])
+        done = run_here(["sweep", "--output-dir", f"s3://{bucket}/x", *extra])
         assert done.returncode == 2
         assert done.stderr.decode().count("\n") == 1 and extra[0] in done.stderr.decode()
 

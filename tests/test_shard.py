@@ -26,7 +26,8 @@ from trailsweep.settings.shard_input import resolve_shard
 from trailsweep.settings.shards import Shard, account_start
 from trailsweep.testing import ManualClock, RunningEmulator, running_emulator
 
-from support import NOW_EPOCH, HoldFirstPage, UseEmu, expected_line, expected_ndjson, run_cli
+from inproc import run_here
+from support import NOW_EPOCH, HoldFirstPage, UseEmu, expected_line, expected_ndjson
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
 ENGINE_VARIABLES = ("JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE")
@@ -91,19 +92,27 @@ def _every_pair(emu: RunningEmulator) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+@pytest.fixture(scope="module")
+def whole(org: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The unsharded export, once for every N below (the emulator's data and the window
+    are fixed, so each N's own export wrote these same bytes): the truth of every pair; its
+    checkpoint has no shard key (its bytes are as before --shard)."""
+    out = tmp_path_factory.mktemp("whole") / "whole.ndjson"
+    report = _export(org, out)
+    assert out.read_bytes() == _truth(org, _every_pair(org))
+    assert report.exit_code == 1  # the account whose regions cannot be listed
+    assert "shard" not in ckpt_mod.load(ckpt_mod.default_path(out)).spec
+    return out.read_bytes()
+
+
 @pytest.mark.parametrize("count", [1, 2, 3, 8])
 def test_the_shards_hold_each_line_of_the_whole_sweep_once(
-    org: RunningEmulator, tmp_path: Path, count: int
+    org: RunningEmulator, whole: bytes, tmp_path: Path, count: int
 ) -> None:
     """For N shards: each shard writes exactly its planned pairs' events (the truth of
     those pairs, newest first), every pair of the matrix is in one shard, and together
-    they hold the unsharded sweep's lines, each once. A checkpoint names its shard; the
-    unsharded one has no shard key (its bytes are as before --shard)."""
-    whole = tmp_path / "whole.ndjson"
-    report = _export(org, whole)
-    assert whole.read_bytes() == _truth(org, _every_pair(org))
-    assert report.exit_code == 1  # the account whose regions cannot be listed
-    assert "shard" not in ckpt_mod.load(ckpt_mod.default_path(whole)).spec
+    they hold the unsharded sweep's lines (`whole`), each once. A checkpoint names its
+    shard."""
     plan = _plan(org, count)
     assert sorted((r.account, r.region) for r in plan.rows) == _every_pair(org)
     assert plan.per_shard == [sum(r.shard == i for r in plan.rows) for i in range(count)]
@@ -118,7 +127,7 @@ def test_the_shards_hold_each_line_of_the_whole_sweep_once(
         stored = ckpt_mod.load(ckpt_mod.default_path(out))
         assert stored.finished and stored.spec["shard"] == f"{index}/{count}"
         lines.update(out.read_bytes().splitlines())
-    assert lines == Counter(whole.read_bytes().splitlines())
+    assert lines == Counter(whole.splitlines())
     assert max(lines.values()) == 1
 
 
@@ -129,7 +138,7 @@ def test_plan_json_is_what_the_shards_sweep_and_calls_no_lookup_events(
     LookupEvents call; the table has a line per pair and per shard."""
     args = ["plan", "--accounts", "org", "--regions", "all", "--shards", "3"]
     calls = org.thread.stats()["totals"]["calls"]
-    ran = run_cli([*args, "--format", "json"], env=org.env())
+    ran = run_here([*args, "--format", "json"], env=org.env())
     assert ran.returncode == 0, ran.stderr.decode()
     doc = orjson.loads(ran.stdout)
     plan = _plan(org, 3)
@@ -140,7 +149,7 @@ def test_plan_json_is_what_the_shards_sweep_and_calls_no_lookup_events(
     }
     shards = [p["shard"] for p in doc["pairs"]]
     assert shards == sorted(shards) and sum(doc["per_shard"]) == len(_every_pair(org))
-    table = run_cli(args, env=org.env())
+    table = run_here(args, env=org.env())
     assert table.returncode == 0, table.stderr.decode()
     rows = [line.split() for line in table.stdout.decode().splitlines()]
     assert rows[0] == ["account", "region", "shard"]
@@ -165,7 +174,7 @@ def test_the_shard_comes_from_kubernetes_or_aws_batch_variables(
     start, end = (str(t) for t in _window(org))
     args = ["sweep", "--accounts", "org", "--regions", "all", "--start-time", start,
             "--end-time", end, "--rate", "100"]  # fmt: skip
-    kubernetes = run_cli(
+    kubernetes = run_here(
         [*args, "--shard", "auto/3"], env=_engine_env(org, JOB_COMPLETION_INDEX="1")
     )
     one = [(r.account, r.region) for r in plan.rows if r.shard == 1]
@@ -174,7 +183,7 @@ def test_the_shard_comes_from_kubernetes_or_aws_batch_variables(
     assert kubernetes.stdout == _truth(org, one) and one
     batch = _engine_env(org, AWS_BATCH_JOB_ARRAY_INDEX="2", AWS_BATCH_JOB_ARRAY_SIZE="3")
     out = tmp_path / "batch.ndjson"
-    ran = run_cli([*args, "--shard", "auto", "-o", str(out)], env=batch)
+    ran = run_here([*args, "--shard", "auto", "-o", str(out)], env=batch)
     two = [(r.account, r.region) for r in plan.rows if r.shard == 2]
     assert ran.returncode == (1 if any(r == "*" for _, r in two) else 0), ran.stderr.decode()
     assert out.read_bytes() == _truth(org, two)
@@ -331,13 +340,13 @@ def test_a_shard_with_no_pairs_is_a_complete_empty_run(
     args = ["sweep", "--accounts", account, "--regions", "us-east-1", "--start-time", "1h",
             "--shard", f"{empty}/2"]  # fmt: skip
     calls = org.thread.stats()["totals"]["calls"]
-    ran = run_cli([*args, "-o", str(out)], env=org.env())
+    ran = run_here([*args, "-o", str(out)], env=org.env())
     assert ran.returncode == 0, ran.stderr.decode()
     assert out.read_bytes() == b"" and ran.stdout == b""
     assert "0 pairs" in ran.stderr.decode()
     stored = ckpt_mod.load(ckpt_mod.default_path(out))
     assert stored.finished and stored.pairs == []
-    to_stdout = run_cli(args, env=org.env())
+    to_stdout = run_here(args, env=org.env())
     assert to_stdout.returncode == 0 and to_stdout.stdout == b"", to_stdout.stderr.decode()
     assert org.thread.stats()["totals"]["calls"] == calls
 

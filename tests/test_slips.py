@@ -17,7 +17,8 @@ from trailsweep.cli.app import main
 from trailsweep.emulator import EmulatorThread
 from trailsweep.settings.filters import parse_where
 
-from support import NOW_EPOCH, UseEmu, aws_env, run_cli, settings
+from inproc import run_here
+from support import NOW_EPOCH, UseEmu, aws_env, settings
 
 # The AWS CLI's output formats, as its documentation lists them.
 FORMATS = ["json", "text", "table", "yaml", "yaml-stream"]
@@ -67,7 +68,7 @@ def test_a_file_named_like_a_format_is_written_as_dot_slash(
     start, end = NOW_EPOCH - 2 * 86400, NOW_EPOCH
     account = emu.emulator.world.management.id
     assert len(emu.truth(account, "us-east-1", start=start, end=end)) >= 3
-    result = run_cli(
+    result = run_here(
         ["sweep", "-o", "./json", "--start-time", str(start), "--end-time", str(end),
          "--max-items", "3"],
         env=aws_env(emu), cwd=str(tmp_path),
@@ -100,7 +101,7 @@ def test_a_region_not_enabled_in_an_account_is_named_as_such(tmp_path: Path) -> 
     with EmulatorThread(calm) as emu:
         member = emu.emulator.world.accounts[1].id
         emu.set_faults(disabled_regions={member: ["eu-west-1"]})
-        result = run_cli(
+        result = run_here(
             ["sweep", "--accounts", "org", "--regions", "us-east-1,eu-west-1",
              "--start-time", "1h", "-o", str(tmp_path / "out.ndjson")],
             env=aws_env(emu),
@@ -139,7 +140,7 @@ def test_where_clauses_that_cannot_mean_what_was_typed(
 def test_a_where_path_no_record_has_is_named_in_the_summary(emu: EmulatorThread) -> None:
     """A path in no record of the sweep (a typo) is a warning after the summary; a path
     that some record holds is not named."""
-    result = run_cli(
+    result = run_here(
         ["sweep", "--start-time", "3h", "--where", "userIdentity.typo!=x",
          "--where", "eventName exists", "--where", "userIdentity.typo.deeper!~y"],
         env=aws_env(emu),

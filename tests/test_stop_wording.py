@@ -18,7 +18,8 @@ from trailsweep.emulator import EmulatorThread
 from trailsweep.output import checkpoint as ckpt_mod
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from inproc import run_here
+from support import NOW_EPOCH, aws_env, settings
 
 START, END = NOW_EPOCH - 6 * 3600, NOW_EPOCH - 1
 WINDOW = ["--start-time", format_time(from_epoch(START)),
@@ -39,7 +40,7 @@ def test_pairs_cut_short_by_max_items_are_named_stopped(
     """The newest 10 events of 4 pairs: each pair whose events in the window are not all
     among them is "stopped at --max-items", not complete, and the exit code is 0."""
     summary = tmp_path / "summary.json"
-    result = run_cli(
+    result = run_here(
         ["sweep", "--accounts", "org", "--regions", ",".join(REGIONS), *WINDOW,
          "--max-items", "10", "--summary-json", str(summary)],
         env=aws_env(emu),

@@ -15,7 +15,8 @@ import pytest
 from trailsweep.emulator import EmulatorThread
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, run_cli, settings
+from inproc import run_here
+from support import NOW_EPOCH, aws_env, settings
 
 ROOT = Path(__file__).parents[1]
 START, END = NOW_EPOCH - 2 * 3600, NOW_EPOCH - 1
@@ -68,7 +69,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Any
         member = emu.emulator.world.accounts[1].id
         emu.set_faults(disabled_regions={member: ["eu-west-1"]})
         summary = tmp / "summary.json"
-        result = run_cli(
+        result = run_here(
             ["sweep", "--accounts", "org", "--regions", ",".join(REGIONS),
              "--start-time", format_time(from_epoch(START)),
              "--end-time", format_time(from_epoch(END)), "--rate", "50",

@@ -11,7 +11,8 @@ import pytest
 from trailsweep.emulator import EmulatorThread
 from trailsweep.settings.timeparse import format_time, from_epoch
 
-from support import NOW_EPOCH, aws_env, expected_ndjson, run_cli, settings
+from inproc import run_here
+from support import NOW_EPOCH, aws_env, expected_ndjson, settings
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
 START, END = NOW_EPOCH - 2 * 3600, NOW_EPOCH - 1
@@ -38,7 +39,7 @@ def org() -> Iterator[EmulatorThread]:
 
 
 def _sweep(emu: EmulatorThread, out: Path) -> bytes:
-    result = run_cli(
+    result = run_here(
         [
             "sweep", "--accounts", "org", "--regions", "all",
             "--start-time", format_time(from_epoch(START)),
