@@ -66,7 +66,7 @@ class Emulator:
         self.faults = self.settings.faults
         self.clock = clock
         self.world = World(self.settings)
-        self.history = History(self.settings)
+        self.history = History(self.settings, self.world.management.id)
         self.quota = Quota(self.faults)
         self.lookup = LookupEvents(self.history, b"%d" % stable_hash("tokens", self.settings.seed))
         self._rng = random.Random(self.settings.seed)
