@@ -13,6 +13,7 @@ import typer
 from trailsweep import SweepReport
 from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.cli.demo_follow import run_demo_follow
+from trailsweep.cli.emulator import scenario_names
 from trailsweep.cli.logs import print_summary
 from trailsweep.cli.runner import write_stdout
 from trailsweep.emulator.settings import EmulatorSettings, SettingsError
@@ -49,6 +50,13 @@ def demo_command(
         float,
         typer.Option(help="With --follow: simulated seconds per real second, 1 to 600."),
     ] = 60.0,
+    scenarios: Annotated[
+        str | None,
+        typer.Option(
+            help="Planted attacks in the organization: all, none, or names separated by "
+            "commas. Default: the config's [emulator] scenarios, else all.",
+        ),
+    ] = None,
 ) -> None:
     """Start an embedded CloudTrail emulator (a small organization with realistic events),
     sweep every account and enabled region of it with org discovery and AssumeRole, and
@@ -76,6 +84,14 @@ def demo_command(
         if key in emu_table and not isinstance(emu_table[key], kind):
             wanted = "true or false" if kind is bool else "text"
             raise ConfigError(f"{where}{key}: expected {wanted}")
+    # The demo is where the planted attacks are shown: all of them unless told otherwise.
+    planted = emu_table.pop("scenarios", "all")
+    if isinstance(planted, list) and all(isinstance(n, str) for n in planted):
+        planted = ",".join(planted)
+    if not isinstance(planted, str):
+        raise ConfigError(f"{where}scenarios: expected all, none or a list of names")
+    option = "--scenarios" if scenarios is not None else f"{where}scenarios"
+    emu_table["scenarios"] = scenario_names(planted if scenarios is None else scenarios, option)
     if "regions" in emu_table:
         regions = emu_table["regions"]
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):

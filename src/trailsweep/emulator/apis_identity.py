@@ -43,7 +43,7 @@ IAM: tuple[Template, ...] = (
     read("iam", "ListInstanceProfilesForRole", 2, "tf", req={"roleName": "$role"}),
     api("iam", "CreateRole", 1, "tf", res=_ROLE,
         req={"roleName": "$role", "assumeRolePolicyDocument": _TRUST, "path": "/"},
-        resp={"role": {"path": "/", "roleName": "$role", "roleId": "AROA{token}",
+        resp={"role": {"path": "/", "roleName": "$role", "roleId": "$new_role_id",
               "arn": "$role_arn", "createDate": "$date", "assumeRolePolicyDocument": _TRUST}}),
     api("iam", "AttachRolePolicy", 2, "tf", res=_ROLE,
         req={"roleName": "$role", "policyArn": "$policy_arn"}),

@@ -139,6 +139,7 @@ def _error(ev: Event, actor: Actor, c: Ctx, rng: Bits, arn: str) -> tuple[str, s
     t = ev.template
     if ev.fixed is not None:
         given = ev.fixed.get("error")
+        c["caller_arn"] = arn
         return None if given is None else (str(given[0]), str(given[1]).format_map(c))
     draw = rng.random()
     if t is CONSOLE_LOGIN:

@@ -175,6 +175,8 @@ VALUES: dict[str, Callable[[Ctx], Any]] = {
     "trail": lambda c: "org-trail",
     "trail_arn": lambda c: _res_arn(c, "cloudtrail", "trail/org-trail"),
     "filesystem": _pool("fs", 2, "fs-{h}"),
+    "new_user_id": lambda c: "AIDA" + hexid(c.account, "newuser", c.detail).upper(),
+    "new_role_id": lambda c: "AROA" + hexid(c.account, "newrole", c.detail).upper(),
     "new_key": lambda c: "AKIA" + hexid(c.account, "newkey", c.detail, 16).upper(),
     "cidr": lambda c: f"10.{c.pick('net', 4)}.0.0/16",
     "repo_uri": lambda c: f"{c.account}.dkr.ecr.{c.region}.amazonaws.com/{c['repo']}",
