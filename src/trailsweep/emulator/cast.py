@@ -189,7 +189,7 @@ def _machines(seed: int, account: str) -> list[Actor]:
             name="GitHubActions",
             audience="ci",
             weight=6.0,
-            ips=_ips(seed, account, "gha", _CI_NETS, 4),
+            ips=_ips(seed, "github", "gha", _CI_NETS, 4),
             agents=(CLI_CI,),
             principal_id=ident("AROA", seed, account, "GitHubActionsDeploy", length=21),
             role="GitHubActionsDeploy",

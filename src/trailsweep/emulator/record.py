@@ -167,11 +167,14 @@ def _error(ev: Event, actor: Actor, c: Ctx, rng: Bits, arn: str) -> tuple[str, s
 
 def _origin(ev: Event, actor: Actor, rng: Bits) -> tuple[str, str]:
     """The call's sourceIPAddress and userAgent: a service's own name, or one of the
-    actor's addresses and clients (people: the browser to sign in, the CLI otherwise)."""
+    actor's addresses and clients, the same for every call of one session (people: the
+    browser to sign in, the CLI otherwise)."""
     service = _service_acting(ev, actor)
     pick = rng.getrandbits(16)
     if service is not None:
         return service, service
+    if ev.session is not None and ev.template is not CONSOLE_LOGIN:
+        pick = int(ev.session[0][4:10], 36)  # the key's letters: one choice per session
     ip = actor.ips[pick % len(actor.ips)]
     if ev.template is CONSOLE_LOGIN:
         return ip, actor.agents[-1]
