@@ -78,9 +78,10 @@ _CI_NETS = (4, 20, 52, 172)
 _AWS_NETS = (3, 18, 34, 44, 52, 54)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Actor:
-    """One principal of an account and how it behaves."""
+    """One principal of an account and how it behaves (compared and hashed by identity:
+    each is made once, by `cast_of` or a planted scenario)."""
 
     key: str  # unique in the account: "user/alice", "sso/erin@example.com", ...
     kind: str  # user | bot | root | sso | ci | app | linked | admin | service

@@ -11,6 +11,7 @@ name rather than an address, and carry no tlsDetails.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from trailsweep.emulator.activity import session_values
@@ -54,7 +55,9 @@ def lookup_resources(t: Template, c: Ctx) -> tuple[tuple[str, str], ...]:
     return tuple((rtype, c[name]) for rtype, name, _ in t.res)
 
 
+@lru_cache(maxsize=4096)
 def _role_identity(account: str, actor: Actor, session: tuple[str, int]) -> dict[str, Any]:
+    """The identity of a role session's calls (the same for each: cached, never changed)."""
     role = actor.role or ""
     ident: dict[str, Any] = {
         "type": "AssumedRole",
@@ -183,8 +186,11 @@ def _origin(ev: Event, actor: Actor, rng: Bits) -> tuple[str, str]:
     return ip, actor.agents[(pick >> 4) % len(actor.agents)]
 
 
-def _host(t: Template, region: str) -> str:
-    return GLOBAL_HOSTS.get(t.source) or f"{t.service}.{region}.amazonaws.com"
+@lru_cache(maxsize=4096)
+def _tls(t: Template, region: str) -> dict[str, str]:
+    """tlsDetails of a call in a region (cached, never changed)."""
+    host = GLOBAL_HOSTS.get(t.source) or f"{t.service}.{region}.amazonaws.com"
+    return _TLS | {"clientProvidedHostHeader": host}
 
 
 def call_record(account: str, region: str, ev: Event, c: Ctx, rng: Bits) -> dict[str, Any]:
@@ -235,5 +241,5 @@ def call_record(account: str, region: str, ev: Event, c: Ctx, rng: Bits) -> dict
         rec["sharedEventID"] = c["uuid"]
     rec["eventCategory"] = "Management"
     if _service_acting(ev, actor) is None:
-        rec["tlsDetails"] = _TLS | {"clientProvidedHostHeader": _host(t, region)}
+        rec["tlsDetails"] = _tls(t, region)
     return rec
