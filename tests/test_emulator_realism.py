@@ -253,3 +253,30 @@ def test_the_same_seed_is_the_same_organization() -> None:
     first = one.truth(account, "us-east-1", start=start)
     assert first and first == two.truth(account, "us-east-1", start=start)
     assert other.truth(other.world.management.id, "us-east-1", start=start) != first
+
+
+def test_people_keep_working_hours_and_machines_run_all_week() -> None:
+    """With office hours on: each person's calls fall mostly (>= 80 %) in some 9
+    consecutive hours of weekdays and seldom (< 12 %) on weekends; a bot's calls spread
+    over the whole day (no 9 hours hold 60 % of them)."""
+    emu = Emulator(settings(members=1, suspended=0, regions=("us-east-1",), diurnal=True,
+                            events_per_day=3000.0))  # fmt: skip
+    hours: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    for account in [a.id for a in emu.world.accounts]:
+        for e in emu.truth(account, "us-east-1", start=emu.data_now() - 14 * 86400):
+            r = orjson.loads(e["CloudTrailEvent"])
+            if r["userIdentity"]["type"] == "IAMUser" and "sessionContext" not in r["userIdentity"]:
+                weekend = (e["EventTime"] // 86400 + 3) % 7 >= 5  # 1970-01-01: a Thursday
+                hours[f"{account} {r['userIdentity']['userName']}"].append(
+                    (e["EventTime"] // 3600 % 24, weekend)
+                )
+    people = {k: v for k, v in hours.items() if k.split()[1] in ("alice", "bob", "dmitri")}
+    bots = {k: v for k, v in hours.items() if k.split()[1] in ("terraform", "backup-bot")}
+    assert len(people) == 2 * 3 and len(bots) == 2 * 2
+    for name, calls in {**people, **bots}.items():
+        weekday = [h for h, weekend in calls if not weekend]
+        best = max(sum(1 for h in weekday if (h - start) % 24 < 9) for start in range(24))
+        if name in people:
+            assert best >= 0.8 * len(weekday) and len(weekday) >= 0.88 * len(calls), name
+        else:
+            assert best < 0.6 * len(weekday), name

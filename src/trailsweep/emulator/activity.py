@@ -38,6 +38,25 @@ class Activity:
     def __init__(self, seed: int, management: str, diurnal: bool) -> None:
         self.seed, self.management, self.diurnal = seed, management, diurnal
         self._menus: dict[tuple[str, bool, bool], Menu] = {}
+        self._rhythm: dict[tuple[str, int], float] = {}
+
+    def rhythm(self, account: str, hour: int) -> float:
+        """How busy an hour of the week is in an account: its cast's active weight then,
+        over the mean of the week's hours (1 on average; people's hours busier)."""
+        week = (hour + 72) % 168  # hours since a Monday's midnight (1970-01-01: a Thursday)
+        found = self._rhythm.get((account, week))
+        if found is None:
+            actors = cast_of(self.seed, account, self.management)
+            monday = 96  # 1970-01-05 00:00, the first Monday, in epoch hours
+
+            def busy(h: int) -> float:
+                return sum(a.active(monday + h, True) for a in actors)
+
+            mean = sum(busy(h) for h in range(168)) / 168
+            for h in range(168):
+                self._rhythm[(account, h)] = busy(h) / mean
+            found = self._rhythm[(account, week)]
+        return found
 
     def menu(self, actor: Actor, us_east_1: bool) -> Menu:
         """The calls an actor makes in a region, with their cumulative weights."""

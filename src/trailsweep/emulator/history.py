@@ -9,7 +9,8 @@ Within an hour events are ordered newest first; ties (same second) keep generati
 An event's position ``(hour, rank)`` is what NextTokens point at.
 
 Volume has realistic shape: pairs fall in busy, normal and quiet tiers (busy over quiet =
-``skew``), office hours are busier than nights, some days are idle, some hours burst.
+``skew``), each principal works its own hours (people weekdays, machines always: see
+activity.py), some days are idle, some hours burst.
 """
 
 from __future__ import annotations
@@ -104,14 +105,12 @@ class History:
         idle = stable_hash("idle", s.seed, account, region, draw // 24) % 1000
         if idle < s.idle_day_share * 1000:
             return 0.0
-        office, weekend = 1.0, 1.0
-        if s.diurnal:
-            day = hour // 24
-            office = 1.6 if 8 <= hour % 24 < 20 else 0.4
-            weekend = 0.5 if (day + 3) % 7 >= 5 else 1.1  # 1970-01-01 was a Thursday
+        # Office hours and weekends: the cast's own rhythm, each principal active in its
+        # hours (activity.py), scaled so that a week holds as many events as without it.
+        rhythm = self._activity.rhythm(account, hour) if s.diurnal else 1.0
         burst = 12.0 if stable_hash("burst", s.seed, account, region, draw) % 100 < 2 else 1.0
         per_hour = s.events_per_day * self.pair_factor(account, region) / 24.0
-        return per_hour * office * weekend * burst
+        return per_hour * rhythm * burst
 
     # generation --------------------------------------------------------------------
     def _generate(self, account: str, region: str, hour: int, insight: bool) -> tuple[Event, ...]:
