@@ -28,6 +28,15 @@ _DEMO_DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 
 
+DemoScenarios = Annotated[
+    str | None,
+    typer.Option(
+        help="Planted attacks in the organization: all, none, or names separated by "
+        "commas. Default: the config's [emulator] scenarios, else all.",
+    ),
+]
+
+
 def demo_command(
     config: Annotated[
         str | None,
@@ -50,13 +59,7 @@ def demo_command(
         float,
         typer.Option(help="With --follow: simulated seconds per real second, 1 to 600."),
     ] = 60.0,
-    scenarios: Annotated[
-        str | None,
-        typer.Option(
-            help="Planted attacks in the organization: all, none, or names separated by "
-            "commas. Default: the config's [emulator] scenarios, else all.",
-        ),
-    ] = None,
+    scenarios: DemoScenarios = None,
 ) -> None:
     """Start an embedded CloudTrail emulator (a small organization with realistic events),
     sweep every account and enabled region of it with org discovery and AssumeRole, and
@@ -84,14 +87,7 @@ def demo_command(
         if key in emu_table and not isinstance(emu_table[key], kind):
             wanted = "true or false" if kind is bool else "text"
             raise ConfigError(f"{where}{key}: expected {wanted}")
-    # The demo is where the planted attacks are shown: all of them unless told otherwise.
-    planted = emu_table.pop("scenarios", "all")
-    if isinstance(planted, list) and all(isinstance(n, str) for n in planted):
-        planted = ",".join(planted)
-    if not isinstance(planted, str):
-        raise ConfigError(f"{where}scenarios: expected all, none or a list of names")
-    option = "--scenarios" if scenarios is not None else f"{where}scenarios"
-    emu_table["scenarios"] = scenario_names(planted if scenarios is None else scenarios, option)
+    emu_table["scenarios"] = _planted(emu_table.pop("scenarios", "all"), scenarios, where)
     if "regions" in emu_table:
         regions = emu_table["regions"]
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
@@ -112,6 +108,18 @@ def demo_command(
     code = anyio.run(_demo, settings, opts, report)
     print_summary(report, sys.stderr)
     raise typer.Exit(code)
+
+
+def _planted(configured: object, flag: str | None, where: str) -> tuple[str, ...]:
+    """The scenarios to plant: --scenarios, else the config's, else all (the demo is where
+    the planted attacks are shown)."""
+    if flag is not None:
+        return scenario_names(flag, "--scenarios")
+    if isinstance(configured, list) and all(isinstance(n, str) for n in configured):
+        configured = ",".join(configured)
+    if not isinstance(configured, str):
+        raise ConfigError(f"{where}scenarios: expected all, none or a list of names")
+    return scenario_names(configured, f"{where}scenarios")
 
 
 async def _demo(settings: EmulatorSettings, opts: Options, report: SweepReport) -> int:

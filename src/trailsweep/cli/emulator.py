@@ -87,8 +87,9 @@ EmulatorLagTailMax = Annotated[
 EmulatorScenarios = Annotated[
     str,
     typer.Option(
-        help="Planted attacks: all, none, or names separated by commas (GET "
-        "/_emulator/scenarios lists each with its EventIds). Default: none.",
+        help="Planted attacks (CloudTrail stopped, GuardDuty disabled, a backdoor IAM user, "
+        "...), each at a seeded time in the last two hours: all, none, or names separated "
+        "by commas; GET /_emulator/scenarios lists them with their EventIds. Default: none.",
     ),
 ]
 EmulatorMembers = Annotated[int, typer.Option(help="Member accounts besides management.")]
@@ -164,21 +165,16 @@ def emulator_command(
     AWS_SESSION_TOKEN), and the ready line goes to stderr; --env-file writes them to a file.
     Source them and any AWS client (boto3, the AWS CLI, trailsweep) talks to the emulator.
 
-    --scenarios all plants attacks (CloudTrail stopped, GuardDuty disabled, a backdoor IAM
-    user, ...) among the organization's everyday activity, each at a seeded time in the
-    last two hours; GET /_emulator/scenarios lists them with their EventIds.
-
     The same flags serve the same events: from the seed and the data clock (--now, moved
     by --clock-speed or POST /_emulator/clock). --lag delays delivery as CloudTrail does;
     `--lag --clock-speed 60` serves an hour of late-arriving events a minute. Control API:
     GET <url>/_emulator/world (?secrets=1 adds the secret key), /stats, /faults, /truth,
-    /clock with "Authorization: Bearer <control_token>". Listens on 127.0.0.1 unless
-    --host and --allow-remote say otherwise.
+    /clock, /scenarios with "Authorization: Bearer <control_token>". Listens on 127.0.0.1
+    unless --host and --allow-remote say otherwise.
     """
     faults: dict[str, Any] = dict(
-        rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
-        error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
-        credential_ttl=credential_ttl,
+        rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate,
+        reset_rate=reset_rate, token_ttl=token_ttl, credential_ttl=credential_ttl,
         **_lag_flags(lag, median=lag_median, tail_share=lag_tail_share, tail_max=lag_tail_max),
     )  # fmt: skip
     settings = _settings(

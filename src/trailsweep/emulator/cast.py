@@ -168,8 +168,8 @@ def _people(seed: int, account: str) -> list[Actor]:
     return out
 
 
-def _machines(seed: int, account: str) -> list[Actor]:
-    out = [
+def _bots(seed: int, account: str) -> list[Actor]:
+    return [
         Actor(
             key=f"user/{name}",
             kind="bot",
@@ -183,6 +183,11 @@ def _machines(seed: int, account: str) -> list[Actor]:
         )
         for name, aud, agent in BOTS
     ]
+
+
+def _machines(seed: int, account: str) -> list[Actor]:
+    """The bots, CI, Lambda execution roles and service-linked roles."""
+    out = _bots(seed, account)
     out.append(
         Actor(
             key="role/GitHubActionsDeploy",
@@ -236,8 +241,8 @@ def _machines(seed: int, account: str) -> list[Actor]:
     return out
 
 
-def _visitors(seed: int, account: str, management: str) -> list[Actor]:
-    """Identity Center users, the admin role (members) and root."""
+def _visitors(seed: int, account: str) -> list[Actor]:
+    """Identity Center users."""
     out = []
     for i, email in enumerate(SSO_USERS):
         h = stable_hash("sso", seed, account, email)
@@ -262,6 +267,12 @@ def _visitors(seed: int, account: str, management: str) -> list[Actor]:
                 caller=email,
             )
         )
+    return out
+
+
+def _stewards(seed: int, account: str, management: str) -> list[Actor]:
+    """The admin role assumed from the management account (members only), and root."""
+    out = []
     if account != management:
         out.append(
             Actor(
@@ -309,5 +320,6 @@ def cast_of(seed: int, account: str, management: str) -> tuple[Actor, ...]:
     return (
         *_people(seed, account),
         *_machines(seed, account),
-        *_visitors(seed, account, management),
+        *_visitors(seed, account),
+        *_stewards(seed, account, management),
     )
