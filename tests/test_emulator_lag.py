@@ -55,7 +55,7 @@ BEFORE_LAG = (38103, "342ef77d326be8fe626d6787d49e0b2d844bbfc8fca0574af02901bca8
 # The same events' bytes. Pinned again when the records got their realistic shapes (the
 # cast of principals, cast.py; per-call shapes, catalog.py): the same events (ids and
 # times, BEFORE_LAG) with new contents.
-BYTES = "5dda45d61381843c0859ae8d126e1a678434b4e60adf74ff2f34210e2df615f9"
+BYTES = "77f615105ab7a265783a512ab45a1bd80b27e74b4721f43d39fb66e0bf1e91b1"
 
 
 def test_with_the_lag_off_every_event_is_what_it_was_and_arrives_at_once() -> None:

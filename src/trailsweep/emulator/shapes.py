@@ -89,8 +89,8 @@ def _choice(kind: str, names: tuple[str, ...]) -> Callable[[Ctx], str]:
 _BUCKETS = ("logs", "artifacts", "data-lake", "backups", "static-site", "athena-results")
 _TABLES = ("orders", "sessions", "invoices", "feature-flags")
 _STACKS = ("network", "orders-api", "data-pipeline", "observability")
-_PARAMS = ("/app/prod/db-url", "/app/prod/feature-flags", "/app/shared/api-endpoint", "/ci/ami-id")
-_SECRETS = ("prod/orders/db", "prod/payments/api-key", "shared/datadog")
+_PARAMS = ("/app/prod/db-url", "/app/prod/feature-flags", "/app/common/api-endpoint", "/ci/ami-id")
+_SECRETS = ("prod/orders/db", "prod/payments/api-key", "common/datadog")
 _ROLES = ("orders-api-execution-role", "GitHubActionsDeploy", "eks-node-role", "data-pipeline-role")
 _USERS = ("alice", "bob", "carol", "dmitri", "terraform", "ci-deploy", "backup-bot")
 _POLICIES = ("ReadOnlyAccess", "AmazonS3ReadOnlyAccess", "CloudWatchLogsFullAccess",
