@@ -137,13 +137,16 @@ def test_every_readme_command_runs_against_the_emulator(tmp_path: Path, s3: Moto
     against one emulator: exit 0 and the non-empty result it promises (events on stdout
     or in its --output file, a status line per pair, a filled YAML document)."""
     from trailsweep.emulator import EmulatorThread
+    from trailsweep.emulator.settings import SCENARIO_NAMES
 
     from inproc import run_here
     from support import aws_env, settings
 
     commands = readme_commands()
     assert len(commands) >= 9, commands
-    with EmulatorThread(settings(members=3, suspended=0, faults={"rate": 50.0})) as emu:
+    # With the planted attacks: the README's detection examples look for them.
+    org = settings(members=3, suspended=0, scenarios=SCENARIO_NAMES, faults={"rate": 50.0})
+    with EmulatorThread(org) as emu:
         env = aws_env(emu, AWS_ENDPOINT_URL_S3=s3.url)  # parts on S3 go to moto's server
         for words in commands:
             argv, into = (words[:-2], words[-1]) if words[-2:-1] == [">"] else (words, None)
@@ -196,3 +199,57 @@ def _spooled(tmp_path: Path, where: str, s3: MotoS3) -> bytes:
     keys = [k for k in s3.keys(bucket, prefix + "/") if ".ndjson" in k]
     data = [(k, s3.get(bucket, k)) for k in keys]
     return b"".join(gzip.decompress(d) if k.endswith(".gz") else d for k, d in data)
+
+
+def readme_pipelines() -> list[tuple[list[str], str]]:
+    """Every `trailsweep sweep ... | ...` line of the README's sh blocks (continuations
+    joined): the sweep as argv, and the rest of the pipeline as the shell would run it."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("trailsweep sweep ") and " | " in line:
+                sweep, rest = line.split(" | ", 1)  # the sweep's own words hold no " | "
+                found.append((shlex.split(sweep), rest))
+    return found
+
+
+def test_every_readme_pipeline_prints_a_meaningful_result_on_the_demo_organization(
+    tmp_path: Path,
+) -> None:
+    """Each README pipeline (a sweep piped into jq and the like), run on the demo's
+    organization (configs/demo.toml, its planted attacks included): exit 0 and lines of
+    values, none of them a placeholder ("?", null); the console-login one shows sign-ins
+    with and without MFA, the detection ones only planted events."""
+    import subprocess
+
+    from trailsweep.emulator import EmulatorThread
+    from trailsweep.emulator.settings import SCENARIO_NAMES
+
+    from inproc import run_here
+    from support import aws_env, settings
+
+    pipelines = readme_pipelines()
+    assert len(pipelines) >= 4, pipelines
+    demo = dict(tomllib.loads((ROOT / "configs" / "demo.toml").read_text())["emulator"])
+    demo["regions"] = tuple(demo["regions"])
+    with EmulatorThread(settings(**demo, scenarios=SCENARIO_NAMES, faults={"rate": 50.0})) as emu:
+        planted = {n for d in emu.emulator.scenario_documents() for n in d["EventNames"]}
+        for argv, rest in pipelines:
+            swept = run_here([*argv[1:], "--rate", "50"], env=aws_env(emu), cwd=str(tmp_path))
+            assert swept.returncode == 0, (argv, swept.stderr.decode())
+            piped = subprocess.run(
+                ["bash", "-c", rest], input=swept.stdout, capture_output=True, check=False,
+                timeout=60,
+            )  # fmt: skip
+            assert piped.returncode == 0, (rest, piped.stderr.decode())
+            lines = piped.stdout.decode().strip().splitlines()
+            assert lines, (argv, rest)
+            assert not any(w in ("?", "null", '""') for ln in lines for w in ln.split()), lines
+            if "MFAUsed]" in rest:
+                assert {ln.split("\t")[-1] for ln in lines} == {"Yes", "No"}, lines
+            if "--where" in argv and "eventName~" in " ".join(argv):
+                assert {ln.split("\t")[3] for ln in lines} <= planted, lines

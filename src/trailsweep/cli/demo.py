@@ -13,6 +13,7 @@ import typer
 from trailsweep import SweepReport
 from trailsweep.base.errors import ConfigError, InputError
 from trailsweep.cli.demo_follow import run_demo_follow
+from trailsweep.cli.emulator import scenario_names
 from trailsweep.cli.logs import print_summary
 from trailsweep.cli.runner import write_stdout
 from trailsweep.emulator.settings import EmulatorSettings, SettingsError
@@ -25,6 +26,15 @@ _DEMO_DEFAULTS: dict[str, Any] = {
     "accounts": "org", "regions": "all", "start_time": "2h", "max_items": 25,
     "emulator": {"diurnal": False, "idle_day_share": 0.0},
 }  # fmt: skip
+
+
+DemoScenarios = Annotated[
+    str | None,
+    typer.Option(
+        help="Planted attacks in the organization: all, none, or names separated by "
+        "commas. Default: the config's [emulator] scenarios, else all.",
+    ),
+]
 
 
 def demo_command(
@@ -49,6 +59,7 @@ def demo_command(
         float,
         typer.Option(help="With --follow: simulated seconds per real second, 1 to 600."),
     ] = 60.0,
+    scenarios: DemoScenarios = None,
 ) -> None:
     """Start an embedded CloudTrail emulator (a small organization with realistic events),
     sweep every account and enabled region of it with org discovery and AssumeRole, and
@@ -76,6 +87,7 @@ def demo_command(
         if key in emu_table and not isinstance(emu_table[key], kind):
             wanted = "true or false" if kind is bool else "text"
             raise ConfigError(f"{where}{key}: expected {wanted}")
+    emu_table["scenarios"] = _planted(emu_table.pop("scenarios", "all"), scenarios, where)
     if "regions" in emu_table:
         regions = emu_table["regions"]
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
@@ -96,6 +108,18 @@ def demo_command(
     code = anyio.run(_demo, settings, opts, report)
     print_summary(report, sys.stderr)
     raise typer.Exit(code)
+
+
+def _planted(configured: object, flag: str | None, where: str) -> tuple[str, ...]:
+    """The scenarios to plant: --scenarios, else the config's, else all (the demo is where
+    the planted attacks are shown)."""
+    if flag is not None:
+        return scenario_names(flag, "--scenarios")
+    if isinstance(configured, list) and all(isinstance(n, str) for n in configured):
+        configured = ",".join(configured)
+    if not isinstance(configured, str):
+        raise ConfigError(f"{where}scenarios: expected all, none or a list of names")
+    return scenario_names(configured, f"{where}scenarios")
 
 
 async def _demo(settings: EmulatorSettings, opts: Options, report: SweepReport) -> int:

@@ -19,6 +19,7 @@ from trailsweep.base.errors import InputError
 from trailsweep.emulator.lag import AWS_LAG
 from trailsweep.emulator.settings import (
     DEFAULT_REGIONS,
+    SCENARIO_NAMES,
     EmulatorSettings,
     Faults,
     SettingsError,
@@ -83,6 +84,14 @@ EmulatorLagTailMax = Annotated[
     float | None,
     typer.Option(help="Latest delivery, seconds after the call (turns the lag on; default 900)."),
 ]
+EmulatorScenarios = Annotated[
+    str,
+    typer.Option(
+        help="Planted attacks (CloudTrail stopped, GuardDuty disabled, a backdoor IAM user, "
+        "...), each at a seeded time in the last two hours: all, none, or names separated "
+        "by commas; GET /_emulator/scenarios lists them with their EventIds. Default: none.",
+    ),
+]
 EmulatorMembers = Annotated[int, typer.Option(help="Member accounts besides management.")]
 EmulatorSuspended = Annotated[int, typer.Option(help="How many members are SUSPENDED.")]
 REGIONS_DEFAULT = ",".join(DEFAULT_REGIONS)  # what --help shows as the default
@@ -142,6 +151,7 @@ def emulator_command(
     reset_rate: EmulatorResetRate = 0.0,
     token_ttl: EmulatorTokenTtl = 3600.0,
     credential_ttl: EmulatorCredentialTtl = 3600.0,
+    scenarios: EmulatorScenarios = "none",
     print_env: EmulatorPrintEnv = False,
     env_file: EmulatorEnvFile = None,
 ) -> None:
@@ -159,20 +169,19 @@ def emulator_command(
     by --clock-speed or POST /_emulator/clock). --lag delays delivery as CloudTrail does;
     `--lag --clock-speed 60` serves an hour of late-arriving events a minute. Control API:
     GET <url>/_emulator/world (?secrets=1 adds the secret key), /stats, /faults, /truth,
-    /clock with "Authorization: Bearer <control_token>". Listens on 127.0.0.1 unless
-    --host and --allow-remote say otherwise.
+    /clock, /scenarios with "Authorization: Bearer <control_token>". Listens on 127.0.0.1
+    unless --host and --allow-remote say otherwise.
     """
     faults: dict[str, Any] = dict(
-        rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms,
-        error_rate=error_rate, reset_rate=reset_rate, token_ttl=token_ttl,
-        credential_ttl=credential_ttl,
+        rate=rate, burst=burst, latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate,
+        reset_rate=reset_rate, token_ttl=token_ttl, credential_ttl=credential_ttl,
         **_lag_flags(lag, median=lag_median, tail_share=lag_tail_share, tail_max=lag_tail_max),
     )  # fmt: skip
     settings = _settings(
         seed=seed, now=now, realtime=realtime, clock_speed=clock_speed, members=members,
         suspended=suspended, regions=regions, events_per_day=events_per_day, skew=skew,
         host=host, port=port, allow_remote=allow_remote, control_token=control_token,
-        faults=faults, env_file=env_file,
+        faults=faults, env_file=env_file, scenarios=scenario_names(scenarios, "--scenarios"),
     )  # fmt: skip
     _serve_until_stopped(settings, Ready(print_env=print_env, env_file=env_file))
 
@@ -206,6 +215,7 @@ def _settings(
     *, seed: int, now: str | None, realtime: bool, clock_speed: float | None, members: int,
     suspended: int, regions: str, events_per_day: float, skew: float, host: str, port: int,
     allow_remote: bool, control_token: str | None, faults: dict[str, Any], env_file: str | None,
+    scenarios: tuple[str, ...] = (),
 ) -> EmulatorSettings:  # fmt: skip
     """The emulator's settings from the flags, every flag checked first (exit 2 on a bad one)."""
     pinned = (
@@ -232,9 +242,24 @@ def _settings(
             seed=seed, now=pinned, clock_speed=speed, members=members, suspended=suspended,
             regions=region_list, events_per_day=events_per_day, skew=skew, host=host,
             port=port, allow_remote=allow_remote, control_token=control_token, faults=made,
+            scenarios=scenarios,
         )  # fmt: skip
     except SettingsError as err:  # the emulator's own words: bad input, exit 2
         raise InputError(str(err)) from None
+
+
+def scenario_names(text: str, option: str) -> tuple[str, ...]:
+    """The planted scenarios a flag names: all, none, or known names separated by commas."""
+    if text.strip() in ("all", "none"):
+        return SCENARIO_NAMES if text.strip() == "all" else ()
+    names = tuple(n.strip() for n in split_list(option, text))
+    unknown = [n for n in names if n not in SCENARIO_NAMES]
+    if unknown:
+        raise InputError(
+            f"{option}: unknown scenario {unknown[0]!r}; give all, none, or names from: "
+            + ", ".join(SCENARIO_NAMES)
+        )
+    return names
 
 
 def _clock_speed(realtime: bool, clock_speed: float | None) -> float:

@@ -18,6 +18,9 @@ GET  /_emulator/truth?account=&region=[&start=&end=&key=&value=&category=insight
                               (or once the data clock reads T; everything=1: every
                               event that has happened, arrived or not); arrivals=1
                               adds "Arrivals", each event's arrival time, in order
+GET  /_emulator/scenarios     the planted scenarios (scenarios.py), oldest first: each
+                              one's Name, Technique, Mitre, Account, Region, StartTime,
+                              EndTime (epoch seconds), EventIds and EventNames
 GET  /_emulator/clock         the data clock: {"now": epoch seconds, "speed": data
                               seconds per wall second}
 POST /_emulator/clock         step it: {"advance": seconds} or {"now": epoch seconds},
@@ -57,6 +60,8 @@ class Controlled(Protocol):
     def data_now(self) -> int: ...
 
     def truth_document(self, q: TruthQuery, *, arrivals: bool) -> dict[str, Any]: ...
+
+    def scenario_documents(self) -> list[dict[str, Any]]: ...
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
@@ -103,6 +108,7 @@ def control_routes(emu: Controlled) -> list[web.RouteDef]:
         web.get("/_emulator/truth", guarded(api.truth)),
         web.get("/_emulator/clock", guarded(api.clock)),
         web.post("/_emulator/clock", guarded(api.clock)),
+        web.get("/_emulator/scenarios", guarded(api.scenarios)),
     ]
 
 
@@ -138,6 +144,9 @@ class _ControlApi:
 
     async def stats(self, _: web.Request) -> web.Response:
         return _json(self.emu.quota.as_dict())
+
+    async def scenarios(self, _: web.Request) -> web.Response:
+        return _json({"Scenarios": self.emu.scenario_documents()})
 
     async def reset(self, _: web.Request) -> web.Response:
         self.emu.quota.reset()

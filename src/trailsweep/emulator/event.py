@@ -4,9 +4,12 @@ other)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from trailsweep.emulator.catalog import Template
+from trailsweep.emulator.cast import Actor
+from trailsweep.emulator.template import Template
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,13 @@ class Event:
     # Uniform in [0, 1), a hash of the event's identity: its delivery delay under the lag
     # settings of the moment is `Lag.delay(lag_draw)` (lag.py).
     lag_draw: float = 0.0
+    actor: Actor | None = None  # who made the call (cast.py); None: Insights events
+    # The session the call ran in: its ASIA key and the epoch second it was issued (the
+    # time of the call that issued it, this event's own when it is that call).
+    session: tuple[str, int] | None = None
+    # A planted scenario's values (scenarios.py): shape values given, not drawn, and
+    # "error" (code, message) when the call failed.
+    fixed: Mapping[str, Any] | None = None
 
     def matches(self, key: str, value: str) -> bool:
         """Whether a LookupEvents attribute selects this event."""

@@ -9,7 +9,8 @@ Within an hour events are ordered newest first; ties (same second) keep generati
 An event's position ``(hour, rank)`` is what NextTokens point at.
 
 Volume has realistic shape: pairs fall in busy, normal and quiet tiers (busy over quiet =
-``skew``), office hours are busier than nights, some days are idle, some hours burst.
+``skew``), each principal works its own hours (people weekdays, machines always: see
+activity.py), some days are idle, some hours burst.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ import math
 import random
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import replace
 
-from trailsweep.emulator.catalog import (
-    INSIGHT_TEMPLATES,
-    ROLE_SESSIONS,
-    TEMPLATES,
-    USERS,
-    Template,
-    resource_name,
+from trailsweep.emulator.activity import (
+    Activity,
+    lookup_identity,
+    openers,
+    opening_template,
+    session_key,
 )
+from trailsweep.emulator.catalog import CONSOLE_LOGIN, INSIGHT_TEMPLATES
 from trailsweep.emulator.event import Event
 from trailsweep.emulator.lag import Lag, draw_of
-from trailsweep.emulator.render import render_event
+from trailsweep.emulator.render import event_ctx, lookup_resources, render_event
 from trailsweep.emulator.settings import EmulatorSettings
+from trailsweep.emulator.template import Template
 from trailsweep.emulator.world import stable_hash
 
 HOUR = 3600
@@ -67,16 +70,24 @@ def _uuid(n: int, m: int) -> str:
 class History:
     """All events of the emulated organization, by pair and hour."""
 
-    def __init__(self, settings: EmulatorSettings) -> None:
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        management: str = "",
+        planted: tuple[tuple[str, str, Event], ...] = (),
+    ) -> None:
+        """`management`: the management account's id (the cast of member accounts has its
+        admin role assumed from there); `planted`: the scenarios' events (scenarios.py),
+        placed in their pair and hour among the background."""
         self.settings = settings
+        self._activity = Activity(settings.seed, management, settings.diurnal)
+        self._planted: dict[tuple[str, str, int], list[Event]] = {}
+        for account, region, ev in planted:
+            self._planted.setdefault((account, region, ev.time // HOUR), []).append(ev)
         origin = settings.draw_origin
         self._origin = int(origin.timestamp()) // HOUR if origin is not None else 0
         self._cache: OrderedDict[tuple[str, str, int, bool], _Block] = OrderedDict()
         self._cached_events = 0
-        self._regional = [t for t in TEMPLATES if not t.global_service]
-        self._regional_w = _cumulative(self._regional)
-        self._all = list(TEMPLATES)
-        self._all_w = _cumulative(self._all)
         self._insight_w = _cumulative(INSIGHT_TEMPLATES)
 
     # volume ------------------------------------------------------------------------
@@ -94,14 +105,12 @@ class History:
         idle = stable_hash("idle", s.seed, account, region, draw // 24) % 1000
         if idle < s.idle_day_share * 1000:
             return 0.0
-        office, weekend = 1.0, 1.0
-        if s.diurnal:
-            day = hour // 24
-            office = 1.6 if 8 <= hour % 24 < 20 else 0.4
-            weekend = 0.5 if (day + 3) % 7 >= 5 else 1.1  # 1970-01-01 was a Thursday
+        # Office hours and weekends: the cast's own rhythm, each principal active in its
+        # hours (activity.py), scaled so that a week holds as many events as without it.
+        rhythm = self._activity.rhythm(account, hour) if s.diurnal else 1.0
         burst = 12.0 if stable_hash("burst", s.seed, account, region, draw) % 100 < 2 else 1.0
         per_hour = s.events_per_day * self.pair_factor(account, region) / 24.0
-        return per_hour * office * weekend * burst
+        return per_hour * rhythm * burst
 
     # generation --------------------------------------------------------------------
     def _generate(self, account: str, region: str, hour: int, insight: bool) -> tuple[Event, ...]:
@@ -109,47 +118,78 @@ class History:
         seed = stable_hash("hour", self.settings.seed, account, region, draw, insight)
         rng = random.Random(seed)
         n = _poisson(rng, self._hour_rate(account, region, hour, insight))
-        if n == 0:
+        planted = () if insight else self._planted.get((account, region, hour), ())
+        if n == 0 and not planted:
             return ()
         seconds: list[int] = []
         for _ in range(n):  # a third of events share a second with the one before (ties)
             same = seconds and rng.random() < 0.33
             seconds.append(seconds[-1] if same else rng.randrange(HOUR))
-        order = sorted(range(n), key=lambda i: -seconds[i])  # stable: ties keep order
+        # Newest first; ties (same second) keep generation order, the planted after the
+        # background. An event's rank is its place in that order.
+        times = [hour * HOUR + sec for sec in seconds] + [p.time for p in planted]
+        order = sorted(range(len(times)), key=lambda i: -times[i])
+        rank = [0] * len(times)
+        for r, i in enumerate(order):
+            rank[i] = r
         if insight:
-            templates, weights = list(INSIGHT_TEMPLATES), self._insight_w
-        elif region == "us-east-1":
-            templates, weights = self._all, self._all_w
+            made = self._insights(rng, seed, hour, seconds, rank)
         else:
-            templates, weights = self._regional, self._regional_w
+            made = self._calls(rng, seed, account, region, hour, seconds, rank)
+        made += [replace(p, hour=hour, rank=rank[n + k]) for k, p in enumerate(planted)]
+        made.sort(key=lambda e: e.rank)
+        return tuple(made)
+
+    def _insights(
+        self, rng: random.Random, seed: int, hour: int, seconds: list[int], rank: list[int]
+    ) -> list[Event]:
         events = []
-        for rank, i in enumerate(order):
+        for i, second in enumerate(seconds):
             identity = stable_hash("id", seed, i)
-            t = rng.choices(templates, cum_weights=weights)[0]
+            t = rng.choices(INSIGHT_TEMPLATES, cum_weights=self._insight_w)[0]
             detail = rng.getrandbits(62)
-            user, akid = _identity(account, detail, t, insight)
+            events.append(Event(
+                time=hour * HOUR + second, hour=hour, rank=rank[i],
+                event_id=_uuid(seed, identity),
+                template=t, username=None, access_key_id=None, resources=(), insight=True,
+                detail=detail, lag_draw=draw_of(identity),
+            ))  # fmt: skip
+        return events
+
+    def _calls(
+        self, rng: random.Random, seed: int, account: str, region: str, hour: int,
+        seconds: list[int], rank: list[int],
+    ) -> list[Event]:  # fmt: skip
+        """The hour's background calls, in generation order (activity.py)."""
+        chosen = self._activity.choose(rng, account, region, hour, len(seconds))
+        opening = {i: key for key, i in openers(chosen, seconds).items()}
+        sessions: dict[str, tuple[str, int]] = {}
+        for i in sorted(opening, key=lambda i: seconds[i]):
+            actor = chosen[i][0]
+            key = session_key(self.settings.seed, account, region, actor, hour)
+            sessions[actor.key] = (key, hour * HOUR + seconds[i])
+        events = []
+        for i, (actor, t, detail) in enumerate(chosen):
+            identity = stable_hash("id", seed, i)
+            opens = i in opening
+            session = sessions.get(actor.key) if t is not CONSOLE_LOGIN else None
+            if opens:
+                t = opening_template(actor)
+            user, akid = lookup_identity(actor, t, session[0] if session else None, opens)
+            time = hour * HOUR + seconds[i]
             res: tuple[tuple[str, str], ...] = ()
-            if t.resource_type and not insight:
-                res = ((t.resource_type, resource_name(t.resource_type, account, region, detail)),)
-            events.append(
-                Event(
-                    time=hour * HOUR + seconds[i],
-                    hour=hour,
-                    rank=rank,
-                    event_id=_uuid(seed, identity),
-                    template=t,
-                    username=user,
-                    access_key_id=akid,
-                    resources=res,
-                    insight=insight,
-                    detail=detail,
-                    # The hash the id is made from (the id is a hash of it, so the two
-                    # look unrelated), not a draw of `rng`: every other value stays as it
-                    # was, and it costs no extra hash.
-                    lag_draw=draw_of(identity),
-                )
-            )
-        return tuple(events)
+            if t.res:
+                ctx = event_ctx(account, region, t, detail, time, actor, session, None)
+                res = lookup_resources(t, ctx)
+            events.append(Event(
+                time=time, hour=hour, rank=rank[i], event_id=_uuid(seed, identity), template=t,
+                username=user, access_key_id=akid, resources=res,
+                insight=False, detail=detail,
+                # The hash the id is made from (the id is a hash of it, so the two look
+                # unrelated), not a draw of `rng`: it costs no extra hash.
+                lag_draw=draw_of(identity), actor=actor, session=session,
+            ))  # fmt: skip
+        return events
 
     def _block(self, account: str, region: str, hour: int, insight: bool) -> _Block:
         key = (account, region, hour, insight)
@@ -217,24 +257,3 @@ def _cumulative(templates: list[Template] | tuple[Template, ...]) -> list[int]:
         total += t.weight
         out.append(total)
     return out
-
-
-def _identity(
-    account: str, detail: int, t: Template, insight: bool
-) -> tuple[str | None, str | None]:
-    """Username and AccessKeyId as LookupEvents shows them, from the event's detail seed."""
-    if insight:
-        return None, None
-    kind = detail % 100
-    if kind < 2:
-        return "root", None
-    if kind < 40:
-        user = USERS[(detail >> 8) % len(USERS)]
-        key = (
-            None if t.name == "ConsoleLogin" else f"AKIA{stable_hash(account, user) % 16**12:012X}"
-        )
-        return user, key
-    if kind < 92:
-        _, session = ROLE_SESSIONS[(detail >> 8) % len(ROLE_SESSIONS)]
-        return session, f"ASIA{(detail >> 16) % 16**12:012X}"
-    return None, None  # called by an AWS service on the account's behalf

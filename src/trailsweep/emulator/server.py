@@ -42,6 +42,7 @@ from trailsweep.emulator.protocol import (
     xml_response,
 )
 from trailsweep.emulator.quota import Quota
+from trailsweep.emulator.scenarios import plant
 from trailsweep.emulator.settings import EmulatorSettings, control_call_listed
 from trailsweep.emulator.sigv4 import (
     SignatureProblem,
@@ -66,7 +67,10 @@ class Emulator:
         self.faults = self.settings.faults
         self.clock = clock
         self.world = World(self.settings)
-        self.history = History(self.settings)
+        # The planted scenarios, placed once (scenarios.py); their events join the history.
+        self.planted = plant(self.settings, self.world)
+        placed = tuple((p.account, p.region, e) for p in self.planted for e in p.events)
+        self.history = History(self.settings, self.world.management.id, placed)
         self.quota = Quota(self.faults)
         self.lookup = LookupEvents(self.history, b"%d" % stable_hash("tokens", self.settings.seed))
         self._rng = random.Random(self.settings.seed)
@@ -168,6 +172,11 @@ class Emulator:
         if arrivals:
             document["Arrivals"] = self._truth.arrivals(events)
         return document
+
+    def scenario_documents(self) -> list[dict[str, Any]]:
+        """What GET /_emulator/scenarios lists: each planted scenario, oldest first."""
+        docs = [p.document() for p in self.planted]
+        return sorted(docs, key=lambda d: (d["StartTime"], d["Name"]))
 
     # requests ----------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:

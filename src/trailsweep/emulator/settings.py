@@ -34,6 +34,18 @@ class SettingsError(ValueError):
 
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
+# The planted scenarios, by name (scenarios.py states each; test_emulator_scenarios holds
+# the two lists to the same names). Here so that settings are checked without loading
+# the event generator.
+SCENARIO_NAMES = (
+    "cloudtrail-stop", "cloudtrail-delete", "cloudtrail-event-selectors", "guardduty-disable",
+    "guardduty-trusted-ipset", "vpc-flow-logs-delete", "config-recorder-stop", "ec2-user-data",
+    "imds-credentials-outside", "iam-create-admin-user", "iam-backdoor-user",
+    "iam-login-profile", "s3browser-iam-user", "kms-import-key-material", "rds-public-restore",
+    "securityhub-findings-suppressed", "sso-idp-change", "ssm-send-command",
+    "console-login-without-mfa", "ec2-security-group-open-22", "ec2-share-ebs-snapshot",
+    "organizations-leave", "trufflehog-key-check",
+)  # fmt: skip
 # The control-plane calls `Faults.hang_calls` and `Faults.fail_calls` can name.
 CONTROL_CALLS = (
     "sts:GetCallerIdentity",
@@ -189,6 +201,10 @@ class EmulatorSettings:
     # draws a random one (Emulator.control_token). Kept out of repr, as a key is.
     control_token: str | None = field(default=None, repr=False)
     faults: Faults = field(default_factory=Faults)
+    # Planted attacks (scenarios.py), by name; SCENARIO_NAMES for all. Decision: none by
+    # default here and in `trailsweep emulator` (tests, benchmarks and scripts get the
+    # background alone, whose counts and bytes they pin); `trailsweep demo` plants all.
+    scenarios: tuple[str, ...] = ()
 
     @property
     def data_speed(self) -> float:
@@ -220,6 +236,14 @@ class EmulatorSettings:
             raise SettingsError(
                 f"emulator: --host {self.host!r} is reachable from other machines; listen on "
                 "127.0.0.1 (the default), or add --allow-remote to mean it"
+            )
+        unknown = [n for n in self.scenarios if n not in SCENARIO_NAMES]
+        if unknown:
+            raise SettingsError(
+                f"emulator: unknown scenario {unknown[0]!r}; known: {', '.join(SCENARIO_NAMES)}",
+                setting="scenarios",
+                reason=f"unknown scenario {unknown[0]!r}; known: all, none, "
+                + ", ".join(SCENARIO_NAMES),
             )
         if self.control_token is not None and not _TOKEN.fullmatch(self.control_token):
             raise SettingsError(
