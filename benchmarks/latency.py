@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def scenario(pairs: int, pages: int) -> list[dict[str, Any]]:
     try:
         for label, env in common.variants(emu.env()):
             emu.reset()
-            out = Path(common.tempfile.mkdtemp()) / "out.ndjson"
+            out = Path(tempfile.mkdtemp()) / "out.ndjson"
             cmd = [*common.sweep_cmd(emu, 24, RATE), "--output", str(out)]
             result = common.run(cmd, env)
             per_pair = Counter(

@@ -195,9 +195,6 @@ class SlicedPager:
         sl = self.slices[i]
         floor = sl.hi + 1 if sl.pager.floor is None else sl.pager.floor
         cut = max(sl.lo + (floor - sl.lo + 1) // 2, floor - keep + 1)
-        import os, sys, time
-        if os.environ.get("TS_DEBUG_SPLIT"):
-            print(f"SPLIT {self.pair.account}/{self.pair.region} t={time.monotonic():.1f} slice={i} of {len(self.slices)} lo={sl.lo} floor={floor} cut={cut} keep={keep} running={self.running} held={self.held} served={sl.pager.served}", file=sys.stderr)
         older = _Slice(sl.lo, cut - 1, self._pager(sl.lo, cut - 1, Cursor()), split=True)
         sl.lo = sl.pager.cut = cut
         self.slices.insert(i + 1, older)
@@ -236,9 +233,6 @@ class SlicedPager:
                     self._notify()
                     self._plan()
             finally:
-                import os, sys, time
-                if os.environ.get("TS_DEBUG_SPLIT"):
-                    print(f"DONE {self.pair.account}/{self.pair.region} t={time.monotonic():.1f} lo={sl.lo} hi={sl.hi} served={sl.pager.served} held={self.held}", file=sys.stderr)
                 sl.done = True
                 self.running -= 1
                 if sl.split and sl.pager.served < self.query.page_size:
@@ -303,9 +297,6 @@ class SlicedPager:
                 changed = self._changed
                 head = self.slices[0]
                 if head.pages:
-                    import os, sys, time
-                    if os.environ.get("TS_DEBUG_SPLIT"):
-                        print(f"TAKE {self.pair.account}/{self.pair.region} t={time.monotonic():.1f} held={self.held}", file=sys.stderr)
                     batch = self._unstow(head.pages.popleft())
                     self.held -= 1
                     self._notify()
