@@ -36,10 +36,7 @@ def test_examples_cover_single_org_and_attribute() -> None:
     filters = load_config(str(Path(__file__).parents[1] / "configs" / "failed-logins.toml"))
     plan = build_config(filters, now=NOW).query.plan
     assert [a.value for a in plan.pushed] == ["ConsoleLogin", "AssumeRole"]
-    assert [w.text for w in plan.where] == [
-        "errorCode~AccessDenied|Failed",
-        "userIdentity.type exists",
-    ]
+    assert [w.text for w in plan.where] == ["errorMessage exists", "userIdentity.type exists"]
 
 
 def test_flags_override_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
