@@ -46,7 +46,10 @@ def _args(out: Path, *extra: str, rate: str = "20") -> list[str]:
         "sweep", "--accounts", "org", "--regions", "all", "--rate", rate,
         "--start-time", format_time(from_epoch(START)),
         "--end-time", format_time(from_epoch(END)),
-        "--output", str(out), "--checkpoint-interval", "0.05", *extra,
+        "--output", str(out), "--checkpoint-interval", "0.05",
+        # The room the re-fetch bounds below count with: the default for 10 time-sliced
+        # pairs is larger, and lets the last pages come in one burst that a kill misses.
+        "--read-ahead", str(READ_AHEAD), *extra,
     ]  # fmt: skip
 
 

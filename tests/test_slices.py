@@ -99,12 +99,13 @@ def test_a_late_first_page_splits_before_it_answers() -> None:
     at the pair's next slot rather than a whole latency later. A pair of one page pays a
     call or two for it (splits on the chance stop once one comes back short of a page);
     the bytes are the same."""
-    sparse = settings(members=1, suspended=0, events_per_day=40.0, faults=SLOW)
+    sparse = settings(members=1, suspended=0, events_per_day=12.0, faults=SLOW)
+    start = NOW_EPOCH - 12 * HOUR  # a blind split needs a window of 6 hours or more
     with EmulatorThread(sparse) as emu:
-        want = _want(emu)
+        want = _want(emu, start)
         assert 0 < want.count(b"\n") < 10  # one page of 10
-        one, one_stats = _sweep(emu, "--no-slices")
-        sliced, stats = _sweep(emu)
+        one, one_stats = _sweep(emu, "--no-slices", start=start)
+        sliced, stats = _sweep(emu, start=start)
         assert sliced == one == want
         assert (one_stats["calls"], one_stats["max_in_flight"]) == (1, 1)
         # One chain would have stopped at its one page: a second call in flight proves

@@ -18,6 +18,8 @@ pair's one limiter (docs/design.md invariant 2):
   the pair's next call is due (an interval after the first), the latency is at least that
   long: the window is halved by time then, blind, so the second chain's call goes at that
   slot instead of a latency later (`_first_guess`; the first second of a 1 s pair).
+  Only on a window of `MIN_BLIND_SPLIT_SECONDS` or more: a follower's short polls of idle
+  pairs would pay a call each for it.
 - Each split costs about one call (both halves end on a partial page, or the new one is
   empty). So a slice is split on the chance its older half holds events only until one
   split comes back short of a page; from then on, only while the density of events seen
@@ -55,6 +57,10 @@ from trailsweep.settings.timeparse import to_epoch
 MAX_CHAINS = 4
 MIN_SPLIT_PAGES = 2
 MIN_SPLIT_SECONDS = 120
+# A blind split (`_first_guess`) bets that the window holds more than a page. Not on a
+# short one: a follower's poll (its look-back and interval, tens of minutes) of an idle
+# pair is the common case where it does not, and would cost 2 calls a poll instead of 1.
+MIN_BLIND_SPLIT_SECONDS = 6 * 3600
 
 
 @dataclass(eq=False, slots=True)
@@ -169,7 +175,7 @@ class SlicedPager:
         if len(self.slices) != 1:
             return
         sl = self.slices[0]
-        if sl.done or sl.pager.floor is not None or sl.hi - sl.lo < MIN_SPLIT_SECONDS:
+        if sl.done or sl.pager.floor is not None or sl.hi - sl.lo < MIN_BLIND_SPLIT_SECONDS:
             return
         self._split(0, (sl.hi - sl.lo + 1) // 2)
 
