@@ -289,7 +289,9 @@ class SlicedPager:
         )
         self.slices.append(first)
         self._start(first)
-        if not self.pair.failed:
+        # Only where a blind split may follow: its sleep is a timer for nothing otherwise,
+        # and on a test's autojump clock (testing.ManualClock) a sleep moves time itself.
+        if not self.pair.failed and hi - self.start >= MIN_BLIND_SPLIT_SECONDS:
             scope = anyio.CancelScope()
             self.scopes.append(scope)
             self.task_group.start_soon(self._first_guess, first, scope)
