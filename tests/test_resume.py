@@ -102,13 +102,13 @@ def test_sigkills_then_resume_is_byte_identical(faulty: EmulatorThread, tmp_path
     for _ in range(KILLS + 2):
         if ckpt.exists():
             unfinished_per_resume.append(sum(not p.finished for p in ckpt_mod.load(ckpt).pairs))
-        # a moment: a point in the output's growth from here to 70% of what is left (near
+        # a moment: a point in the output's growth from here to half of what is left (near
         # 0: during discovery or the first pages; with a 0.05 s interval, often during a
-        # checkpoint). Not closer to the end: on a loaded machine a run that passed such a
-        # point could finish before the kill reached it, ending the loop with too few
-        # resumes to say anything about them.
+        # checkpoint). Not closer to the end: a run that passed such a point could finish
+        # before the kill reached it, ending the loop with too few resumes to say anything
+        # about them (at 70%, once the client's CPU per event fell, 4 resumes of 12).
         have = out.stat().st_size if out.exists() else 0
-        threshold = have + int(rng.random() * 0.7 * (ref_size - have))
+        threshold = have + int(rng.random() * 0.5 * (ref_size - have))
         _kill_when(_start(_args(out, "--page-size", "10"), env), out, threshold, deadline=60)
         if ckpt.exists() and ckpt_mod.load(ckpt).finished:
             break
