@@ -73,6 +73,11 @@ class _Slice:
     split: bool = False  # made by splitting another slice
 
 
+def _blind_worth(sl: _Slice) -> bool:
+    """Whether `sl` spans enough window for a blind split (`MIN_BLIND_SPLIT_SECONDS`)."""
+    return sl.hi - sl.lo >= MIN_BLIND_SPLIT_SECONDS
+
+
 class SlicedPager:
     """The pages of one pair, newest first, fetched by as many chains as its latency needs."""
 
@@ -103,7 +108,7 @@ class SlicedPager:
         self._changed = anyio.Event()
         self.chains_started = 0
         self.begun = False
-        self.empty_splits = 0  # split-off slices that did not fill one page
+        self.short_splits = 0  # split-off slices that did not fill one page
         self.spool = spool  # where waiting pages go past the sweep's in-memory budget
         self.wanting = False  # the reader waits for the head slice's next page
         self.first_wait = 0.0  # how long the first page has been out, when it is late
@@ -159,7 +164,7 @@ class SlicedPager:
             # no chain for would be lost anyway); after that, only on the evidence.
             guess = max(density, self.slices[i].pager.recent)
             likely = span / 2 * guess >= MIN_SPLIT_PAGES * self.query.page_size
-            if not likely and (self.empty_splits or span < MIN_SPLIT_SECONDS):
+            if not likely and (self.short_splits or span < MIN_SPLIT_SECONDS):
                 return
             # The chain keeps about `_keep_pages` pages' worth (at most half of what it
             # has left) and hands the rest on: the pages of the new chain wait only for
@@ -175,7 +180,7 @@ class SlicedPager:
         if len(self.slices) != 1:
             return
         sl = self.slices[0]
-        if sl.done or sl.pager.floor is not None or sl.hi - sl.lo < MIN_BLIND_SPLIT_SECONDS:
+        if sl.done or sl.pager.floor is not None or not _blind_worth(sl):
             return
         self._split(0, (sl.hi - sl.lo + 1) // 2)
 
@@ -242,7 +247,7 @@ class SlicedPager:
                 sl.done = True
                 self.running -= 1
                 if sl.split and sl.pager.served < self.query.page_size:
-                    self.empty_splits += 1
+                    self.short_splits += 1
                 self.finished_events += sl.pager.served
                 self.finished_seconds += sl.hi - sl.lo + 1
                 self._notify()
@@ -291,7 +296,7 @@ class SlicedPager:
         self._start(first)
         # Only where a blind split may follow: its sleep is a timer for nothing otherwise,
         # and on a test's autojump clock (testing.ManualClock) a sleep moves time itself.
-        if not self.pair.failed and hi - self.start >= MIN_BLIND_SPLIT_SECONDS:
+        if not self.pair.failed and _blind_worth(first):
             scope = anyio.CancelScope()
             self.scopes.append(scope)
             self.task_group.start_soon(self._first_guess, first, scope)
